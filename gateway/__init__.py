@@ -1,0 +1,52 @@
+"""Interkop: a QR payment gateway for cooperatives."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+
+from gateway import config as default_config
+from gateway.db import db, install_dialect_quirks
+from gateway.keys import KeyRing
+
+MIGRATIONS_DIR = str(Path(__file__).resolve().parent / "migrations")
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the application: defaults, then GATEWAY_* variables, then `test_config`."""
+    app = Flask(__name__, instance_relative_config=True, static_folder=None)
+    app.config.from_object(default_config)
+    app.config.from_prefixed_env("GATEWAY")
+    if test_config:
+        app.config.update(test_config)
+    app.config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(app.config["DATABASE_URL"])
+    app.config.setdefault("MAX_CONTENT_LENGTH", 64 * 1024)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
+        Path(app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")).parent.mkdir(
+            parents=True, exist_ok=True
+        )
+
+    db.init_app(app)
+    with app.app_context():
+        install_dialect_quirks(db.engine, app.config["SQLITE_BUSY_TIMEOUT_SECONDS"])
+
+    from flask_migrate import Migrate
+
+    Migrate(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
+
+    app.extensions["keyring"] = KeyRing(app.config["KEYS_DIR"])
+
+    from gateway import api, cli
+
+    api.init_app(app)
+    cli.init_app(app)
+    return app
+
+
+def normalise_database_url(url: str) -> str:
+    """Use psycopg 3 for PostgreSQL URLs given the common `postgres://` or `postgresql://` form."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url.removeprefix(prefix)
+    return url

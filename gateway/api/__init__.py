@@ -1,0 +1,112 @@
+"""The HTTP API: thin blueprints under /api/v1, problem+json errors, the OpenAPI document."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Flask, jsonify
+from sqlalchemy import text
+from werkzeug.exceptions import HTTPException
+
+from gateway.api import openapi
+from gateway.api.support import keyring, problem_response
+from gateway.db import db, transaction
+from gateway.errors import GatewayError, ServiceUnavailable
+
+log = logging.getLogger(__name__)
+
+API_VERSION = "0.1.0"
+
+HTTP_PROBLEM_SLUGS = {
+    404: ("not-found", "Alamat ini tidak ada.", "There is nothing at this address."),
+    405: ("method-not-allowed", "Metode HTTP ini tidak didukung di sini.", "This HTTP method is not supported here."),
+    413: ("payload-too-large", "Isi permintaan terlalu besar.", "The request body is too large."),
+    415: ("unsupported-media-type", "Kirim isi permintaan sebagai JSON.", "Send the request body as JSON."),
+}
+
+root = Blueprint("root", __name__)
+
+
+@root.get("/healthz")
+def healthz():
+    """Answer while the process is up."""
+    return jsonify(status="ok")
+
+
+@root.get("/readyz")
+def readyz():
+    """Answer 200 when the database answers, 503 when it does not."""
+    try:
+        db.session.execute(text("SELECT 1"))
+        db.session.rollback()
+    except Exception as error:  # noqa: BLE001 - any failure means not ready
+        db.session.rollback()
+        log.warning("readiness check failed: %s", error)
+        raise ServiceUnavailable(
+            "The database is not reachable.", "Basis data tidak dapat dihubungi."
+        ) from None
+    return jsonify(status="ready")
+
+
+@root.get("/.well-known/jwks.json")
+def jwks():
+    """Publish the public keys that verify QR and access tokens."""
+    response = jsonify(keyring().jwks())
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+@root.get("/api/v1/openapi.json")
+def openapi_document():
+    return jsonify(openapi.document("Interkop gateway", API_VERSION))
+
+
+def handle_gateway_error(error: GatewayError):
+    db.session.rollback()
+    if error.follow_up is not None:
+        transaction(db.session, error.follow_up)
+    return problem_response(error)
+
+
+def handle_http_exception(error: HTTPException):
+    slug, message_id, message_en = HTTP_PROBLEM_SLUGS.get(
+        error.code, ("http-error", error.description or "", error.description or "")
+    )
+    problem = GatewayError(message_en, message_id)
+    problem.status = error.code or 500
+    problem.slug = slug
+    problem.title = error.name
+    return problem_response(problem)
+
+
+def handle_unexpected(error: Exception):
+    db.session.rollback()
+    log.exception("unhandled error", exc_info=error)
+    problem = GatewayError(
+        "Something went wrong on our side. Nothing was charged; please try again.",
+        "Terjadi kesalahan di sisi kami. Tidak ada dana yang terpotong; silakan coba lagi.",
+    )
+    problem.status = 500
+    problem.slug = "internal-error"
+    problem.title = "Internal error"
+    return problem_response(problem)
+
+
+def security_headers(response):
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    if response.mimetype in ("application/json", "application/problem+json"):
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def init_app(app: Flask) -> None:
+    from gateway.api import auth, cooperatives, counter, members
+
+    app.register_blueprint(root)
+    for module in (auth, cooperatives, counter, members):
+        app.register_blueprint(module.blueprint)
+    app.register_error_handler(GatewayError, handle_gateway_error)
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(Exception, handle_unexpected)
+    app.after_request(security_headers)

@@ -1,0 +1,168 @@
+"""Cooperatives and their members and merchants."""
+
+from flask import Blueprint, current_app, jsonify, request
+
+from gateway import registry
+from gateway.api.openapi import route
+from gateway.api.schemas import (
+    CooperativeList,
+    CooperativeRequest,
+    CooperativeResponse,
+    MemberList,
+    MemberRequest,
+    MemberResponse,
+    MerchantList,
+    MerchantRequest,
+    MerchantResponse,
+)
+from gateway.api.support import page_limit, parse, principal
+from gateway.db import db, transaction
+from gateway.errors import Forbidden
+from gateway.models import Cooperative, Member, Merchant
+
+blueprint = Blueprint("cooperatives", __name__, url_prefix="/api/v1")
+
+
+def cooperative_json(cooperative: Cooperative) -> dict:
+    return {
+        "id": cooperative.public_id,
+        "code": cooperative.code,
+        "name": cooperative.name,
+        "kind": cooperative.kind,
+    }
+
+
+def member_json(member: Member) -> dict:
+    return {
+        "id": member.public_id,
+        "name": member.user.name,
+        "phone": member.user.phone,
+        "tier": member.tier,
+        "cooperative_id": member.cooperative.public_id,
+        "wallet_account_id": member.wallet.public_id,
+        "created_at": member.created_at.isoformat(),
+    }
+
+
+def merchant_json(merchant: Merchant) -> dict:
+    return {
+        "id": merchant.public_id,
+        "name": merchant.name,
+        "kind": merchant.kind,
+        "category": merchant.category,
+        "cooperative_id": merchant.cooperative.public_id,
+        "account_id": merchant.account.public_id,
+        "owner_phone": merchant.owner.phone,
+        "created_at": merchant.created_at.isoformat(),
+    }
+
+
+def _administered(coop_id: str) -> Cooperative:
+    """Return the cooperative if the caller administers it; 403 if not, 404 if no such one."""
+    caller = principal()
+    cooperative = registry.get_cooperative(db.session, coop_id)
+    if not caller.administers(cooperative.id):
+        raise Forbidden(
+            "Only this cooperative's own admins may do this.",
+            "Hanya admin koperasi ini yang boleh melakukan ini.",
+        )
+    return cooperative
+
+
+@route(blueprint, "GET", "/api/v1/cooperatives", summary="The partner cooperatives", response=CooperativeList)
+def list_cooperatives():
+    principal()
+    cooperatives = db.session.scalars(db.select(Cooperative).order_by(Cooperative.code))
+    return jsonify(items=[cooperative_json(c) for c in cooperatives])
+
+
+@route(
+    blueprint, "POST", "/api/v1/cooperatives", summary="Register a cooperative (network admin)",
+    request=CooperativeRequest, response=CooperativeResponse, status=201,
+)
+def create_cooperative():
+    caller = principal()
+    body = parse(CooperativeRequest)
+    if not caller.network_admin:
+        raise Forbidden()
+    cooperative = transaction(
+        db.session,
+        lambda session: registry.create_cooperative(
+            session, code=body.code, name=body.name, kind=body.kind
+        ),
+    )
+    return jsonify(cooperative_json(cooperative)), 201
+
+
+@route(
+    blueprint, "POST", "/api/v1/cooperatives/{coop_id}/members",
+    summary="Register a member (the cooperative's admin)",
+    request=MemberRequest, response=MemberResponse, status=201,
+)
+def register_member(coop_id):
+    cooperative = _administered(coop_id)
+    body = parse(MemberRequest)
+    member = transaction(
+        db.session,
+        lambda session: registry.register_member(
+            session,
+            cooperative=cooperative,
+            phone=body.phone,
+            name=body.name,
+            pin=body.pin,
+            tier=body.tier,
+            scrypt_n=current_app.config["PIN_SCRYPT_N"],
+        ),
+    )
+    return jsonify(member_json(member)), 201
+
+
+@route(
+    blueprint, "GET", "/api/v1/cooperatives/{coop_id}/members",
+    summary="List a cooperative's members (its admin)", response=MemberList,
+    query={"cursor": "next_cursor of the previous page", "limit": "page size, 1 to 200"},
+)
+def list_members(coop_id):
+    cooperative = _administered(coop_id)
+    page = registry.list_page(
+        db.session, Member, cooperative.id, request.args.get("cursor"), page_limit()
+    )
+    return jsonify(items=[member_json(m) for m in page.items], next_cursor=page.next_cursor)
+
+
+@route(
+    blueprint, "POST", "/api/v1/cooperatives/{coop_id}/merchants",
+    summary="Register a merchant (the cooperative's admin)",
+    request=MerchantRequest, response=MerchantResponse, status=201,
+)
+def register_merchant(coop_id):
+    cooperative = _administered(coop_id)
+    body = parse(MerchantRequest)
+    merchant = transaction(
+        db.session,
+        lambda session: registry.register_merchant(
+            session,
+            cooperative=cooperative,
+            name=body.name,
+            kind=body.kind,
+            category=body.category,
+            owner_phone=body.owner_phone,
+            owner_name=body.owner_name,
+            owner_pin=body.owner_pin,
+            scrypt_n=current_app.config["PIN_SCRYPT_N"],
+        ),
+    )
+    return jsonify(merchant_json(merchant)), 201
+
+
+@route(
+    blueprint, "GET", "/api/v1/cooperatives/{coop_id}/merchants",
+    summary="List a cooperative's merchants (its admin)", response=MerchantList,
+    query={"cursor": "next_cursor of the previous page", "limit": "page size, 1 to 200"},
+)
+def list_merchants(coop_id):
+    cooperative = _administered(coop_id)
+    page = registry.list_page(
+        db.session, Merchant, cooperative.id, request.args.get("cursor"), page_limit()
+    )
+    return jsonify(items=[merchant_json(m) for m in page.items], next_cursor=page.next_cursor)

@@ -1,0 +1,190 @@
+"""Request and response models: validation at the edge, and the OpenAPI document's schemas.
+
+Requests are strict: an amount is a JSON integer of rupiah (not a string, not 1.0, not a bool),
+above zero and at most `money.AMOUNT_MAX`; unknown fields are refused.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from gateway.models import CooperativeKind, MemberTier, MerchantCategory, MerchantKind
+from gateway.money import AMOUNT_MAX
+
+
+def _normalise_phone(value: str) -> str:
+    """Accept 08…, 628… or +628… and store +628…."""
+    digits = re.sub(r"[\s-]", "", value)
+    if digits.startswith("+62"):
+        digits = digits[3:]
+    elif digits.startswith("62"):
+        digits = digits[2:]
+    elif digits.startswith("0"):
+        digits = digits[1:]
+    else:
+        raise ValueError("phone must be an Indonesian mobile number such as 0812…")
+    if not re.fullmatch(r"8[0-9]{7,12}", digits):
+        raise ValueError("phone must be an Indonesian mobile number such as 0812…")
+    return "+62" + digits
+
+
+Phone = Annotated[str, Field(min_length=8, max_length=20), AfterValidator(_normalise_phone)]
+Pin = Annotated[str, Field(pattern=r"^[0-9]{6}$", description="six digits")]
+Amount = Annotated[int, Field(gt=0, le=AMOUNT_MAX, description="integer rupiah")]
+PublicId = Annotated[str, Field(min_length=1, max_length=32)]
+Name = Annotated[str, Field(min_length=1, max_length=120)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class LoginRequest(Strict):
+    phone: Phone
+    pin: Pin
+
+
+class RefreshRequest(Strict):
+    refresh_token: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    token_type: str
+    expires_in: int
+    refresh_token: str
+
+
+class MeResponse(BaseModel):
+    id: str
+    name: str
+    phone: str
+    roles: list[str]
+    cooperative_id: str | None
+    member_id: str | None
+    merchant_ids: list[str]
+    admin_cooperative_ids: list[str]
+    wallet_balance: int | None
+
+
+class CooperativeRequest(Strict):
+    code: Annotated[str, Field(pattern=r"^[A-Z0-9]{2,16}$")]
+    name: Name
+    kind: CooperativeKind
+
+
+class CooperativeResponse(BaseModel):
+    id: str
+    code: str
+    name: str
+    kind: str
+
+
+class CooperativeList(BaseModel):
+    items: list[CooperativeResponse]
+
+
+class MemberRequest(Strict):
+    phone: Phone
+    name: Name
+    pin: Pin
+    tier: MemberTier = MemberTier.BASIC
+
+
+class MemberResponse(BaseModel):
+    id: str
+    name: str
+    phone: str
+    tier: str
+    cooperative_id: str
+    wallet_account_id: str
+    created_at: str
+
+
+class MemberList(BaseModel):
+    items: list[MemberResponse]
+    next_cursor: str | None
+
+
+class MerchantRequest(Strict):
+    name: Name
+    kind: MerchantKind
+    category: MerchantCategory = MerchantCategory.MICRO
+    owner_phone: Phone
+    owner_name: Name
+    owner_pin: Pin
+
+
+class MerchantResponse(BaseModel):
+    id: str
+    name: str
+    kind: str
+    category: str
+    cooperative_id: str
+    account_id: str
+    owner_phone: str
+    created_at: str
+
+
+class MerchantList(BaseModel):
+    items: list[MerchantResponse]
+    next_cursor: str | None
+
+
+CounterId = Annotated[
+    PublicId | None,
+    Field(description="the counter's cooperative; needed only by an admin of several"),
+]
+
+
+class CashInRequest(Strict):
+    member_id: PublicId
+    amount: Amount
+    counter_cooperative_id: CounterId = None
+
+
+class CashOutRequest(Strict):
+    member_id: PublicId
+    amount: Amount
+    pin: Pin
+    counter_cooperative_id: CounterId = None
+
+
+class PayoutRequest(Strict):
+    merchant_id: PublicId
+    amount: Amount
+    counter_cooperative_id: CounterId = None
+
+
+class TransferResponse(BaseModel):
+    id: str
+    debit_account: str
+    credit_account: str
+    amount: int
+    code: str
+
+
+class CounterReceipt(BaseModel):
+    event_id: str
+    kind: str
+    created_at: str
+    balance: int
+    transfers: list[TransferResponse]
+
+
+class WalletTransfer(BaseModel):
+    id: str
+    event_id: str
+    code: str
+    amount: int = Field(description="signed: positive credits the wallet")
+    created_at: str
+
+
+class WalletResponse(BaseModel):
+    member_id: str
+    account_id: str
+    balance: int
+    transfers: list[WalletTransfer]

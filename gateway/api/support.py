@@ -1,0 +1,135 @@
+"""What every blueprint needs: parse a body, know the caller, answer with a problem, run a
+money-moving request under its Idempotency-Key. The only module here that reads the request's
+plumbing; blueprints call it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from flask import current_app, g, jsonify, request
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.orm import Session
+
+from gateway import auth, idempotency
+from gateway.db import db
+from gateway.errors import (
+    AuthenticationRequired,
+    GatewayError,
+    IdempotencyKeyMissing,
+    MalformedRequest,
+    ValidationFailed,
+)
+from gateway.models import User
+
+
+def language() -> str:
+    """Return "en" if the client prefers English, else "id" (Bahasa Indonesia first)."""
+    return request.accept_languages.best_match(["id", "en"], default="id") or "id"
+
+
+def problem_response(error: GatewayError):
+    response = jsonify(error.problem(language()))
+    response.status_code = error.status
+    response.mimetype = "application/problem+json"
+    return response
+
+
+def parse(model: type[BaseModel]):
+    """Validate the JSON body against `model`; malformed JSON is 400, invalid data 422."""
+    raw = request.get_data(cache=True)
+    if not raw:
+        raise MalformedRequest("The request needs a JSON body.", "Permintaan ini memerlukan isi JSON.")
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as error:
+        if any(item["type"] == "json_invalid" for item in error.errors()):
+            raise MalformedRequest() from None
+        raise ValidationFailed(
+            errors=[
+                {
+                    "field": ".".join(str(part) for part in item["loc"]) or "body",
+                    "message": item["msg"],
+                }
+                for item in error.errors(include_url=False, include_input=False)
+            ]
+        ) from None
+
+
+def pin_policy() -> auth.PinPolicy:
+    config = current_app.config
+    return auth.PinPolicy(
+        attempts_max=config["PIN_ATTEMPTS_MAX"],
+        lockout_seconds=config["PIN_LOCKOUT_SECONDS"],
+        scrypt_n=config["PIN_SCRYPT_N"],
+    )
+
+
+def keyring():
+    return current_app.extensions["keyring"]
+
+
+def principal() -> auth.Principal:
+    """Return the authenticated caller, or raise 401."""
+    if "principal" in g:
+        return g.principal
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthenticationRequired()
+    claims = auth.decode_access_token(keyring(), token.strip(), current_app.config["GATEWAY_ID"])
+    user = db.session.scalar(db.select(User).where(User.public_id == claims["sub"]))
+    if user is None:
+        raise auth.InvalidToken()
+    g.principal = auth.load_principal(db.session, user)
+    return g.principal
+
+
+def page_limit() -> int:
+    raw = request.args.get("limit")
+    if raw is None:
+        return current_app.config["PAGE_SIZE_DEFAULT"]
+    if not raw.isdigit() or not 1 <= int(raw) <= current_app.config["PAGE_SIZE_MAX"]:
+        raise ValidationFailed(
+            f"limit must be a whole number from 1 to {current_app.config['PAGE_SIZE_MAX']}.",
+            f"limit harus bilangan bulat 1 sampai {current_app.config['PAGE_SIZE_MAX']}.",
+        )
+    return int(raw)
+
+
+def money_request(work: Callable[[Session], tuple[dict, int | None]], status: int = 201):
+    """Run a money-moving use case once per Idempotency-Key and answer with its result.
+
+    `work(session)` returns (body, event id) without committing; the body and the money commit
+    together. A replay answers with the first response and `Idempotent-Replayed: true`.
+    """
+    key = request.headers.get("Idempotency-Key")
+    if not key:
+        raise IdempotencyKeyMissing()
+    caller = principal()
+    body = json.loads(request.get_data(cache=True))
+    config = current_app.config
+
+    def run(session: Session):
+        result, event_id = work(session)
+        return status, result, event_id
+
+    outcome = idempotency.execute(
+        db.session,
+        scope=caller.user.public_id,
+        key=key,
+        request_hash=idempotency.fingerprint(request.method, request.path, body),
+        policy=idempotency.Policy(
+            retention_seconds=config["IDEMPOTENCY_RETENTION_SECONDS"],
+            lease_seconds=config["IDEMPOTENCY_LEASE_SECONDS"],
+        ),
+        work=run,
+        render_error=lambda error: error.problem(language()),
+    )
+    response = jsonify(outcome.body)
+    response.status_code = outcome.status
+    if outcome.status >= 400:
+        response.mimetype = "application/problem+json"
+    if outcome.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response

@@ -1,0 +1,264 @@
+"""Phone + PIN login, access and refresh tokens, PIN lockout, and who may do what.
+
+Access tokens are short-lived JWTs signed by the key ring (`alg` EdDSA, header `typ` "at+jwt",
+`aud` "interkop-api"); refresh tokens are random strings stored as SHA-256 hashes and rotated on
+every use (reuse of a spent one revokes its whole family). PINs are hashed with scrypt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import jwt
+from sqlalchemy import case, select, update
+from sqlalchemy.orm import Session
+
+from gateway.db import utcnow
+from gateway.errors import InvalidCredentials, InvalidToken, PinLocked, WrongPin
+from gateway.keys import KeyRing
+from gateway.models import Member, Merchant, RefreshToken, Role, StaffRole, User
+
+ACCESS_TOKEN_TYPE = "at+jwt"
+ACCESS_TOKEN_AUDIENCE = "interkop-api"
+PIN_LENGTH = 6
+
+
+# --- PINs -------------------------------------------------------------------------------------
+
+
+def hash_pin(pin: str, scrypt_n: int) -> str:
+    """Hash a PIN with scrypt and a random salt; the cost parameters travel with the hash."""
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(pin.encode(), salt=salt, n=scrypt_n, r=8, p=1, dklen=32)
+    return f"scrypt${scrypt_n}$8$1${salt.hex()}${digest.hex()}"
+
+
+def pin_matches(pin: str, pin_hash: str) -> bool:
+    """Compare a PIN with its stored hash in constant time."""
+    try:
+        scheme, n, r, p, salt_hex, digest_hex = pin_hash.split("$")
+    except ValueError:
+        return False
+    if scheme != "scrypt":
+        return False
+    digest = hashlib.scrypt(
+        pin.encode(), salt=bytes.fromhex(salt_hex), n=int(n), r=int(r), p=int(p), dklen=32
+    )
+    return hmac.compare_digest(digest.hex(), digest_hex)
+
+
+def is_valid_pin_format(pin: str) -> bool:
+    return len(pin) == PIN_LENGTH and pin.isascii() and pin.isdigit()
+
+
+@dataclass(frozen=True)
+class PinPolicy:
+    attempts_max: int
+    lockout_seconds: int
+    scrypt_n: int
+
+
+def record_pin_failure(session: Session, user_id: int, policy: PinPolicy) -> None:
+    """Count a wrong PIN (atomically) and lock the user once the count reaches the maximum.
+
+    Runs in its own transaction after the request's transaction rolled back, so the count sticks
+    although the request failed.
+    """
+    locked_until = utcnow() + timedelta(seconds=policy.lockout_seconds)
+    session.execute(
+        update(User)
+        .where(User.id == user_id)
+        .values(
+            failed_pin_attempts=User.failed_pin_attempts + 1,
+            locked_until=case(
+                (User.failed_pin_attempts + 1 >= policy.attempts_max, locked_until),
+                else_=User.locked_until,
+            ),
+        )
+    )
+
+
+def verify_pin(session: Session, user: User, pin: str | None, policy: PinPolicy, *, login: bool = False) -> None:
+    """Check a user's PIN, honouring the lockout. On a wrong PIN raise an error whose follow-up
+    counts the failure once the request's transaction has rolled back."""
+    now = utcnow()
+    if user.locked_until is not None and user.locked_until > now:
+        raise PinLocked(locked_until=user.locked_until.isoformat())
+    if pin is not None and pin_matches(pin, user.pin_hash):
+        if user.failed_pin_attempts or user.locked_until:
+            user.failed_pin_attempts = 0
+            user.locked_until = None
+        return
+    # An expired lock starts a fresh count.
+    attempts = 0 if user.locked_until is not None else user.failed_pin_attempts
+    if user.locked_until is not None:
+        session.execute(
+            update(User).where(User.id == user.id).values(failed_pin_attempts=0, locked_until=None)
+        )
+    attempts_left = policy.attempts_max - (attempts + 1)
+    error_class = InvalidCredentials if login else WrongPin
+    error = (
+        PinLocked(locked_until=(now + timedelta(seconds=policy.lockout_seconds)).isoformat())
+        if attempts_left <= 0
+        else error_class(attempts_left=attempts_left)
+    )
+    user_id = user.id
+    error.follow_up = lambda follow_session: record_pin_failure(follow_session, user_id, policy)
+    raise error
+
+
+# --- Access tokens ------------------------------------------------------------------------------
+
+
+def issue_access_token(ring: KeyRing, user: User, issuer: str, ttl_seconds: int) -> str:
+    key = ring.signing_key()
+    now = utcnow()
+    claims = {
+        "iss": issuer,
+        "aud": ACCESS_TOKEN_AUDIENCE,
+        "sub": user.public_id,
+        "iat": int(now.timestamp()),
+        "nbf": int(now.timestamp()),
+        "exp": int((now + timedelta(seconds=ttl_seconds)).timestamp()),
+        "jti": secrets.token_hex(12),
+    }
+    return jwt.encode(
+        claims, key.private_key, algorithm="EdDSA", headers={"kid": key.kid, "typ": ACCESS_TOKEN_TYPE}
+    )
+
+
+def decode_access_token(ring: KeyRing, token: str, issuer: str) -> dict:
+    """Verify an access token: EdDSA only, a known kid, our `typ`, `aud` and `iss`, not expired."""
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError as error:
+        raise InvalidToken() from error
+    if header.get("alg") != "EdDSA" or header.get("typ") != ACCESS_TOKEN_TYPE:
+        raise InvalidToken()
+    public_key = ring.public_key(str(header.get("kid")))
+    if public_key is None:
+        raise InvalidToken()
+    try:
+        return jwt.decode(
+            token,
+            public_key,
+            algorithms=["EdDSA"],
+            audience=ACCESS_TOKEN_AUDIENCE,
+            issuer=issuer,
+            options={"require": ["exp", "iat", "sub", "aud", "iss"]},
+        )
+    except jwt.PyJWTError as error:
+        raise InvalidToken() from error
+
+
+# --- Refresh tokens -----------------------------------------------------------------------------
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_refresh_token(
+    session: Session, user: User, ttl_seconds: int, family_id: str | None = None
+) -> str:
+    token = secrets.token_urlsafe(32)
+    session.add(
+        RefreshToken(
+            user_id=user.id,
+            token_hash=_hash_token(token),
+            family_id=family_id or secrets.token_hex(16),
+            expires_at=utcnow() + timedelta(seconds=ttl_seconds),
+        )
+    )
+    return token
+
+
+def rotate_refresh_token(session: Session, token: str, ttl_seconds: int) -> tuple[User, str]:
+    """Spend a refresh token and return its user and a new one of the same family.
+
+    A token presented a second time means it was stolen or replayed: the whole family is revoked
+    (committed by the caller through the error's follow-up) and the caller must log in again.
+    """
+    now = utcnow()
+    stored = session.scalar(
+        select(RefreshToken).where(RefreshToken.token_hash == _hash_token(token)).with_for_update()
+    )
+    if stored is None or stored.revoked_at is not None or stored.expires_at <= now:
+        raise InvalidToken()
+    if stored.used_at is not None:
+        family_id = stored.family_id
+        error = InvalidToken()
+        error.follow_up = lambda follow_session: follow_session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+        )
+        raise error
+    stored.used_at = now
+    user = session.get(User, stored.user_id)
+    return user, issue_refresh_token(session, user, ttl_seconds, family_id=stored.family_id)
+
+
+# --- Who is calling -----------------------------------------------------------------------------
+
+
+@dataclass
+class Principal:
+    """The caller of a request and every role they hold."""
+
+    user: User
+    member: Member | None
+    merchant_ids: set[int] = field(default_factory=set)
+    admin_cooperative_ids: set[int] = field(default_factory=set)
+    network_admin: bool = False
+    observer: bool = False
+
+    @property
+    def roles(self) -> list[str]:
+        roles = []
+        if self.member is not None:
+            roles.append(Role.MEMBER.value)
+        if self.merchant_ids:
+            roles.append(Role.MERCHANT.value)
+        if self.admin_cooperative_ids:
+            roles.append(Role.COOP_ADMIN.value)
+        if self.network_admin:
+            roles.append(Role.NETWORK_ADMIN.value)
+        if self.observer:
+            roles.append(Role.OBSERVER.value)
+        return roles
+
+    def administers(self, cooperative_id: int) -> bool:
+        return cooperative_id in self.admin_cooperative_ids
+
+    def owns_merchant(self, merchant_id: int) -> bool:
+        return merchant_id in self.merchant_ids
+
+
+def load_principal(session: Session, user: User) -> Principal:
+    member = session.scalar(select(Member).where(Member.user_id == user.id))
+    merchant_ids = set(session.scalars(select(Merchant.id).where(Merchant.owner_user_id == user.id)))
+    principal = Principal(user=user, member=member, merchant_ids=merchant_ids)
+    for grant in session.scalars(select(StaffRole).where(StaffRole.user_id == user.id)):
+        if grant.role == Role.COOP_ADMIN and grant.cooperative_id is not None:
+            principal.admin_cooperative_ids.add(grant.cooperative_id)
+        elif grant.role == Role.NETWORK_ADMIN:
+            principal.network_admin = True
+        elif grant.role == Role.OBSERVER:
+            principal.observer = True
+    return principal
+
+
+def login(session: Session, phone: str, pin: str, policy: PinPolicy) -> User:
+    """Return the user whose phone and PIN these are, or raise (counting the wrong PIN)."""
+    user = session.scalar(select(User).where(User.phone == phone))
+    if user is None:
+        # Spend about as long as a real check so that phone numbers cannot be probed by timing.
+        pin_matches(pin, f"scrypt${policy.scrypt_n}$8$1$00$00")
+        raise InvalidCredentials()
+    verify_pin(session, user, pin, policy, login=True)
+    return user

@@ -1,0 +1,133 @@
+"""The `gateway` command: init-db, keys, demo, ledger check, idempotency purge (and Flask's own)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from gateway.db import db, transaction
+
+
+def main() -> None:
+    from gateway import create_app
+
+    cli = FlaskGroup(create_app=lambda: create_app(), help="Interkop gateway commands.")
+    cli(prog_name="gateway")
+
+
+@click.command("init-db")
+@with_appcontext
+def init_db_command():
+    """Migrate the database to the newest schema and generate keys if there are none."""
+    from flask_migrate import upgrade
+
+    from gateway import registry
+
+    upgrade()
+    transaction(db.session, registry.ensure_network_accounts)
+    if current_app.extensions["keyring"].ensure():
+        click.echo("generated the first signing key")
+    click.echo("database at the newest schema")
+
+
+@click.group("keys")
+def keys_group():
+    """The Ed25519 key ring in keys/."""
+
+
+@keys_group.command("ensure")
+@with_appcontext
+def keys_ensure():
+    """Generate the first key if the ring has none."""
+    made = current_app.extensions["keyring"].ensure()
+    click.echo("generated a signing key" if made else "the key ring has an active key")
+
+
+@keys_group.command("list")
+@with_appcontext
+def keys_list():
+    """List every key: kid, status, created."""
+    ring = current_app.extensions["keyring"]
+    signing = ring.signing_key().kid
+    for key in ring.keys():
+        marker = " (signing)" if key.kid == signing else ""
+        click.echo(f"{key.kid}\t{key.status}\t{key.created_at}{marker}")
+
+
+@keys_group.command("rotate")
+@with_appcontext
+def keys_rotate():
+    """Add a new signing key; older keys keep verifying."""
+    click.echo(current_app.extensions["keyring"].rotate())
+
+
+@keys_group.command("retire")
+@click.argument("kid")
+@with_appcontext
+def keys_retire(kid):
+    """Stop KID signing and delete its private key."""
+    from gateway.keys import KeyRingError
+
+    try:
+        current_app.extensions["keyring"].retire(kid)
+    except KeyRingError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"retired {kid}")
+
+
+@click.group("ledger")
+def ledger_group():
+    """The ledger's books."""
+
+
+@ledger_group.command("check")
+@with_appcontext
+def ledger_check():
+    """Verify every ledger invariant over the whole database; exit 1 naming what fails."""
+    from gateway import ledger
+
+    problems = ledger.check(db.session)
+    db.session.rollback()
+    if problems:
+        for problem in problems:
+            click.echo(f"FAIL {problem}", err=True)
+        sys.exit(1)
+    click.echo("ledger ok: every transfer positive, balances sum to zero, stored balances match")
+
+
+@click.command("demo")
+@click.option("--json", "as_json", is_flag=True, help="Print the logins as one JSON object.")
+@with_appcontext
+def demo_command(as_json):
+    """Seed the demo city (once: a second run adds nothing) and print its logins."""
+    from gateway import demo
+
+    city = demo.seed(db.session, scrypt_n=current_app.config["PIN_SCRYPT_N"])
+    if as_json:
+        click.echo(json.dumps(city, indent=2))
+    else:
+        click.echo(demo.describe(city))
+
+
+@click.group("idempotency")
+def idempotency_group():
+    """The Idempotency-Key store."""
+
+
+@idempotency_group.command("purge")
+@with_appcontext
+def idempotency_purge():
+    """Delete answered keys past their retention (24 hours by default)."""
+    from gateway import idempotency
+
+    count = transaction(db.session, idempotency.purge)
+    click.echo(f"purged {count} keys")
+
+
+def init_app(app: Flask) -> None:
+    for command in (init_db_command, keys_group, ledger_group, demo_command, idempotency_group):
+        app.cli.add_command(command)

@@ -1,0 +1,122 @@
+"""Use cases at a cooperative's counter: cash in (setor tunai), cash out (tarik tunai) and a
+merchant's payout.
+
+A teller of cooperative C may take cash in and pay cash out for a member of any partner
+cooperative I: C's counter cash account is debited (cash in) or credited (cash out) and the
+member's wallet at I moves the other way, so C holds the cash and owes it to I (or I owes C).
+Payouts are only made at the merchant's own cooperative. The caller commits.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway import ledger
+from gateway.auth import PinPolicy, verify_pin
+from gateway.errors import Forbidden
+from gateway.models import Account, AccountKind, Cooperative, Member, Merchant
+from gateway.models.ledger import EventKind, TransferCode
+
+
+def render_event(session: Session, posted: ledger.PostedEvent) -> list[dict]:
+    """Return the event's transfers with the accounts' public ids."""
+    account_ids = {t["debit_account_id"] for t in posted.transfers} | {
+        t["credit_account_id"] for t in posted.transfers
+    }
+    public_ids = dict(
+        session.execute(
+            select(Account.id, Account.public_id).where(Account.id.in_(account_ids))
+        ).all()
+    )
+    return [
+        {
+            "id": transfer["id"],
+            "debit_account": public_ids[transfer["debit_account_id"]],
+            "credit_account": public_ids[transfer["credit_account_id"]],
+            "amount": transfer["amount"],
+            "code": transfer["code"],
+        }
+        for transfer in posted.transfers
+    ]
+
+
+def _receipt(session: Session, posted: ledger.PostedEvent, account_id: int) -> dict:
+    return {
+        "event_id": posted.public_id,
+        "kind": posted.kind,
+        "created_at": posted.created_at.isoformat(),
+        "balance": ledger.balance(session, account_id),
+        "transfers": render_event(session, posted),
+    }
+
+
+def cash_in(
+    session: Session,
+    *,
+    counter: Cooperative,
+    member: Member,
+    amount: int,
+    actor_user_id: int,
+    check_limits=None,
+) -> tuple[dict, int]:
+    """Take `amount` in cash at `counter` into a member's wallet; return (receipt, event id)."""
+    if check_limits is not None:
+        check_limits(session, member, amount)
+    counter_cash = ledger.system_account(session, AccountKind.COUNTER_CASH, counter.id)
+    posted = ledger.post(
+        session,
+        kind=EventKind.CASH_IN,
+        legs=[ledger.Leg(counter_cash.id, member.wallet_account_id, amount, TransferCode.CASH_IN)],
+        cooperative_id=counter.id,
+        actor_user_id=actor_user_id,
+    )
+    return _receipt(session, posted, member.wallet_account_id), posted.id
+
+
+def cash_out(
+    session: Session,
+    *,
+    counter: Cooperative,
+    member: Member,
+    amount: int,
+    pin: str,
+    pin_policy: PinPolicy,
+    actor_user_id: int,
+) -> tuple[dict, int]:
+    """Pay `amount` in cash at `counter` out of a member's wallet, on the member's PIN."""
+    verify_pin(session, member.user, pin, pin_policy)
+    counter_cash = ledger.system_account(session, AccountKind.COUNTER_CASH, counter.id)
+    posted = ledger.post(
+        session,
+        kind=EventKind.CASH_OUT,
+        legs=[ledger.Leg(member.wallet_account_id, counter_cash.id, amount, TransferCode.CASH_OUT)],
+        cooperative_id=counter.id,
+        actor_user_id=actor_user_id,
+    )
+    return _receipt(session, posted, member.wallet_account_id), posted.id
+
+
+def payout(
+    session: Session,
+    *,
+    counter: Cooperative,
+    merchant: Merchant,
+    amount: int,
+    actor_user_id: int,
+) -> tuple[dict, int]:
+    """Pay a merchant's takings out in cash at its own cooperative's counter."""
+    if merchant.cooperative_id != counter.id:
+        raise Forbidden(
+            "A merchant is paid out only at its own cooperative's counter.",
+            "Pencairan merchant hanya di loket koperasinya sendiri.",
+        )
+    counter_cash = ledger.system_account(session, AccountKind.COUNTER_CASH, counter.id)
+    posted = ledger.post(
+        session,
+        kind=EventKind.PAYOUT,
+        legs=[ledger.Leg(merchant.account_id, counter_cash.id, amount, TransferCode.PAYOUT)],
+        cooperative_id=counter.id,
+        actor_user_id=actor_user_id,
+    )
+    return _receipt(session, posted, merchant.account_id), posted.id

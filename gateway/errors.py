@@ -1,0 +1,181 @@
+"""The gateway's errors: one small hierarchy, each with a stable problem type and a sentence.
+
+Every error a client can cause is a `GatewayError`. The API turns it into an RFC 9457
+problem+json document: `type` is stable (clients switch on it), `status` is the HTTP status,
+`title` is short, and `detail` is a sentence fit to show a person, in Bahasa Indonesia by default
+and in English when the client asks for it (`Accept-Language: en`).
+"""
+
+from __future__ import annotations
+
+PROBLEM_BASE = "https://interkop.id/problems/"
+
+
+class GatewayError(Exception):
+    """Refuse a request; nothing it asked for has been written."""
+
+    status = 400
+    slug = "bad-request"
+    title = "Bad request"
+    message_id = "Permintaan tidak dapat diproses."
+    message_en = "The request cannot be processed."
+    # Work to commit in a transaction of its own after the request's transaction rolled back
+    # (counting a wrong PIN, revoking a stolen refresh token family).
+    follow_up = None
+
+    def __init__(
+        self,
+        message_en: str | None = None,
+        message_id: str | None = None,
+        **extensions: object,
+    ) -> None:
+        if message_en is not None:
+            self.message_en = message_en
+        if message_id is not None:
+            self.message_id = message_id
+        self.extensions = extensions
+        super().__init__(self.message_en)
+
+    @property
+    def type(self) -> str:
+        return PROBLEM_BASE + self.slug
+
+    def problem(self, language: str = "id") -> dict:
+        """Render the RFC 9457 problem document."""
+        detail = self.message_en if language == "en" else self.message_id
+        document = {
+            "type": self.type,
+            "title": self.title,
+            "status": self.status,
+            "detail": detail,
+        }
+        document.update(self.extensions)
+        return document
+
+
+class MalformedRequest(GatewayError):
+    status = 400
+    slug = "malformed-request"
+    title = "Malformed request"
+    message_id = "Isi permintaan bukan JSON yang sah."
+    message_en = "The request body is not valid JSON."
+
+
+class ValidationFailed(GatewayError):
+    status = 422
+    slug = "validation-failed"
+    title = "Validation failed"
+    message_id = "Data yang dikirim tidak sah."
+    message_en = "Some of the data sent is not valid."
+
+
+class AuthenticationRequired(GatewayError):
+    status = 401
+    slug = "authentication-required"
+    title = "Authentication required"
+    message_id = "Silakan masuk terlebih dahulu."
+    message_en = "Please log in first."
+
+
+class InvalidToken(GatewayError):
+    status = 401
+    slug = "invalid-token"
+    title = "Invalid token"
+    message_id = "Sesi Anda tidak sah atau sudah berakhir. Silakan masuk lagi."
+    message_en = "Your session is not valid or has ended. Please log in again."
+
+
+class InvalidCredentials(GatewayError):
+    status = 401
+    slug = "invalid-credentials"
+    title = "Wrong phone number or PIN"
+    message_id = "Nomor HP atau PIN salah."
+    message_en = "The phone number or PIN is wrong."
+
+
+class WrongPin(GatewayError):
+    status = 403
+    slug = "wrong-pin"
+    title = "Wrong PIN"
+    message_id = "PIN salah."
+    message_en = "The PIN is wrong."
+
+
+class PinLocked(GatewayError):
+    status = 423
+    slug = "pin-locked"
+    title = "PIN locked"
+    message_id = "PIN salah lima kali. Coba lagi dalam 15 menit."
+    message_en = "Five wrong PINs. Try again in 15 minutes."
+
+
+class Forbidden(GatewayError):
+    status = 403
+    slug = "forbidden"
+    title = "Forbidden"
+    message_id = "Anda tidak berwenang melakukan ini."
+    message_en = "You are not allowed to do this."
+
+
+class NotFound(GatewayError):
+    status = 404
+    slug = "not-found"
+    title = "Not found"
+    message_id = "Data tidak ditemukan."
+    message_en = "Not found."
+
+
+class Conflict(GatewayError):
+    status = 409
+    slug = "conflict"
+    title = "Conflict"
+    message_id = "Data sudah ada."
+    message_en = "This already exists."
+
+
+class IdempotencyKeyMissing(GatewayError):
+    status = 400
+    slug = "idempotency-key-missing"
+    title = "Idempotency-Key header required"
+    message_id = "Header Idempotency-Key wajib untuk permintaan yang memindahkan uang."
+    message_en = "An Idempotency-Key header is required for requests that move money."
+
+
+class IdempotencyKeyReused(GatewayError):
+    status = 422
+    slug = "idempotency-key-reused"
+    title = "Idempotency-Key reused"
+    message_id = "Kunci idempotensi ini sudah dipakai untuk permintaan lain."
+    message_en = "This Idempotency-Key was already used for a different request."
+
+
+class IdempotencyKeyInFlight(GatewayError):
+    status = 409
+    slug = "idempotency-key-in-flight"
+    title = "Request in progress"
+    message_id = "Permintaan dengan kunci ini masih diproses. Coba lagi sebentar lagi."
+    message_en = "A request with this key is still being processed. Try again shortly."
+
+
+class InsufficientFunds(GatewayError):
+    status = 422
+    slug = "insufficient-funds"
+    title = "Insufficient funds"
+    message_id = "Saldo tidak cukup."
+    message_en = "The balance is not enough."
+
+
+class LimitExceeded(GatewayError):
+    status = 422
+    slug = "limit-exceeded"
+    title = "Limit exceeded"
+    message_id = "Batas transaksi terlampaui."
+    message_en = "A transaction limit would be exceeded."
+
+
+class ServiceUnavailable(GatewayError):
+    status = 503
+    slug = "service-unavailable"
+    title = "Service unavailable"
+    message_id = "Layanan sedang sibuk. Coba lagi sebentar lagi."
+    message_en = "The service is busy. Try again shortly."

@@ -1,0 +1,195 @@
+"""The Idempotency-Key store (IETF draft "The Idempotency-Key HTTP Header Field").
+
+A money-moving request runs through `execute`:
+1. In a short transaction of its own, claim the key for the caller: a new key is stored
+   `in_flight` under a lease; a known key with another request's fingerprint is refused (422);
+   one still in flight answers 409; one that is done replays its stored answer.
+2. In the work's own transaction, do the work and store its answer under the key: the answer is
+   committed with the money it describes, or not at all. The lease is checked as the answer is
+   stored, so a request whose lease ran out (its process presumed dead) cannot also commit.
+3. A refusal (a `GatewayError`: insufficient funds, a limit) is an answer too and is stored;
+   a crash or a database failure releases the key so that the client's retry runs again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from gateway.db import transaction, utcnow
+from gateway.errors import (
+    GatewayError,
+    IdempotencyKeyInFlight,
+    IdempotencyKeyReused,
+    ValidationFailed,
+)
+from gateway.models import IdempotencyKey
+
+KEY_LENGTH_MAX = 255
+
+
+@dataclass
+class Outcome:
+    status: int
+    body: dict
+    replayed: bool = False
+
+
+@dataclass(frozen=True)
+class Policy:
+    retention_seconds: int
+    lease_seconds: int
+
+
+def validate_key(key: str) -> None:
+    if not 1 <= len(key) <= KEY_LENGTH_MAX or not key.isascii() or not key.isprintable():
+        raise ValidationFailed(
+            "The Idempotency-Key header must be 1 to 255 printable ASCII characters.",
+            "Header Idempotency-Key harus 1 sampai 255 karakter ASCII yang terbaca.",
+        )
+
+
+def fingerprint(method: str, path: str, body: object) -> str:
+    """Hash what makes two requests the same: method, path and the JSON body, canonically."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(f"{method}\n{path}\n{canonical}".encode()).hexdigest()
+
+
+def _claim(session: Session, scope: str, key: str, request_hash: str, policy: Policy):
+    """Return a stored Outcome to replay, or the (row id, lease token) this request now holds."""
+    now = utcnow()
+    row = session.scalar(
+        select(IdempotencyKey).where(IdempotencyKey.scope == scope, IdempotencyKey.key == key)
+    )
+    if row is not None and row.expires_at <= now:
+        session.delete(row)
+        session.flush()
+        row = None
+    lease_token = secrets.token_hex(16)
+    lease_expires_at = now + timedelta(seconds=policy.lease_seconds)
+    if row is None:
+        row = IdempotencyKey(
+            scope=scope,
+            key=key,
+            request_hash=request_hash,
+            state="in_flight",
+            lease_token=lease_token,
+            lease_expires_at=lease_expires_at,
+            expires_at=now + timedelta(seconds=policy.retention_seconds),
+        )
+        session.add(row)
+        session.flush()
+        return row.id, lease_token
+    if row.request_hash != request_hash:
+        raise IdempotencyKeyReused()
+    if row.state == "done":
+        return Outcome(row.response_status, json.loads(row.response_body), replayed=True)
+    if row.lease_expires_at is not None and row.lease_expires_at > now:
+        raise IdempotencyKeyInFlight()
+    # The first request's lease ran out: its process is presumed dead. Take the key over; if that
+    # request does come back, it finds its lease gone and rolls back.
+    row.lease_token = lease_token
+    row.lease_expires_at = lease_expires_at
+    return row.id, lease_token
+
+
+def _store(session: Session, row_id: int, lease_token: str, outcome: Outcome, event_id) -> None:
+    stored = session.execute(
+        update(IdempotencyKey)
+        .where(
+            IdempotencyKey.id == row_id,
+            IdempotencyKey.lease_token == lease_token,
+            IdempotencyKey.state == "in_flight",
+        )
+        .values(
+            state="done",
+            lease_token=None,
+            lease_expires_at=None,
+            response_status=outcome.status,
+            response_body=json.dumps(outcome.body),
+            event_id=event_id,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if stored.rowcount != 1:
+        raise IdempotencyKeyInFlight()
+
+
+def _release(session: Session, row_id: int, lease_token: str) -> None:
+    session.execute(
+        delete(IdempotencyKey)
+        .where(
+            IdempotencyKey.id == row_id,
+            IdempotencyKey.lease_token == lease_token,
+            IdempotencyKey.state == "in_flight",
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+def execute(
+    session: Session,
+    *,
+    scope: str,
+    key: str,
+    request_hash: str,
+    policy: Policy,
+    work: Callable[[Session], tuple[int, dict, int | None]],
+    render_error: Callable[[GatewayError], dict],
+) -> Outcome:
+    """Run `work` at most once for (scope, key) and return its answer, first or replayed.
+
+    `work(session)` returns (HTTP status, JSON body, event id) and must not commit.
+    """
+    validate_key(key)
+    try:
+        claimed = transaction(session, lambda s: _claim(s, scope, key, request_hash, policy))
+    except IntegrityError:
+        # Another request inserted the same key between our read and our insert.
+        session.rollback()
+        claimed = transaction(session, lambda s: _claim(s, scope, key, request_hash, policy))
+    if isinstance(claimed, Outcome):
+        return claimed
+    row_id, lease_token = claimed
+
+    def work_and_store(work_session: Session) -> Outcome:
+        status, body, event_id = work(work_session)
+        outcome = Outcome(status, body)
+        _store(work_session, row_id, lease_token, outcome, event_id)
+        return outcome
+
+    try:
+        return transaction(session, work_and_store)
+    except IdempotencyKeyInFlight:
+        raise
+    except GatewayError as error:
+        if error.follow_up is not None:
+            transaction(session, error.follow_up)
+        if error.status >= 500:
+            transaction(session, lambda s: _release(s, row_id, lease_token))
+            raise
+        outcome = Outcome(error.status, render_error(error))
+        transaction(session, lambda s: _store(s, row_id, lease_token, outcome, None))
+        return outcome
+    except BaseException:
+        session.rollback()
+        transaction(session, lambda s: _release(s, row_id, lease_token))
+        raise
+
+
+def purge(session: Session) -> int:
+    """Delete keys past their retention; return how many."""
+    result = session.execute(
+        delete(IdempotencyKey)
+        .where(IdempotencyKey.expires_at <= utcnow(), IdempotencyKey.state == "done")
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount

@@ -1,0 +1,321 @@
+"""The double-entry ledger: the only code that changes balances.
+
+Money moves as transfers (TigerBeetle's model): each debits one account and credits another by a
+positive amount, so every row balances by construction. The transfers of one business event are
+written together by `post`, inside the caller's database transaction, after locking every
+account that must not go negative and whose balance the event lowers.
+
+Balances are credit-normal (credits minus debits). Wallets keep a running balance in
+`accounts.balance`; every other account's balance is the sum of its transfers (see
+`gateway.models.ledger.STORED_BALANCE_KINDS` for why).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import func, insert, select, union_all, update
+from sqlalchemy.orm import Session
+
+from gateway.db import is_postgresql, new_public_id, utcnow
+from gateway.errors import InsufficientFunds
+from gateway.models import Account, AccountKind, Event, Transfer
+from gateway.models.ledger import NON_NEGATIVE_KINDS, STORED_BALANCE_KINDS
+from gateway.money import AMOUNT_MAX
+
+# Account kinds never change, so they are cached per process once read.
+_account_kinds: dict[int, str] = {}
+
+
+@dataclass(frozen=True)
+class Leg:
+    """One transfer to write: debit, credit, amount, and why (`code`)."""
+
+    debit_account_id: int
+    credit_account_id: int
+    amount: int
+    code: str
+
+
+@dataclass
+class PostedEvent:
+    """What `post` wrote: the event and its transfers, with public ids."""
+
+    id: int
+    public_id: str
+    kind: str
+    created_at: datetime
+    transfers: list[dict] = field(default_factory=list)
+
+
+class LedgerError(ValueError):
+    """A programming error: a transfer that can never be valid (not a client's mistake)."""
+
+
+def _validate(legs: list[Leg]) -> None:
+    if not legs:
+        raise LedgerError("an event needs at least one transfer")
+    for leg in legs:
+        if type(leg.amount) is not int:
+            raise LedgerError(f"amount must be an int of rupiah, not {type(leg.amount).__name__}")
+        if not 0 < leg.amount <= AMOUNT_MAX:
+            raise LedgerError(f"amount {leg.amount} out of range")
+        if leg.debit_account_id == leg.credit_account_id:
+            raise LedgerError("a transfer must be between two different accounts")
+
+
+def account_kinds(session: Session, account_ids: Iterable[int]) -> dict[int, str]:
+    """Return the kind of each account (cached: kinds never change)."""
+    wanted = set(account_ids)
+    missing = [account_id for account_id in wanted if account_id not in _account_kinds]
+    if missing:
+        rows = session.execute(select(Account.id, Account.kind).where(Account.id.in_(missing)))
+        for account_id, kind in rows:
+            _account_kinds[account_id] = kind
+    unknown = wanted - _account_kinds.keys()
+    if unknown:
+        raise LedgerError(f"unknown accounts {sorted(unknown)}")
+    return {account_id: _account_kinds[account_id] for account_id in wanted}
+
+
+def derived_balance(session: Session, account_id: int) -> int:
+    """Sum an account's transfers: credits minus debits."""
+    credits = select(func.coalesce(func.sum(Transfer.amount), 0)).where(
+        Transfer.credit_account_id == account_id
+    )
+    debits = select(func.coalesce(func.sum(Transfer.amount), 0)).where(
+        Transfer.debit_account_id == account_id
+    )
+    return int(session.scalar(credits)) - int(session.scalar(debits))
+
+
+def balance(session: Session, account_id: int) -> int:
+    """Return an account's balance in rupiah."""
+    kind = account_kinds(session, [account_id])[account_id]
+    if kind in STORED_BALANCE_KINDS:
+        return int(session.scalar(select(Account.balance).where(Account.id == account_id)))
+    return derived_balance(session, account_id)
+
+
+def lock_accounts(session: Session, account_ids: Iterable[int]) -> dict[int, int]:
+    """Lock accounts in id order (so two events never deadlock) and return their stored balances.
+
+    PostgreSQL: SELECT ... FOR UPDATE. SQLite: the transaction began IMMEDIATE and already holds
+    the database's write lock.
+    """
+    ordered = sorted(set(account_ids))
+    if not ordered:
+        return {}
+    statement = select(Account.id, Account.balance).where(Account.id.in_(ordered)).order_by(Account.id)
+    if is_postgresql(session):
+        statement = statement.with_for_update()
+    return {account_id: int(stored) for account_id, stored in session.execute(statement)}
+
+
+def post(
+    session: Session,
+    *,
+    kind: str,
+    legs: list[Leg],
+    cooperative_id: int | None = None,
+    actor_user_id: int | None = None,
+) -> PostedEvent:
+    """Write one business event's transfers, refusing any that would overdraw a guarded account.
+
+    Runs inside the caller's transaction; the caller commits. Raises `InsufficientFunds` (with the
+    account's public id and balance) before anything is written.
+    """
+    _validate(legs)
+    deltas: dict[int, int] = defaultdict(int)
+    for leg in legs:
+        deltas[leg.debit_account_id] -= leg.amount
+        deltas[leg.credit_account_id] += leg.amount
+    kinds = account_kinds(session, deltas)
+
+    lowered = [
+        account_id
+        for account_id, delta in deltas.items()
+        if delta < 0 and kinds[account_id] in NON_NEGATIVE_KINDS
+    ]
+    stored = lock_accounts(session, lowered)
+    for account_id in sorted(lowered):
+        if kinds[account_id] in STORED_BALANCE_KINDS:
+            current = stored[account_id]
+        else:
+            # Read after taking the row lock: every earlier debit has committed, and credits
+            # still in flight only make the balance larger than what is seen here.
+            current = derived_balance(session, account_id)
+        if current + deltas[account_id] < 0:
+            public_id = session.scalar(select(Account.public_id).where(Account.id == account_id))
+            raise InsufficientFunds(
+                account=public_id,
+                balance=current,
+                kind=kinds[account_id],
+            )
+
+    now = utcnow()
+    event_public_id = new_public_id("evt")
+    event_id = session.scalar(
+        insert(Event)
+        .values(
+            public_id=event_public_id,
+            kind=kind,
+            cooperative_id=cooperative_id,
+            actor_user_id=actor_user_id,
+            created_at=now,
+        )
+        .returning(Event.id)
+    )
+    rows = [
+        {
+            "public_id": new_public_id("trf"),
+            "event_id": event_id,
+            "debit_account_id": leg.debit_account_id,
+            "credit_account_id": leg.credit_account_id,
+            "amount": leg.amount,
+            "code": leg.code,
+            "created_at": now,
+        }
+        for leg in legs
+    ]
+    session.execute(insert(Transfer), rows)
+    for account_id, delta in sorted(deltas.items()):
+        if delta and kinds[account_id] in STORED_BALANCE_KINDS:
+            session.execute(
+                update(Account)
+                .where(Account.id == account_id)
+                .values(balance=Account.balance + delta)
+                .execution_options(synchronize_session=False)
+            )
+    return PostedEvent(
+        id=event_id,
+        public_id=event_public_id,
+        kind=kind,
+        created_at=now,
+        transfers=[
+            {
+                "id": row["public_id"],
+                "debit_account_id": row["debit_account_id"],
+                "credit_account_id": row["credit_account_id"],
+                "amount": row["amount"],
+                "code": row["code"],
+            }
+            for row in rows
+        ],
+    )
+
+
+def open_account(session: Session, kind: AccountKind, cooperative_id: int | None) -> Account:
+    """Create an account owned by a cooperative (or by the network when `cooperative_id` is None)."""
+    account = Account(kind=kind, cooperative_id=cooperative_id, balance=0)
+    session.add(account)
+    session.flush()
+    return account
+
+
+def system_account(session: Session, kind: AccountKind, cooperative_id: int | None) -> Account:
+    """Return the one fees / counter_cash / settlement account of an owner, creating it once."""
+    if kind in (AccountKind.WALLET, AccountKind.MERCHANT):
+        raise LedgerError("wallets and merchant accounts are opened per member or merchant")
+    owner = (
+        Account.cooperative_id.is_(None)
+        if cooperative_id is None
+        else Account.cooperative_id == cooperative_id
+    )
+    account = session.scalar(
+        select(Account).where(Account.kind == kind, owner).order_by(Account.id).limit(1)
+    )
+    return account or open_account(session, kind, cooperative_id)
+
+
+def _movements(session: Session, since: datetime | None = None, until: datetime | None = None):
+    """Return a selectable of (account_id, signed amount) for every transfer leg in a period."""
+    credits = select(Transfer.credit_account_id.label("account_id"), Transfer.amount.label("amount"))
+    debits = select(Transfer.debit_account_id.label("account_id"), (-Transfer.amount).label("amount"))
+    if since is not None:
+        credits = credits.where(Transfer.created_at >= since)
+        debits = debits.where(Transfer.created_at >= since)
+    if until is not None:
+        credits = credits.where(Transfer.created_at < until)
+        debits = debits.where(Transfer.created_at < until)
+    return union_all(credits, debits).subquery()
+
+
+def derived_balances(session: Session) -> dict[int, int]:
+    """Return every account's balance as its transfers add up (accounts without any are 0)."""
+    movements = _movements(session)
+    sums = dict(
+        session.execute(
+            select(movements.c.account_id, func.sum(movements.c.amount)).group_by(
+                movements.c.account_id
+            )
+        ).all()
+    )
+    return {account_id: int(sums.get(account_id, 0)) for account_id in session.scalars(select(Account.id))}
+
+
+def positions(
+    session: Session, since: datetime | None = None, until: datetime | None = None
+) -> dict[int | None, int]:
+    """Return each owner's net position over a period: the change in the balances of the accounts
+    it owns (key None is the network). Positions always sum to zero."""
+    movements = _movements(session, since, until)
+    rows = session.execute(
+        select(Account.cooperative_id, func.sum(movements.c.amount))
+        .join(Account, Account.id == movements.c.account_id)
+        .group_by(Account.cooperative_id)
+    ).all()
+    return {cooperative_id: int(total) for cooperative_id, total in rows}
+
+
+def check(session: Session) -> list[str]:
+    """Verify every ledger invariant over the whole database; return one line per violation."""
+    problems: list[str] = []
+    bad_transfers = session.execute(
+        select(Transfer.public_id, Transfer.amount, Transfer.debit_account_id, Transfer.credit_account_id)
+        .where((Transfer.amount <= 0) | (Transfer.debit_account_id == Transfer.credit_account_id))
+    ).all()
+    for public_id, amount, debit_id, credit_id in bad_transfers:
+        problems.append(
+            f"transfer {public_id}: amount {amount} from account {debit_id} to {credit_id}"
+            " is not a positive amount between two accounts"
+        )
+    orphans = session.scalar(
+        select(func.count()).select_from(Transfer).where(
+            Transfer.event_id.not_in(select(Event.id))
+        )
+    )
+    if orphans:
+        problems.append(f"{orphans} transfers belong to no event")
+
+    derived = derived_balances(session)
+    accounts = session.execute(
+        select(Account.id, Account.public_id, Account.kind, Account.balance)
+    ).all()
+    total = 0
+    for account_id, public_id, kind, stored in accounts:
+        value = derived[account_id]
+        total += value
+        if kind in NON_NEGATIVE_KINDS and value < 0:
+            problems.append(f"account {public_id} ({kind}) is below zero: {value}")
+        if kind in STORED_BALANCE_KINDS and stored != value:
+            problems.append(
+                f"account {public_id} ({kind}) stores balance {stored} but its transfers add up"
+                f" to {value}"
+            )
+        if kind not in STORED_BALANCE_KINDS and stored != 0:
+            problems.append(f"account {public_id} ({kind}) stores a balance it must not keep")
+    if total != 0:
+        problems.append(f"the balances of all accounts sum to {total}, not 0")
+    position_total = sum(positions(session).values())
+    if position_total != 0:
+        problems.append(f"the net positions of all owners sum to {position_total}, not 0")
+    return problems
+
+
+def forget_cached_kinds() -> None:
+    """Forget cached account kinds (tests that reuse account ids across databases need this)."""
+    _account_kinds.clear()

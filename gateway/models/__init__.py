@@ -1,0 +1,27 @@
+"""The tables, one module per concept. Import models from here."""
+
+from gateway.models.auth import RefreshToken
+from gateway.models.cooperative import Cooperative, CooperativeKind
+from gateway.models.idempotency import IdempotencyKey
+from gateway.models.ledger import Account, AccountKind, Event, Transfer
+from gateway.models.merchant import Merchant, MerchantCategory, MerchantKind
+from gateway.models.people import Member, MemberTier, Role, StaffRole, User
+
+__all__ = [
+    "Account",
+    "AccountKind",
+    "Cooperative",
+    "CooperativeKind",
+    "Event",
+    "IdempotencyKey",
+    "Member",
+    "MemberTier",
+    "Merchant",
+    "MerchantCategory",
+    "MerchantKind",
+    "RefreshToken",
+    "Role",
+    "StaffRole",
+    "Transfer",
+    "User",
+]
