@@ -23,7 +23,7 @@ from gateway.models import Cooperative, Member, Merchant, StaffRole, User  # noq
 POSTGRES_SERVER_URL = os.environ.get(
     "GATEWAY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
-POSTGRES_TEST_DATABASE = "interkop_test"
+POSTGRES_TEST_DATABASE = os.environ.get("GATEWAY_TEST_POSTGRES_DB", "interkop_test")
 TEST_SCRYPT_N = 16  # PINs hash fast in tests; production uses 2**14.
 
 
