@@ -40,3 +40,14 @@ SQLITE_BUSY_TIMEOUT_SECONDS = 30
 # Page sizes for list endpoints.
 PAGE_SIZE_DEFAULT = 50
 PAGE_SIZE_MAX = 200
+
+# QR codes: a dynamic QR lives 10 minutes unless the merchant asks otherwise, between 1 minute
+# and 1 hour; expiry is checked with a small leeway for clocks that drift.
+QR_TTL_DEFAULT_SECONDS = 600
+QR_TTL_MIN_SECONDS = 60
+QR_TTL_MAX_SECONDS = 3600
+QR_LEEWAY_SECONDS = 30
+
+# The merchant's payment feed long-polls at most this long.
+LONG_POLL_MAX_SECONDS = 30
+LONG_POLL_INTERVAL_SECONDS = 0.25

@@ -12,8 +12,9 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway import ledger
+from gateway import ledger, limits
 from gateway.auth import PinPolicy, verify_pin
+from gateway.db import utcnow
 from gateway.errors import Forbidden
 from gateway.models import Account, AccountKind, Cooperative, Member, Merchant
 from gateway.models.ledger import EventKind, TransferCode
@@ -58,11 +59,13 @@ def cash_in(
     member: Member,
     amount: int,
     actor_user_id: int,
-    check_limits=None,
 ) -> tuple[dict, int]:
-    """Take `amount` in cash at `counter` into a member's wallet; return (receipt, event id)."""
-    if check_limits is not None:
-        check_limits(session, member, amount)
+    """Take `amount` in cash at `counter` into a member's wallet; return (receipt, event id).
+
+    The wallet is locked first so that two cash-ins cannot together pass its maximum balance.
+    """
+    stored = ledger.lock_accounts(session, [member.wallet_account_id])
+    limits.check_incoming(session, member, amount, stored[member.wallet_account_id], utcnow())
     counter_cash = ledger.system_account(session, AccountKind.COUNTER_CASH, counter.id)
     posted = ledger.post(
         session,

@@ -101,10 +101,10 @@ def security_headers(response):
 
 
 def init_app(app: Flask) -> None:
-    from gateway.api import auth, cooperatives, counter, members
+    from gateway.api import auth, cooperatives, counter, fees, members, payments, qr
 
     app.register_blueprint(root)
-    for module in (auth, cooperatives, counter, members):
+    for module in (auth, cooperatives, counter, members, qr, payments, fees):
         app.register_blueprint(module.blueprint)
     app.register_error_handler(GatewayError, handle_gateway_error)
     app.register_error_handler(HTTPException, handle_http_exception)

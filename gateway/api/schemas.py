@@ -188,3 +188,124 @@ class WalletResponse(BaseModel):
     account_id: str
     balance: int
     transfers: list[WalletTransfer]
+
+
+Token = Annotated[str, Field(min_length=1, max_length=4096)]
+
+
+class DynamicQrRequest(Strict):
+    amount: Amount
+    reference: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    ttl_seconds: int | None = Field(default=None, description="60 to 3600; default 600")
+
+
+class QrResponse(BaseModel):
+    id: str
+    kind: str
+    status: str
+    token: str
+    url: str
+    png_url: str
+    svg_url: str
+    amount: int | None = None
+    reference: str | None = None
+    expires_at: str | None = None
+
+
+class QrVerifyRequest(Strict):
+    token: Token
+
+
+class QrCooperative(BaseModel):
+    id: str
+    name: str
+
+
+class QrMerchant(BaseModel):
+    id: str
+    name: str
+    kind: str
+    cooperative: QrCooperative
+
+
+class QrVerifyResponse(BaseModel):
+    id: str
+    kind: str
+    merchant: QrMerchant
+    amount: int | None = None
+    expires_at: str | None = None
+    reference: str | None = None
+
+
+class PaymentRequest(Strict):
+    token: Token
+    amount: Amount | None = None
+    pin: Pin | None = None
+
+
+class PaymentMerchant(BaseModel):
+    id: str
+    name: str
+    kind: str
+    cooperative: str
+
+
+class PaymentFees(BaseModel):
+    issuer: int
+    acquirer: int
+    network: int
+
+
+class PaymentPayer(BaseModel):
+    id: str
+    name: str
+
+
+class PaymentResponse(BaseModel):
+    id: str
+    status: str
+    amount: int
+    fee_amount: int
+    fees: PaymentFees
+    refunded_amount: int
+    merchant: PaymentMerchant
+    payer: PaymentPayer
+    payer_cooperative: str
+    merchant_cooperative: str
+    created_at: str
+    event_id: str | None = None
+    balance: int | None = None
+
+
+class PaymentList(BaseModel):
+    items: list[PaymentResponse]
+    next_cursor: str | None
+
+
+class RefundRequest(Strict):
+    amount: Amount | None = None
+
+
+class RefundResponse(BaseModel):
+    id: str
+    payment_id: str
+    event_id: str
+    amount: int
+    fees_returned: dict[str, int]
+    payment: PaymentResponse
+    created_at: str
+
+
+class LimitsResponse(BaseModel):
+    tier: str
+    payment_max: int
+    no_pin_max: int
+    daily_max: int
+    daily_remaining: int
+    monthly_max: int
+    monthly_remaining: int
+    balance_max: int
+    balance_room: int
+    incoming_monthly_max: int
+    incoming_monthly_remaining: int
+    payments_per_minute: int

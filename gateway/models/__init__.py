@@ -5,9 +5,27 @@ from gateway.models.cooperative import Cooperative, CooperativeKind
 from gateway.models.idempotency import IdempotencyKey
 from gateway.models.ledger import Account, AccountKind, Event, Transfer
 from gateway.models.merchant import Merchant, MerchantCategory, MerchantKind
+from gateway.models.payments import (
+    FeeSchedule,
+    LimitPolicy,
+    Payment,
+    PaymentStatus,
+    QrCode,
+    QrKind,
+    QrStatus,
+    Refund,
+)
 from gateway.models.people import Member, MemberTier, Role, StaffRole, User
 
 __all__ = [
+    "FeeSchedule",
+    "LimitPolicy",
+    "Payment",
+    "PaymentStatus",
+    "QrCode",
+    "QrKind",
+    "QrStatus",
+    "Refund",
     "Account",
     "AccountKind",
     "Cooperative",

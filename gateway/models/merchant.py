@@ -3,7 +3,7 @@
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import BigInteger, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gateway.db import db, new_public_id, utcnow
@@ -40,6 +40,8 @@ class Merchant(db.Model):
     kind: Mapped[str] = mapped_column(String(16))
     category: Mapped[str] = mapped_column(String(16), default=MerchantCategory.MICRO)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), unique=True)
+    # A typo guard: the most one payment may be (NULL: the default for the merchant's kind).
+    payment_max: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     cooperative: Mapped["Cooperative"] = relationship()  # noqa: F821

@@ -1,0 +1,162 @@
+"""Payments: pay a scanned QR, read receipts, list and live-feed payments, refund, limits left."""
+
+import time
+
+from flask import Blueprint, current_app, jsonify, request
+
+from gateway import ledger, limits, payments
+from gateway.api.members import visible_member
+from gateway.api.openapi import route
+from gateway.api.qr import owned_merchant, qr_settings
+from gateway.api.schemas import (
+    LimitsResponse,
+    PaymentList,
+    PaymentRequest,
+    PaymentResponse,
+    RefundRequest,
+    RefundResponse,
+)
+from gateway.api.support import keyring, money_request, page_limit, parse, pin_policy, principal
+from gateway.db import db, utcnow
+from gateway.errors import Forbidden, NotFound, ValidationFailed
+from gateway.models import Member
+
+blueprint = Blueprint("payments", __name__, url_prefix="/api/v1")
+
+
+@route(
+    blueprint, "POST", "/api/v1/payments",
+    summary="Pay a scanned QR from my wallet (a member)",
+    request=PaymentRequest, response=PaymentResponse, status=201, idempotent=True,
+)
+def pay():
+    caller = principal()
+    body = parse(PaymentRequest)
+    if caller.member is None:
+        raise Forbidden("Only a member can pay.", "Hanya anggota yang dapat membayar.")
+    member_id = caller.member.id
+    ring, settings, policy = keyring(), qr_settings(), pin_policy()
+
+    def work(session):
+        payer = session.get(Member, member_id)
+        return payments.pay(
+            session,
+            ring=ring,
+            settings=settings,
+            payer=payer,
+            token=body.token,
+            amount=body.amount,
+            pin=body.pin,
+            pin_policy=policy,
+        )
+
+    return money_request(work)
+
+
+def visible_payment(payment_id: str):
+    """Return the payment if the caller is its payer, its merchant, or an admin of either side."""
+    caller = principal()
+    try:
+        payment = payments.get_payment(db.session, payment_id)
+    except NotFound:
+        payment = None
+    if payment is None or not (
+        (caller.member is not None and caller.member.id == payment.payer_member_id)
+        or caller.owns_merchant(payment.merchant_id)
+        or caller.administers(payment.issuer_cooperative_id)
+        or caller.administers(payment.acquirer_cooperative_id)
+    ):
+        raise NotFound("No such payment.", "Pembayaran tidak ditemukan.")
+    return payment
+
+
+@route(blueprint, "GET", "/api/v1/payments/{payment_id}", summary="A payment's receipt", response=PaymentResponse)
+def get_payment(payment_id):
+    return jsonify(payments.payment_json(db.session, visible_payment(payment_id)))
+
+
+@route(
+    blueprint, "POST", "/api/v1/payments/{payment_id}/refunds",
+    summary="Refund all or part of a payment (the merchant)",
+    request=RefundRequest, response=RefundResponse, status=201, idempotent=True,
+)
+def refund(payment_id):
+    caller = principal()
+    body = parse(RefundRequest)
+    payment = visible_payment(payment_id)
+    if not caller.owns_merchant(payment.merchant_id):
+        raise Forbidden("Only the merchant can refund.", "Hanya merchant yang dapat mengembalikan dana.")
+    actor_user_id = caller.user.id
+
+    def work(session):
+        return payments.refund(
+            session,
+            payment=payments.get_payment(session, payment_id),
+            amount=body.amount,
+            actor_user_id=actor_user_id,
+        )
+
+    return money_request(work)
+
+
+def _payment_list(**owner):
+    limit = page_limit()
+    after = request.args.get("after")
+    cursor = request.args.get("cursor")
+    wait_raw = request.args.get("wait", "0")
+    if not wait_raw.isdigit() or int(wait_raw) > current_app.config["LONG_POLL_MAX_SECONDS"]:
+        raise ValidationFailed(
+            f"wait must be a whole number of seconds up to {current_app.config['LONG_POLL_MAX_SECONDS']}.",
+            f"wait harus bilangan bulat detik, paling lama {current_app.config['LONG_POLL_MAX_SECONDS']}.",
+        )
+    wait = int(wait_raw) if after is not None else 0
+    deadline = time.monotonic() + wait
+    while True:
+        rows, next_cursor = payments.list_payments(
+            db.session, cursor=cursor, after=after, limit=limit, **owner
+        )
+        if rows or time.monotonic() >= deadline:
+            break
+        # Hold no transaction (and on SQLite no lock) while waiting for the next payment.
+        db.session.rollback()
+        time.sleep(current_app.config["LONG_POLL_INTERVAL_SECONDS"])
+    items = [payments.payment_json(db.session, row) for row in rows]
+    db.session.rollback()
+    return jsonify(items=items, next_cursor=next_cursor)
+
+
+@route(
+    blueprint, "GET", "/api/v1/merchants/{merchant_id}/payments",
+    summary="The merchant's payments; with after= and wait= a long-poll live feed", response=PaymentList,
+    query={
+        "cursor": "older page: next_cursor of the previous page",
+        "after": "only payments newer than this payment id, oldest first",
+        "wait": "with after: seconds (at most 30) to wait for a new payment",
+        "limit": "page size, 1 to 200",
+    },
+)
+def merchant_payments(merchant_id):
+    merchant = owned_merchant(db.session, merchant_id)
+    return _payment_list(merchant_id=merchant.id)
+
+
+@route(
+    blueprint, "GET", "/api/v1/members/{member_id}/payments",
+    summary="A member's payments, newest first", response=PaymentList,
+    query={"cursor": "next_cursor of the previous page", "limit": "page size, 1 to 200"},
+)
+def member_payments(member_id):
+    member = visible_member(member_id)
+    return _payment_list(payer_member_id=member.id)
+
+
+@route(
+    blueprint, "GET", "/api/v1/members/{member_id}/limits",
+    summary="Each limit and what is left of it", response=LimitsResponse,
+)
+def member_limits(member_id):
+    member = visible_member(member_id)
+    balance = ledger.balance(db.session, member.wallet_account_id)
+    return jsonify(limits.remaining(db.session, member, balance, utcnow()))
+
+

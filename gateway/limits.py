@@ -1,0 +1,214 @@
+"""Limit policy and its checks: data per cooperative and member tier, checked under the wallet lock.
+
+Defaults follow Bank Indonesia's figures for QRIS and e-money: at most Rp 10.000.000 per payment;
+a wallet holds at most Rp 2.000.000 (basic, unregistered) or Rp 20.000.000 (verified); incoming
+money at most Rp 20.000.000 / Rp 40.000.000 a month. Daily and monthly spending, payments per
+minute, the no-PIN threshold and the per-merchant typo guard are the network's own defaults.
+Days and months are Asia/Jakarta days and months.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from gateway.errors import LimitExceeded
+from gateway.models import LimitPolicy, Member, Merchant, Payment, Transfer
+from gateway.money import AMOUNT_MAX, format_rupiah
+
+JAKARTA = ZoneInfo("Asia/Jakarta")
+
+
+class Limits(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    payment_max: int = Field(gt=0, le=AMOUNT_MAX)
+    balance_max: int = Field(gt=0, le=AMOUNT_MAX)
+    incoming_monthly_max: int = Field(gt=0, le=AMOUNT_MAX)
+    daily_max: int = Field(gt=0, le=AMOUNT_MAX)
+    monthly_max: int = Field(gt=0, le=AMOUNT_MAX)
+    payments_per_minute: int = Field(gt=0, le=10_000)
+    no_pin_max: int = Field(ge=0, le=AMOUNT_MAX, description="payments up to this need no PIN")
+
+
+DEFAULT_LIMITS = {
+    "basic": Limits(
+        payment_max=2_000_000,
+        balance_max=2_000_000,
+        incoming_monthly_max=20_000_000,
+        daily_max=2_000_000,
+        monthly_max=20_000_000,
+        payments_per_minute=10,
+        no_pin_max=50_000,
+    ),
+    "verified": Limits(
+        payment_max=10_000_000,
+        balance_max=20_000_000,
+        incoming_monthly_max=40_000_000,
+        daily_max=20_000_000,
+        monthly_max=40_000_000,
+        payments_per_minute=10,
+        no_pin_max=50_000,
+    ),
+}
+
+# The most one payment to a merchant may be, by kind, unless the merchant sets its own.
+MERCHANT_PAYMENT_MAX_BY_KIND = {"angkot": 100_000, "taxi": 1_000_000}
+
+
+def start_of_day(moment: datetime) -> datetime:
+    local = moment.astimezone(JAKARTA)
+    return local.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def start_of_month(moment: datetime) -> datetime:
+    return start_of_day(moment).replace(day=1)
+
+
+def limits_for(session: Session, cooperative_id: int, tier: str) -> Limits:
+    """Return the cooperative's limits for a tier, else the city's, else the defaults."""
+    rows = dict(
+        session.execute(
+            select(LimitPolicy.cooperative_id, LimitPolicy.limits).where(
+                LimitPolicy.tier == tier,
+                (LimitPolicy.cooperative_id == cooperative_id) | LimitPolicy.cooperative_id.is_(None),
+            )
+        ).all()
+    )
+    if cooperative_id in rows:
+        return Limits.model_validate(rows[cooperative_id])
+    if None in rows:
+        return Limits.model_validate(rows[None])
+    return DEFAULT_LIMITS[tier]
+
+
+def merchant_payment_max(merchant: Merchant) -> int | None:
+    if merchant.payment_max is not None:
+        return merchant.payment_max
+    return MERCHANT_PAYMENT_MAX_BY_KIND.get(merchant.kind)
+
+
+def _refuse(name: str, limit: int, remaining: int, en: str, id_: str) -> LimitExceeded:
+    return LimitExceeded(en, id_, limit=name, limit_amount=limit, remaining=max(remaining, 0))
+
+
+def spending(session: Session, member_id: int, now: datetime) -> dict:
+    """Return the member's payments today, this month and in the last minute."""
+    day = start_of_day(now)
+    month = start_of_month(now)
+    base = select(func.coalesce(func.sum(Payment.amount), 0)).where(
+        Payment.payer_member_id == member_id
+    )
+    return {
+        "today": int(session.scalar(base.where(Payment.created_at >= day))),
+        "month": int(session.scalar(base.where(Payment.created_at >= month))),
+        "last_minute_count": int(
+            session.scalar(
+                select(func.count()).where(
+                    Payment.payer_member_id == member_id,
+                    Payment.created_at >= now - timedelta(minutes=1),
+                )
+            )
+        ),
+    }
+
+
+def check_payment(
+    session: Session, member: Member, merchant: Merchant, amount: int, now: datetime
+) -> None:
+    """Refuse a payment that would pass a limit. Call with the payer's wallet locked."""
+    limits = limits_for(session, member.cooperative_id, member.tier)
+    merchant_max = merchant_payment_max(merchant)
+    if merchant_max is not None and amount > merchant_max:
+        raise _refuse(
+            "merchant_payment_max", merchant_max, merchant_max,
+            f"This merchant takes at most {format_rupiah(merchant_max)} in one payment.",
+            f"Merchant ini menerima paling banyak {format_rupiah(merchant_max)} per pembayaran.",
+        )
+    if amount > limits.payment_max:
+        raise _refuse(
+            "payment_max", limits.payment_max, limits.payment_max,
+            f"One payment may be at most {format_rupiah(limits.payment_max)}.",
+            f"Satu pembayaran paling banyak {format_rupiah(limits.payment_max)}.",
+        )
+    spent = spending(session, member.id, now)
+    if spent["last_minute_count"] >= limits.payments_per_minute:
+        raise LimitExceeded(
+            f"At most {limits.payments_per_minute} payments a minute. Wait a moment.",
+            f"Paling banyak {limits.payments_per_minute} pembayaran per menit. Tunggu sebentar.",
+            limit="payments_per_minute",
+            limit_amount=limits.payments_per_minute,
+            remaining=0,
+        )
+    if spent["today"] + amount > limits.daily_max:
+        left = limits.daily_max - spent["today"]
+        raise _refuse(
+            "daily_max", limits.daily_max, left,
+            f"This would pass your daily limit; {format_rupiah(max(left, 0))} left today.",
+            f"Melebihi batas harian; sisa hari ini {format_rupiah(max(left, 0))}.",
+        )
+    if spent["month"] + amount > limits.monthly_max:
+        left = limits.monthly_max - spent["month"]
+        raise _refuse(
+            "monthly_max", limits.monthly_max, left,
+            f"This would pass your monthly limit; {format_rupiah(max(left, 0))} left this month.",
+            f"Melebihi batas bulanan; sisa bulan ini {format_rupiah(max(left, 0))}.",
+        )
+
+
+def incoming_this_month(session: Session, wallet_account_id: int, now: datetime) -> int:
+    return int(
+        session.scalar(
+            select(func.coalesce(func.sum(Transfer.amount), 0)).where(
+                Transfer.credit_account_id == wallet_account_id,
+                Transfer.created_at >= start_of_month(now),
+            )
+        )
+    )
+
+
+def check_incoming(session: Session, member: Member, amount: int, balance: int, now: datetime) -> None:
+    """Refuse money into a wallet that would pass its maximum balance or monthly incoming."""
+    limits = limits_for(session, member.cooperative_id, member.tier)
+    if balance + amount > limits.balance_max:
+        left = limits.balance_max - balance
+        raise _refuse(
+            "balance_max", limits.balance_max, left,
+            f"A wallet may hold at most {format_rupiah(limits.balance_max)};"
+            f" at most {format_rupiah(max(left, 0))} more fits.",
+            f"Saldo paling banyak {format_rupiah(limits.balance_max)};"
+            f" hanya {format_rupiah(max(left, 0))} lagi yang muat.",
+        )
+    incoming = incoming_this_month(session, member.wallet_account_id, now)
+    if incoming + amount > limits.incoming_monthly_max:
+        left = limits.incoming_monthly_max - incoming
+        raise _refuse(
+            "incoming_monthly_max", limits.incoming_monthly_max, left,
+            f"This would pass the wallet's monthly incoming limit; {format_rupiah(max(left, 0))} left.",
+            f"Melebihi batas dana masuk bulanan; sisa {format_rupiah(max(left, 0))}.",
+        )
+
+
+def remaining(session: Session, member: Member, balance: int, now: datetime) -> dict:
+    """Return each limit and what is left of it now."""
+    limits = limits_for(session, member.cooperative_id, member.tier)
+    spent = spending(session, member.id, now)
+    incoming = incoming_this_month(session, member.wallet_account_id, now)
+    return {
+        "tier": member.tier,
+        "payment_max": limits.payment_max,
+        "no_pin_max": limits.no_pin_max,
+        "daily_max": limits.daily_max,
+        "daily_remaining": max(limits.daily_max - spent["today"], 0),
+        "monthly_max": limits.monthly_max,
+        "monthly_remaining": max(limits.monthly_max - spent["month"], 0),
+        "balance_max": limits.balance_max,
+        "balance_room": max(limits.balance_max - balance, 0),
+        "incoming_monthly_max": limits.incoming_monthly_max,
+        "incoming_monthly_remaining": max(limits.incoming_monthly_max - incoming, 0),
+        "payments_per_minute": limits.payments_per_minute,
+    }

@@ -1,0 +1,308 @@
+"""The pay and refund use cases, composed from qr, limits, fees and ledger.
+
+`pay` runs inside one database transaction (the caller's, under the Idempotency-Key): verify the
+token and the QR's state, mark a dynamic QR paid (a conditional UPDATE, so a QR is paid at most
+once whatever the concurrency), lock the payer's wallet, check the PIN and the limits, compute the
+fee, write the four transfers, record the payment. Any refusal rolls all of it back.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from gateway import fees, ledger, limits, qr
+from gateway.auth import PinPolicy, verify_pin
+from gateway.db import utcnow
+from gateway.errors import GatewayError, NotFound, ValidationFailed
+from gateway.keys import KeyRing
+from gateway.models import (
+    AccountKind,
+    Cooperative,
+    Member,
+    Merchant,
+    Payment,
+    PaymentStatus,
+    QrKind,
+    QrStatus,
+    Refund,
+)
+from gateway.models.ledger import EventKind, TransferCode
+
+
+class AmountMismatch(GatewayError):
+    status = 422
+    slug = "amount-mismatch"
+    title = "Amount differs from the QR code"
+    message_id = "Jumlah tidak sama dengan jumlah pada kode QR."
+    message_en = "The amount differs from the amount in the QR code."
+
+
+class AmountRequired(GatewayError):
+    status = 422
+    slug = "amount-required"
+    title = "Amount required"
+    message_id = "Masukkan jumlah yang dibayar."
+    message_en = "Enter the amount to pay."
+
+
+class PinRequired(GatewayError):
+    status = 422
+    slug = "pin-required"
+    title = "PIN required"
+    message_id = "Pembayaran ini memerlukan PIN."
+    message_en = "This payment needs your PIN."
+
+
+class SelfPayment(GatewayError):
+    status = 422
+    slug = "self-payment"
+    title = "Cannot pay yourself"
+    message_id = "Anda tidak dapat membayar ke merchant milik Anda sendiri."
+    message_en = "You cannot pay a merchant you own."
+
+
+class RefundTooLarge(GatewayError):
+    status = 422
+    slug = "refund-exceeds-payment"
+    title = "Refund larger than what is left"
+    message_id = "Jumlah pengembalian melebihi sisa pembayaran."
+    message_en = "The refund is larger than what is left of the payment."
+
+
+def payment_json(session: Session, payment: Payment) -> dict:
+    merchant = session.get(Merchant, payment.merchant_id)
+    cooperatives = dict(
+        session.execute(
+            select(Cooperative.id, Cooperative.public_id).where(
+                Cooperative.id.in_([payment.issuer_cooperative_id, payment.acquirer_cooperative_id])
+            )
+        ).all()
+    )
+    cooperative_names = dict(
+        session.execute(
+            select(Cooperative.id, Cooperative.name).where(
+                Cooperative.id.in_([payment.issuer_cooperative_id, payment.acquirer_cooperative_id])
+            )
+        ).all()
+    )
+    payer = session.get(Member, payment.payer_member_id)
+    return {
+        "id": payment.public_id,
+        "status": payment.status,
+        "amount": payment.amount,
+        "fee_amount": payment.fee_amount,
+        "fees": {
+            "issuer": payment.fee_issuer_amount,
+            "acquirer": payment.fee_acquirer_amount,
+            "network": payment.fee_network_amount,
+        },
+        "refunded_amount": payment.refunded_amount,
+        "merchant": {
+            "id": merchant.public_id,
+            "name": merchant.name,
+            "kind": merchant.kind,
+            "cooperative": cooperative_names[payment.acquirer_cooperative_id],
+        },
+        "payer": {"id": payer.public_id, "name": payer.user.name},
+        "payer_cooperative": cooperatives[payment.issuer_cooperative_id],
+        "merchant_cooperative": cooperatives[payment.acquirer_cooperative_id],
+        "created_at": payment.created_at.isoformat(),
+    }
+
+
+def pay(
+    session: Session,
+    *,
+    ring: KeyRing,
+    settings: qr.QrSettings,
+    payer: Member,
+    token: str,
+    amount: int | None,
+    pin: str | None,
+    pin_policy: PinPolicy,
+) -> tuple[dict, int]:
+    """Pay the merchant of a scanned QR from the payer's wallet; return (receipt, event id)."""
+    now = utcnow()
+    verified = qr.verify(session, ring, settings, token)
+    code, merchant = verified.qr, verified.merchant
+    if code.kind == QrKind.DYNAMIC:
+        if amount is not None and amount != code.amount:
+            raise AmountMismatch(qr_amount=code.amount)
+        amount = code.amount
+    elif amount is None:
+        raise AmountRequired()
+    if merchant.owner_user_id == payer.user_id:
+        raise SelfPayment()
+    if code.kind == QrKind.DYNAMIC:
+        if code.expires_at is not None and code.expires_at + _leeway(settings) < now:
+            raise qr.QrExpired()
+        if not qr.transition(session, code.id, QrKind.DYNAMIC, QrStatus.PAID):
+            raise qr.QrAlreadyPaid()
+
+    ledger.lock_accounts(session, [payer.wallet_account_id])
+    policy = limits.limits_for(session, payer.cooperative_id, payer.tier)
+    if amount > policy.no_pin_max or pin is not None:
+        if pin is None:
+            raise PinRequired(no_pin_max=policy.no_pin_max)
+        verify_pin(session, payer.user, pin, pin_policy)
+    limits.check_payment(session, payer, merchant, amount, now)
+
+    issuer_id, acquirer_id = payer.cooperative_id, merchant.cooperative_id
+    fee = fees.compute(fees.rule_for(session, issuer_id, acquirer_id), amount, merchant.category)
+    legs = [ledger.Leg(payer.wallet_account_id, merchant.account_id, amount, TransferCode.PAYMENT)]
+    for share, owner, code_name in (
+        (fee.issuer, issuer_id, TransferCode.FEE_ISSUER),
+        (fee.acquirer, acquirer_id, TransferCode.FEE_ACQUIRER),
+        (fee.network, None, TransferCode.FEE_NETWORK),
+    ):
+        if share:
+            fee_account = ledger.system_account(session, AccountKind.FEES, owner)
+            legs.append(ledger.Leg(merchant.account_id, fee_account.id, share, code_name))
+    posted = ledger.post(
+        session,
+        kind=EventKind.PAYMENT,
+        legs=legs,
+        cooperative_id=acquirer_id,
+        actor_user_id=payer.user_id,
+    )
+    payment = Payment(
+        event_id=posted.id,
+        qr_id=code.id,
+        payer_member_id=payer.id,
+        merchant_id=merchant.id,
+        issuer_cooperative_id=issuer_id,
+        acquirer_cooperative_id=acquirer_id,
+        amount=amount,
+        fee_amount=fee.total,
+        fee_issuer_amount=fee.issuer,
+        fee_acquirer_amount=fee.acquirer,
+        fee_network_amount=fee.network,
+        refunded_amount=0,
+        status=PaymentStatus.COMPLETED,
+        created_at=posted.created_at,
+    )
+    session.add(payment)
+    session.flush()
+    body = payment_json(session, payment)
+    body["event_id"] = posted.public_id
+    body["balance"] = ledger.balance(session, payer.wallet_account_id)
+    return body, posted.id
+
+
+def _leeway(settings: qr.QrSettings) -> timedelta:
+    return timedelta(seconds=settings.leeway_seconds)
+
+
+def _share_refunded(share: int, refunded: int, amount: int) -> int:
+    """How much of a fee share has been given back once `refunded` of `amount` is refunded."""
+    return share * refunded // amount
+
+
+def refund(session: Session, *, payment: Payment, amount: int | None, actor_user_id: int) -> tuple[dict, int]:
+    """Give back all or part of a payment; the fee shares go back in proportion."""
+    left = payment.amount - payment.refunded_amount
+    amount = left if amount is None else amount
+    if amount <= 0 or amount > left:
+        raise RefundTooLarge(refundable=left)
+    # Claim the refund on the payment row first: two concurrent refunds cannot both fit.
+    claimed = session.execute(
+        update(Payment)
+        .where(Payment.id == payment.id, Payment.refunded_amount + amount <= Payment.amount)
+        .values(refunded_amount=Payment.refunded_amount + amount)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:
+        raise RefundTooLarge(refundable=left)
+    session.refresh(payment)
+    before = payment.refunded_amount - amount
+    after = payment.refunded_amount
+    shares = {}
+    for name, share in (
+        ("issuer", payment.fee_issuer_amount),
+        ("acquirer", payment.fee_acquirer_amount),
+        ("network", payment.fee_network_amount),
+    ):
+        if after == payment.amount:
+            shares[name] = share - _share_refunded(share, before, payment.amount)
+        else:
+            shares[name] = _share_refunded(share, after, payment.amount) - _share_refunded(
+                share, before, payment.amount
+            )
+    merchant = session.get(Merchant, payment.merchant_id)
+    payer = session.get(Member, payment.payer_member_id)
+    legs = [ledger.Leg(merchant.account_id, payer.wallet_account_id, amount, TransferCode.REFUND)]
+    for name, owner, code_name in (
+        ("issuer", payment.issuer_cooperative_id, TransferCode.FEE_ISSUER_REFUND),
+        ("acquirer", payment.acquirer_cooperative_id, TransferCode.FEE_ACQUIRER_REFUND),
+        ("network", None, TransferCode.FEE_NETWORK_REFUND),
+    ):
+        if shares[name]:
+            fee_account = ledger.system_account(session, AccountKind.FEES, owner)
+            legs.append(ledger.Leg(fee_account.id, merchant.account_id, shares[name], code_name))
+    posted = ledger.post(
+        session,
+        kind=EventKind.REFUND,
+        legs=legs,
+        cooperative_id=payment.acquirer_cooperative_id,
+        actor_user_id=actor_user_id,
+    )
+    payment.status = (
+        PaymentStatus.REFUNDED if after == payment.amount else PaymentStatus.PARTIALLY_REFUNDED
+    )
+    record = Refund(
+        payment_id=payment.id,
+        event_id=posted.id,
+        amount=amount,
+        fee_issuer_amount=shares["issuer"],
+        fee_acquirer_amount=shares["acquirer"],
+        fee_network_amount=shares["network"],
+        created_at=posted.created_at,
+    )
+    session.add(record)
+    session.flush()
+    return {
+        "id": record.public_id,
+        "payment_id": payment.public_id,
+        "event_id": posted.public_id,
+        "amount": amount,
+        "fees_returned": shares,
+        "payment": payment_json(session, payment),
+        "created_at": posted.created_at.isoformat(),
+    }, posted.id
+
+
+def get_payment(session: Session, public_id: str) -> Payment:
+    payment = session.scalar(select(Payment).where(Payment.public_id == public_id))
+    if payment is None:
+        raise NotFound("No such payment.", "Pembayaran tidak ditemukan.")
+    return payment
+
+
+def list_payments(session: Session, *, merchant_id=None, payer_member_id=None, cursor=None, after=None, limit=50):
+    """Return payments, newest first (page older with `cursor`) or, with `after`, the ones newer
+    than that payment, oldest first (for a live feed)."""
+    statement = select(Payment)
+    if merchant_id is not None:
+        statement = statement.where(Payment.merchant_id == merchant_id)
+    if payer_member_id is not None:
+        statement = statement.where(Payment.payer_member_id == payer_member_id)
+
+    def position(public_id):
+        found = session.scalar(select(Payment.id).where(Payment.public_id == public_id))
+        if found is None:
+            raise ValidationFailed("The cursor is not valid.", "Kursor tidak sah.")
+        return found
+
+    if after is not None:
+        rows = list(
+            session.scalars(statement.where(Payment.id > position(after)).order_by(Payment.id).limit(limit))
+        )
+        return rows, (rows[-1].public_id if rows else after)
+    if cursor is not None:
+        statement = statement.where(Payment.id < position(cursor))
+    rows = list(session.scalars(statement.order_by(Payment.id.desc()).limit(limit + 1)))
+    next_cursor = rows[limit - 1].public_id if len(rows) > limit else None
+    return rows[:limit], next_cursor
