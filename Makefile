@@ -19,7 +19,7 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/gateway init-db
 	$(BIN)/gateway demo
-	$(BIN)/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile - 'gateway:create_app()'
+	$(BIN)/gunicorn --workers $(WORKERS) --worker-class gthread --threads 8 --bind $(HOST):$(PORT) --access-logfile - 'gateway:create_app()'
 
 test: $(STAMP)
 	$(BIN)/pytest -q
