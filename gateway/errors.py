@@ -22,6 +22,9 @@ class GatewayError(Exception):
     # Work to commit in a transaction of its own after the request's transaction rolled back
     # (counting a wrong PIN, revoking a stolen refresh token family).
     follow_up = None
+    # A refusal about the credentials, not the operation (a wrong PIN): the Idempotency-Key is
+    # released, so the same key can be retried with the right PIN.
+    releases_idempotency_key = False
 
     def __init__(
         self,
@@ -95,6 +98,7 @@ class InvalidCredentials(GatewayError):
 
 class WrongPin(GatewayError):
     status = 403
+    releases_idempotency_key = True
     slug = "wrong-pin"
     title = "Wrong PIN"
     message_id = "PIN salah."
@@ -103,6 +107,7 @@ class WrongPin(GatewayError):
 
 class PinLocked(GatewayError):
     status = 423
+    releases_idempotency_key = True
     slug = "pin-locked"
     title = "PIN locked"
     message_id = "PIN salah lima kali. Coba lagi dalam 15 menit."

@@ -8,7 +8,8 @@ A money-moving request runs through `execute`:
    committed with the money it describes, or not at all. The lease is checked as the answer is
    stored, so a request whose lease ran out (its process presumed dead) cannot also commit.
 3. A refusal (a `GatewayError`: insufficient funds, a limit) is an answer too and is stored;
-   a crash or a database failure releases the key so that the client's retry runs again.
+   a crash or a database failure releases the key so that the client's retry runs again, and so
+   does a wrong or missing PIN: the person types it again and the app retries with the same key.
 """
 
 from __future__ import annotations
@@ -173,7 +174,8 @@ def execute(
     except GatewayError as error:
         if error.follow_up is not None:
             transaction(session, error.follow_up)
-        if error.status >= 500:
+            error.follow_up = None  # done: the error handler must not run it again
+        if error.status >= 500 or error.releases_idempotency_key:
             transaction(session, lambda s: _release(s, row_id, lease_token))
             raise
         outcome = Outcome(error.status, render_error(error))

@@ -50,6 +50,7 @@ class AmountRequired(GatewayError):
 
 class PinRequired(GatewayError):
     status = 422
+    releases_idempotency_key = True
     slug = "pin-required"
     title = "PIN required"
     message_id = "Pembayaran ini memerlukan PIN."
