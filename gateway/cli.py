@@ -25,10 +25,11 @@ def init_db_command():
     """Migrate the database to the newest schema and generate keys if there are none."""
     from flask_migrate import upgrade
 
-    from gateway import registry
+    from gateway import registry, settlement
 
     upgrade()
     transaction(db.session, registry.ensure_network_accounts)
+    transaction(db.session, settlement.ensure_open_window)
     if current_app.extensions["keyring"].ensure():
         click.echo("generated the first signing key")
     click.echo("database at the newest schema")
@@ -113,6 +114,77 @@ def demo_command(as_json):
         click.echo(demo.describe(city))
 
 
+@click.group("settle")
+def settle_group():
+    """Settlement windows between cooperatives."""
+
+
+def _window_or_exit(public_id):
+    from gateway import settlement
+    from gateway.errors import NotFound
+
+    try:
+        return settlement.get_window(db.session, public_id)
+    except NotFound:
+        raise click.ClickException(f"no settlement window {public_id}") from None
+
+
+@settle_group.command("close")
+@with_appcontext
+def settle_close():
+    """Close the open window, seal it, and print its statement."""
+    from gateway import audit, settlement
+
+    window = settlement.close(db.session, lambda work: transaction(db.session, work))
+    transaction(db.session, lambda s: audit.record(s, "settlement.close", target=window.public_id))
+    click.echo(settlement.describe(window))
+
+
+@settle_group.command("report")
+@click.argument("window_id")
+@click.option("--csv", "as_csv", is_flag=True, help="Print the statement as CSV.")
+@with_appcontext
+def settle_report(window_id, as_csv):
+    """Print a window's statement (JSON, or CSV)."""
+    from gateway import settlement
+
+    window = _window_or_exit(window_id)
+    if as_csv:
+        click.echo(settlement.window_csv(window), nl=False)
+    else:
+        click.echo(json.dumps(settlement.window_json(window), indent=2))
+
+
+@settle_group.command("verify")
+@click.argument("window_id")
+@with_appcontext
+def settle_verify(window_id):
+    """Recompute a window's digest; exit 1 naming the window if its transfers changed."""
+    from gateway import settlement
+    from gateway.errors import GatewayError
+
+    window = _window_or_exit(window_id)
+    try:
+        settlement.verify(db.session, window)
+    except GatewayError as error:
+        click.echo(f"FAIL window {window.public_id}: {error.message_en}", err=True)
+        sys.exit(1)
+    click.echo(f"window {window.public_id} verifies: {window.transfer_count} transfers, {window.digest}")
+
+
+@settle_group.command("mark-settled")
+@click.argument("window_id")
+@with_appcontext
+def settle_mark_settled(window_id):
+    """Write the window's settlement transfers (once) and mark it settled."""
+    from gateway import audit, settlement
+
+    window = _window_or_exit(window_id)
+    settled = transaction(db.session, lambda s: settlement.mark_settled(s, window, None))
+    transaction(db.session, lambda s: audit.record(s, "settlement.settle", target=window_id))
+    click.echo(f"window {settled.public_id} is {settled.status}")
+
+
 @click.group("idempotency")
 def idempotency_group():
     """The Idempotency-Key store."""
@@ -129,5 +201,7 @@ def idempotency_purge():
 
 
 def init_app(app: Flask) -> None:
-    for command in (init_db_command, keys_group, ledger_group, demo_command, idempotency_group):
+    for command in (
+        init_db_command, keys_group, ledger_group, demo_command, settle_group, idempotency_group
+    ):
         app.cli.add_command(command)

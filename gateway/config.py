@@ -51,3 +51,6 @@ QR_LEEWAY_SECONDS = 30
 # The merchant's payment feed long-polls at most this long.
 LONG_POLL_MAX_SECONDS = 30
 LONG_POLL_INTERVAL_SECONDS = 0.25
+
+# The city's population, if known: the observer sees members as a share of it.
+CITY_POPULATION = None

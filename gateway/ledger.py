@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from gateway.db import is_postgresql, new_public_id, utcnow
 from gateway.errors import InsufficientFunds
-from gateway.models import Account, AccountKind, Event, Transfer
+from gateway.models import Account, AccountKind, Event, SettlementWindow, Transfer, WindowStatus
 from gateway.models.ledger import NON_NEGATIVE_KINDS, STORED_BALANCE_KINDS
 from gateway.money import AMOUNT_MAX
 
@@ -181,7 +181,12 @@ def post(
         }
         for leg in legs
     ]
-    session.execute(insert(Transfer), rows)
+    # The window is read by the INSERT itself: a close that switches windows (under a SHARE lock
+    # on transfers, see gateway.settlement) either waits for this transaction or comes first.
+    open_window = (
+        select(SettlementWindow.id).where(SettlementWindow.status == WindowStatus.OPEN).scalar_subquery()
+    )
+    session.execute(insert(Transfer).values(window_id=open_window), rows)
     for account_id, delta in sorted(deltas.items()):
         if delta and kinds[account_id] in STORED_BALANCE_KINDS:
             session.execute(
@@ -283,6 +288,11 @@ def check(session: Session) -> list[str]:
             f"transfer {public_id}: amount {amount} from account {debit_id} to {credit_id}"
             " is not a positive amount between two accounts"
         )
+    windowless = session.scalar(
+        select(func.count()).select_from(Transfer).where(Transfer.window_id.is_(None))
+    )
+    if windowless:
+        problems.append(f"{windowless} transfers belong to no settlement window")
     orphans = session.scalar(
         select(func.count()).select_from(Transfer).where(
             Transfer.event_id.not_in(select(Event.id))

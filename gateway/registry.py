@@ -185,3 +185,7 @@ def list_page(session: Session, model, cooperative_id: int, cursor: str | None, 
     rows = list(session.scalars(statement.order_by(model.id).limit(limit + 1)))
     next_cursor = rows[limit - 1].public_id if len(rows) > limit else None
     return Page(items=rows[:limit], next_cursor=next_cursor)
+
+
+def get_cooperative_by_id(session: Session, cooperative_id: int) -> Cooperative:
+    return session.get(Cooperative, cooperative_id)

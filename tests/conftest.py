@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import pytest
 import sqlalchemy as sa
 
-from gateway import create_app, ledger, registry
+from gateway import create_app, ledger, registry, settlement
 from gateway.db import db, transaction
 from gateway.models import Cooperative, Member, Merchant, StaffRole, User  # noqa: F401
 
@@ -114,6 +114,7 @@ def app(database_url, keys_dir):
     application = create_app(base_config(database_url, keys_dir))
     with application.app_context():
         transaction(db.session, registry.ensure_network_accounts)
+        transaction(db.session, settlement.ensure_open_window)
     yield application
     with application.app_context():
         db.session.remove()

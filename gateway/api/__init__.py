@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Flask, jsonify
+from flask import Blueprint, Flask, jsonify, request
 from sqlalchemy import text
 from werkzeug.exceptions import HTTPException
 
 from gateway.api import openapi
 from gateway.api.support import keyring, problem_response
 from gateway.db import db, transaction
-from gateway.errors import GatewayError, ServiceUnavailable
+from gateway.errors import GatewayError, NotFound, ServiceUnavailable, ValidationFailed
 
 log = logging.getLogger(__name__)
 
 API_VERSION = "0.1.0"
+
+BODY_SIZE_MAX = 64 * 1024
 
 HTTP_PROBLEM_SLUGS = {
     404: ("not-found", "Alamat ini tidak ada.", "There is nothing at this address."),
@@ -76,7 +78,12 @@ def handle_http_exception(error: HTTPException):
     problem.status = error.code or 500
     problem.slug = slug
     problem.title = error.name
-    return problem_response(problem)
+    response = problem_response(problem)
+    # Keep what the exception says beyond its HTML body: a 405's Allow header, above all.
+    for name, value in error.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
 
 
 def handle_unexpected(error: Exception):
@@ -92,6 +99,18 @@ def handle_unexpected(error: Exception):
     return problem_response(problem)
 
 
+def refuse_nul_bytes():
+    """Answer a NUL byte in the path or query before it reaches PostgreSQL, which cannot compare
+    text holding one (a 500). No id, cursor or other parameter of ours contains one."""
+    if any("\x00" in str(value) for value in (request.view_args or {}).values()):
+        raise NotFound()
+    if any("\x00" in key or "\x00" in value for key, value in request.args.items(multi=True)):
+        raise ValidationFailed(
+            "The query string must not contain NUL characters.",
+            "Parameter alamat tidak boleh berisi karakter NUL.",
+        )
+
+
 def security_headers(response):
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "no-referrer")
@@ -101,12 +120,26 @@ def security_headers(response):
 
 
 def init_app(app: Flask) -> None:
-    from gateway.api import auth, cooperatives, counter, fees, members, payments, qr
+    from gateway.api import (
+        auth,
+        cooperatives,
+        counter,
+        fees,
+        members,
+        payments,
+        qr,
+        settlement,
+    )
 
+    # Flask's own default for MAX_CONTENT_LENGTH is None (no limit), so a `setdefault` on the
+    # config never applies one; set it here unless a deployment chose its own.
+    if app.config.get("MAX_CONTENT_LENGTH") is None:
+        app.config["MAX_CONTENT_LENGTH"] = BODY_SIZE_MAX
     app.register_blueprint(root)
-    for module in (auth, cooperatives, counter, members, qr, payments, fees):
+    for module in (auth, cooperatives, counter, members, qr, payments, fees, settlement):
         app.register_blueprint(module.blueprint)
     app.register_error_handler(GatewayError, handle_gateway_error)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(Exception, handle_unexpected)
+    app.before_request(refuse_nul_bytes)
     app.after_request(security_headers)

@@ -15,9 +15,13 @@ from gateway.models.payments import (
     QrStatus,
     Refund,
 )
+from gateway.models.settlement import AuditEvent, SettlementWindow, WindowStatus
 from gateway.models.people import Member, MemberTier, Role, StaffRole, User
 
 __all__ = [
+    "AuditEvent",
+    "SettlementWindow",
+    "WindowStatus",
     "FeeSchedule",
     "LimitPolicy",
     "Payment",

@@ -114,3 +114,5 @@ class Transfer(db.Model):
     amount: Mapped[int] = mapped_column(BigInteger)
     code: Mapped[str] = mapped_column(String(24))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The settlement window that was open when the transfer was written (set by the INSERT itself).
+    window_id: Mapped[int | None] = mapped_column(ForeignKey("settlement_windows.id"), index=True)

@@ -1,0 +1,177 @@
+"""Settlement windows, merchant days, cooperative reports, observer figures, SHU and audit."""
+
+from datetime import date, datetime
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from gateway import audit, registry, reports, settlement
+from gateway.api.openapi import route
+from gateway.api.qr import owned_merchant
+from gateway.api.support import page_limit, principal
+from gateway.db import db, transaction, utcnow
+from gateway.errors import Forbidden, ValidationFailed
+from gateway.limits import JAKARTA
+from gateway.models import SettlementWindow
+from gateway.money import AMOUNT_MAX
+
+blueprint = Blueprint("settlement", __name__, url_prefix="/api/v1")
+
+
+def _network_admin():
+    caller = principal()
+    if not caller.network_admin:
+        raise Forbidden("Only the network operator may do this.", "Hanya operator jaringan yang boleh melakukan ini.")
+    return caller
+
+
+def _wants_csv(path_suffix: bool) -> bool:
+    return path_suffix or request.accept_mimetypes.best == "text/csv"
+
+
+def _csv(text: str, name: str) -> Response:
+    response = Response(text, mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}.csv"'
+    return response
+
+
+def _remote() -> str | None:
+    return request.remote_addr
+
+
+@route(blueprint, "POST", "/api/v1/settlement/windows/current/close",
+       summary="Close the open settlement window and seal it (network admin)", status=201)
+def close_window():
+    caller = _network_admin()
+    window = settlement.close(db.session, lambda work: transaction(db.session, work))
+    transaction(db.session, lambda s: audit.record(
+        s, "settlement.close", actor_user_id=caller.user.id, target=window.public_id, remote_address=_remote()))
+    return jsonify(settlement.window_json(window)), 201
+
+
+def _visible_scope():
+    """Return None for the network admin (everything) or the coop admin's cooperative public id."""
+    caller = principal()
+    if caller.network_admin:
+        return None
+    if len(caller.admin_cooperative_ids) == 1:
+        (cooperative_id,) = caller.admin_cooperative_ids
+        return registry.get_cooperative_by_id(db.session, cooperative_id).public_id
+    raise Forbidden()
+
+
+@route(blueprint, "GET", "/api/v1/settlement/windows",
+       summary="Settlement windows (a coop admin sees only its own lines)")
+def list_windows():
+    scope = _visible_scope()
+    windows = db.session.scalars(db.select(SettlementWindow).order_by(SettlementWindow.id.desc()).limit(page_limit()))
+    return jsonify(items=[settlement.window_json(w, scope) for w in windows])
+
+
+@route(blueprint, "GET", "/api/v1/settlement/windows/{window_id}",
+       summary="A window's statement; JSON, or CSV with Accept: text/csv or a .csv suffix")
+def get_window(window_id):
+    scope = _visible_scope()
+    as_csv = window_id.endswith(".csv")
+    window = settlement.get_window(db.session, window_id.removesuffix(".csv"))
+    if _wants_csv(as_csv):
+        return _csv(settlement.window_csv(window, scope), window.public_id)
+    return jsonify(settlement.window_json(window, scope))
+
+
+@route(blueprint, "POST", "/api/v1/settlement/windows/{window_id}/settle",
+       summary="Mark a closed window settled: write its settlement transfers once (network admin)")
+def settle_window(window_id):
+    caller = _network_admin()
+    window = settlement.get_window(db.session, window_id)
+    actor = caller.user.id
+    settled = transaction(db.session, lambda s: settlement.mark_settled(s, window, actor))
+    transaction(db.session, lambda s: audit.record(
+        s, "settlement.settle", actor_user_id=actor, target=window_id, remote_address=_remote()))
+    return jsonify(settlement.window_json(settled))
+
+
+def _parse_date(raw: str | None, name: str) -> date:
+    try:
+        return date.fromisoformat(raw) if raw else datetime.now(JAKARTA).date()
+    except ValueError:
+        raise ValidationFailed(f"{name} must be a date like 2026-11-22.",
+                               f"{name} harus tanggal seperti 2026-11-22.") from None
+
+
+@route(blueprint, "GET", "/api/v1/merchants/{merchant_id}/settlement",
+       summary="A merchant's Asia/Jakarta day: gross, refunds, fees, net, count, paid out, balance",
+       query={"date": "YYYY-MM-DD (default: today in Asia/Jakarta)"})
+def merchant_day(merchant_id):
+    merchant = owned_merchant(db.session, merchant_id)
+    return jsonify(reports.merchant_day(db.session, merchant, _parse_date(request.args.get("date"), "date")))
+
+
+@route(blueprint, "GET", "/api/v1/cooperatives/{coop_id}/report",
+       summary="A cooperative's period report (its admin); JSON or CSV",
+       query={"from": "YYYY-MM-DD, first day", "to": "YYYY-MM-DD, last day (inclusive)", "format": "json or csv"})
+def cooperative_report(coop_id):
+    caller = principal()
+    cooperative = registry.get_cooperative(db.session, coop_id)
+    if not (caller.administers(cooperative.id) or caller.network_admin):
+        raise Forbidden("Only this cooperative's admins may read its report.",
+                        "Hanya admin koperasi ini yang boleh membaca laporannya.")
+    first = _parse_date(request.args.get("from"), "from")
+    last = _parse_date(request.args.get("to"), "to")
+    if last < first:
+        raise ValidationFailed("to must not be before from.", "to tidak boleh sebelum from.")
+    start, _ = reports.day_bounds(first)
+    _, end = reports.day_bounds(last)
+    report = reports.cooperative_report(db.session, cooperative, start, end)
+    if request.args.get("format") == "csv" or _wants_csv(False):
+        return _csv(reports.cooperative_report_csv(report), f"report-{cooperative.code}")
+    return jsonify(report)
+
+
+@route(blueprint, "GET", "/api/v1/observer/cooperatives",
+       summary="City figures per cooperative, no personal data (observer, network admin)")
+def observer():
+    caller = principal()
+    if not (caller.observer or caller.network_admin):
+        raise Forbidden()
+    return jsonify(reports.observer_figures(db.session, utcnow(), current_app.config["CITY_POPULATION"]))
+
+
+@route(blueprint, "GET", "/api/v1/cooperatives/{coop_id}/shu",
+       summary="The SHU basis: each member's business in a year and share of a pool (its admin)",
+       query={"year": "e.g. 2026", "pool": "integer rupiah set aside for members' business", "format": "json or csv"})
+def shu(coop_id):
+    caller = principal()
+    cooperative = registry.get_cooperative(db.session, coop_id)
+    if not caller.administers(cooperative.id):
+        raise Forbidden("Only this cooperative's admins may read its SHU basis.",
+                        "Hanya admin koperasi ini yang boleh membaca dasar SHU.")
+    year_raw, pool_raw = request.args.get("year", ""), request.args.get("pool", "")
+    if not (year_raw.isdigit() and 2000 <= int(year_raw) <= 2100):
+        raise ValidationFailed("year must be a year such as 2026.", "year harus tahun seperti 2026.")
+    if not (pool_raw.isdigit() and int(pool_raw) <= AMOUNT_MAX):
+        raise ValidationFailed("pool must be a whole number of rupiah.", "pool harus bilangan bulat rupiah.")
+    basis = reports.shu_basis(db.session, cooperative, int(year_raw), int(pool_raw))
+    if request.args.get("format") == "csv" or _wants_csv(False):
+        return _csv(reports.shu_csv(basis), f"shu-{cooperative.code}-{year_raw}")
+    return jsonify(basis)
+
+
+@route(blueprint, "GET", "/api/v1/audit",
+       summary="The audit trail (network admin: all; coop admin: its cooperative)",
+       query={"before": "an audit event id: older events", "limit": "page size"})
+def audit_trail():
+    caller = principal()
+    before_raw = request.args.get("before")
+    if before_raw is not None and not before_raw.isdigit():
+        raise ValidationFailed("before must be an audit event id.", "before harus id kejadian audit.")
+    before = int(before_raw) if before_raw else None
+    if caller.network_admin:
+        scope = None
+    elif len(caller.admin_cooperative_ids) == 1:
+        (scope,) = caller.admin_cooperative_ids
+    else:
+        raise Forbidden()
+    return jsonify(items=audit.events(db.session, cooperative_id=scope, before=before, limit=page_limit()))
+
+
+

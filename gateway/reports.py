@@ -1,0 +1,308 @@
+"""Reports: a merchant's day, a cooperative's period, the observer's city figures, the SHU basis.
+
+Days are Asia/Jakarta days. All figures are integer rupiah read from payments, refunds and
+transfers; nothing here changes anything.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+
+from gateway import ledger
+from gateway.limits import JAKARTA
+from gateway.models import (
+    Account,
+    Cooperative,
+    Member,
+    Merchant,
+    Payment,
+    Refund,
+    Transfer,
+)
+from gateway.models.ledger import TransferCode
+from gateway.money import split
+
+
+def day_bounds(day: date) -> tuple[datetime, datetime]:
+    """Return the UTC instants where an Asia/Jakarta day starts and ends."""
+    start = datetime.combine(day, time.min, tzinfo=JAKARTA)
+    return start, start + timedelta(days=1)
+
+
+def merchant_day(session: Session, merchant: Merchant, day: date) -> dict:
+    """Gross, refunds, fees, net, count, paid out and balance of a merchant's Jakarta day."""
+    start, end = day_bounds(day)
+    in_day = (Payment.created_at >= start) & (Payment.created_at < end)
+    count, gross, fees = session.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(Payment.amount), 0),
+            func.coalesce(func.sum(Payment.fee_amount), 0),
+        ).where(Payment.merchant_id == merchant.id, in_day)
+    ).one()
+    refund_count, refunds, fees_returned = session.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(Refund.amount), 0),
+            func.coalesce(
+                func.sum(Refund.fee_issuer_amount + Refund.fee_acquirer_amount + Refund.fee_network_amount), 0
+            ),
+        )
+        .join(Payment, Payment.id == Refund.payment_id)
+        .where(Payment.merchant_id == merchant.id, Refund.created_at >= start, Refund.created_at < end)
+    ).one()
+    paid_out = session.scalar(
+        select(func.coalesce(func.sum(Transfer.amount), 0)).where(
+            Transfer.debit_account_id == merchant.account_id,
+            Transfer.code == TransferCode.PAYOUT,
+            Transfer.created_at >= start,
+            Transfer.created_at < end,
+        )
+    )
+    fees_net = int(fees) - int(fees_returned)
+    return {
+        "merchant_id": merchant.public_id,
+        "date": day.isoformat(),
+        "timezone": "Asia/Jakarta",
+        "count": int(count),
+        "gross": int(gross),
+        "refund_count": int(refund_count),
+        "refunds": int(refunds),
+        "fees": fees_net,
+        "net": int(gross) - int(refunds) - fees_net,
+        "paid_out": int(paid_out),
+        "balance": ledger.balance(session, merchant.account_id),
+    }
+
+
+def cooperative_report(session: Session, cooperative: Cooperative, start: datetime, end: datetime) -> dict:
+    """A cooperative's period: fee income by partner, payments made and received, counter cash,
+    active members."""
+    public_ids = dict(session.execute(select(Cooperative.id, Cooperative.public_id)).all())
+    in_period = (Payment.created_at >= start) & (Payment.created_at < end)
+    fee_income: dict[str, dict] = defaultdict(lambda: {"as_issuer": 0, "as_acquirer": 0})
+    for acquirer_id, total in session.execute(
+        select(Payment.acquirer_cooperative_id, func.sum(Payment.fee_issuer_amount))
+        .where(Payment.issuer_cooperative_id == cooperative.id, in_period)
+        .group_by(Payment.acquirer_cooperative_id)
+    ):
+        fee_income[public_ids[acquirer_id]]["as_issuer"] += int(total)
+    for issuer_id, total in session.execute(
+        select(Payment.issuer_cooperative_id, func.sum(Payment.fee_acquirer_amount))
+        .where(Payment.acquirer_cooperative_id == cooperative.id, in_period)
+        .group_by(Payment.issuer_cooperative_id)
+    ):
+        fee_income[public_ids[issuer_id]]["as_acquirer"] += int(total)
+
+    def volume(condition) -> dict:
+        count, total = session.execute(
+            select(func.count(), func.coalesce(func.sum(Payment.amount), 0)).where(condition, in_period)
+        ).one()
+        return {"count": int(count), "volume": int(total)}
+
+    on_us = (Payment.issuer_cooperative_id == cooperative.id) & (
+        Payment.acquirer_cooperative_id == cooperative.id
+    )
+    made_cross = (Payment.issuer_cooperative_id == cooperative.id) & (
+        Payment.acquirer_cooperative_id != cooperative.id
+    )
+    received_cross = (Payment.acquirer_cooperative_id == cooperative.id) & (
+        Payment.issuer_cooperative_id != cooperative.id
+    )
+
+    counter_cash = ledger.system_account(session, "counter_cash", cooperative.id)
+    cash: dict[str, dict] = {
+        kind: {"own_members": {"count": 0, "amount": 0}, "partner_members": {"count": 0, "amount": 0}}
+        for kind in ("cash_in", "cash_out")
+    }
+    wallet_owner = Account.__table__.alias("wallet")
+    for code, counter_side, wallet_side in (
+        (TransferCode.CASH_IN, Transfer.debit_account_id, Transfer.credit_account_id),
+        (TransferCode.CASH_OUT, Transfer.credit_account_id, Transfer.debit_account_id),
+    ):
+        for owner_id, count, total in session.execute(
+            select(wallet_owner.c.cooperative_id, func.count(), func.sum(Transfer.amount))
+            .join(wallet_owner, wallet_owner.c.id == wallet_side)
+            .where(
+                Transfer.code == code,
+                counter_side == counter_cash.id,
+                Transfer.created_at >= start,
+                Transfer.created_at < end,
+            )
+            .group_by(wallet_owner.c.cooperative_id)
+        ):
+            bucket = "own_members" if owner_id == cooperative.id else "partner_members"
+            cash[str(code)][bucket]["count"] += int(count)
+            cash[str(code)][bucket]["amount"] += int(total)
+
+    active_members = session.scalar(
+        select(func.count(func.distinct(Payment.payer_member_id))).where(
+            Payment.issuer_cooperative_id == cooperative.id, in_period
+        )
+    )
+    return {
+        "cooperative_id": cooperative.public_id,
+        "from": start.isoformat(),
+        "to": end.isoformat(),
+        "fee_income_by_partner": [
+            {"partner_cooperative_id": partner, **figures, "total": figures["as_issuer"] + figures["as_acquirer"]}
+            for partner, figures in sorted(fee_income.items())
+        ],
+        "fee_income_total": sum(f["as_issuer"] + f["as_acquirer"] for f in fee_income.values()),
+        "payments_made_by_members": {"on_us": volume(on_us), "cross_cooperative": volume(made_cross)},
+        "payments_received_by_merchants": {"on_us": volume(on_us), "cross_cooperative": volume(received_cross)},
+        "counter": cash,
+        "active_members": int(active_members),
+        "members": int(session.scalar(select(func.count()).where(Member.cooperative_id == cooperative.id))),
+    }
+
+
+def cooperative_report_csv(report: dict) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["figure", "detail", "count", "amount"])
+    for row in report["fee_income_by_partner"]:
+        writer.writerow(["fee_income", row["partner_cooperative_id"], "", row["total"]])
+    for section in ("payments_made_by_members", "payments_received_by_merchants"):
+        for scope, figures in report[section].items():
+            writer.writerow([section, scope, figures["count"], figures["volume"]])
+    for kind, buckets in report["counter"].items():
+        for bucket, figures in buckets.items():
+            writer.writerow([kind, bucket, figures["count"], figures["amount"]])
+    writer.writerow(["active_members", "", report["active_members"], ""])
+    return buffer.getvalue()
+
+
+def observer_figures(session: Session, now: datetime, population: int | None) -> dict:
+    """City figures per cooperative, with no personal data: members, active members in the last
+    30 days, merchants by kind, payment count and volume, the cross-cooperative share, and growth
+    against the previous 30 days."""
+    current_start = now - timedelta(days=30)
+    previous_start = now - timedelta(days=60)
+    cooperatives = list(session.scalars(select(Cooperative).order_by(Cooperative.code)))
+
+    def grouped(statement) -> dict:
+        return {row[0]: row[1:] for row in session.execute(statement)}
+
+    members = grouped(select(Member.cooperative_id, func.count()).group_by(Member.cooperative_id))
+    active = grouped(
+        select(Payment.issuer_cooperative_id, func.count(func.distinct(Payment.payer_member_id)))
+        .where(Payment.created_at >= current_start)
+        .group_by(Payment.issuer_cooperative_id)
+    )
+
+    def period(start, end):
+        return grouped(
+            select(
+                Payment.acquirer_cooperative_id,
+                func.count(),
+                func.coalesce(func.sum(Payment.amount), 0),
+                func.coalesce(
+                    func.sum(
+                        case(
+                            (Payment.issuer_cooperative_id != Payment.acquirer_cooperative_id, Payment.amount),
+                            else_=0,
+                        )
+                    ),
+                    0,
+                ),
+            )
+            .where(Payment.created_at >= start, Payment.created_at < end)
+            .group_by(Payment.acquirer_cooperative_id)
+        )
+
+    current = period(current_start, now)
+    previous = period(previous_start, current_start)
+    merchant_kinds: dict[int, dict[str, int]] = defaultdict(dict)
+    for cooperative_id, kind, count in session.execute(
+        select(Merchant.cooperative_id, Merchant.kind, func.count()).group_by(Merchant.cooperative_id, Merchant.kind)
+    ):
+        merchant_kinds[cooperative_id][kind] = int(count)
+
+    rows = []
+    for cooperative in cooperatives:
+        count, volume, cross = (int(v) for v in current.get(cooperative.id, (0, 0, 0)))
+        previous_volume = int(previous.get(cooperative.id, (0, 0, 0))[1])
+        rows.append(
+            {
+                "cooperative_id": cooperative.public_id,
+                "code": cooperative.code,
+                "name": cooperative.name,
+                "kind": cooperative.kind,
+                "members": int(members.get(cooperative.id, (0,))[0]),
+                "active_members_30_days": int(active.get(cooperative.id, (0,))[0]),
+                "merchants_by_kind": merchant_kinds.get(cooperative.id, {}),
+                "payment_count_30_days": count,
+                "payment_volume_30_days": volume,
+                "cross_cooperative_volume_30_days": cross,
+                "cross_cooperative_share_bps": cross * 10_000 // volume if volume else 0,
+                "growth_bps": (volume - previous_volume) * 10_000 // previous_volume if previous_volume else None,
+            }
+        )
+    total_members = sum(row["members"] for row in rows)
+    total_volume = sum(row["payment_volume_30_days"] for row in rows)
+    total_cross = sum(row["cross_cooperative_volume_30_days"] for row in rows)
+    city = {
+        "members": total_members,
+        "active_members_30_days": sum(row["active_members_30_days"] for row in rows),
+        "payment_count_30_days": sum(row["payment_count_30_days"] for row in rows),
+        "payment_volume_30_days": total_volume,
+        "cross_cooperative_share_bps": total_cross * 10_000 // total_volume if total_volume else 0,
+        "population": population,
+        "members_share_of_population_bps": total_members * 10_000 // population if population else None,
+    }
+    return {"period_days": 30, "as_of": now.isoformat(), "cooperatives": rows, "city": city}
+
+
+def shu_basis(session: Session, cooperative: Cooperative, year: int, pool: int) -> dict:
+    """Each member's business with the cooperative in a year (payments at its merchants, net of
+    refunds) and their share of `pool`, in proportion, by largest remainder (sums exactly)."""
+    start = datetime(year, 1, 1, tzinfo=JAKARTA)
+    end = datetime(year + 1, 1, 1, tzinfo=JAKARTA)
+    volumes = dict(
+        session.execute(
+            select(Payment.payer_member_id, func.sum(Payment.amount - Payment.refunded_amount))
+            .where(
+                Payment.acquirer_cooperative_id == cooperative.id,
+                Payment.created_at >= start,
+                Payment.created_at < end,
+            )
+            .group_by(Payment.payer_member_id)
+        ).all()
+    )
+    members = list(
+        session.execute(
+            select(Member.id, Member.public_id).where(Member.cooperative_id == cooperative.id).order_by(Member.id)
+        )
+    )
+    business = [max(int(volumes.get(member_id, 0)), 0) for member_id, _ in members]
+    if pool and sum(business):
+        shares = split(pool, business)
+    else:
+        shares = [0] * len(members)
+    return {
+        "cooperative_id": cooperative.public_id,
+        "year": year,
+        "pool": pool,
+        "distributed": sum(shares),
+        "members": [
+            {"member_id": public_id, "business_volume": volume, "share": share}
+            for (_, public_id), volume, share in zip(members, business, shares, strict=True)
+        ],
+    }
+
+
+def shu_csv(basis: dict) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["member_id", "business_volume", "share"])
+    for row in basis["members"]:
+        writer.writerow([row["member_id"], row["business_volume"], row["share"]])
+    return buffer.getvalue()
+

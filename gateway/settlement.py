@@ -1,0 +1,371 @@
+"""Settlement windows: close, seal, report, verify and settle; merchant days; cooperative reports.
+
+Every transfer is stamped, by its own INSERT, with the window open at that moment. Closing a
+window happens in two steps:
+
+1. *Switch* — one short transaction marks the open window `closing` and opens the next. On
+   PostgreSQL it first takes `LOCK TABLE transfers IN SHARE MODE`, which waits for every
+   transaction that has already inserted transfers and holds back new inserts for the few
+   milliseconds until the switch commits; they then read the new window. On SQLite every write
+   transaction is serialised anyway. On a serializable engine (CockroachDB) the payment's read of
+   the window row conflicts with the switch's write and one of the two is retried.
+2. *Compute* — with no lock held, payments going on into the next window, the closed window's
+   transfers are fixed: sum the positions, the per-pair figures, and a SHA-256 digest over its
+   transfers in id order; store them and mark the window `closed`.
+
+A cooperative's position in a window is the change in the balances of the accounts it owns over
+the window's transfers, settlement transfers excluded. Marking a window settled writes, once, the
+settlement transfers that bring each of its positions back to zero, through the network's
+settlement account.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from sqlalchemy import func, select, text, union_all
+from sqlalchemy.orm import Session
+
+from gateway import ledger
+from gateway.db import is_postgresql, utcnow
+from gateway.errors import Conflict, GatewayError, NotFound
+from gateway.models import (
+    Account,
+    AccountKind,
+    Cooperative,
+    Payment,
+    Refund,
+    SettlementWindow,
+    Transfer,
+    WindowStatus,
+)
+from gateway.models.ledger import EventKind, TransferCode
+
+
+class WindowTampered(GatewayError):
+    status = 409
+    slug = "window-tampered"
+    title = "Settlement window does not verify"
+    message_id = "Data jendela penyelesaian telah berubah sejak ditutup."
+    message_en = "The settlement window's transfers changed after it was closed."
+
+
+def ensure_open_window(session: Session) -> SettlementWindow:
+    """Return the open window, opening the first one if there is none."""
+    window = session.scalar(select(SettlementWindow).where(SettlementWindow.status == WindowStatus.OPEN))
+    if window is None:
+        window = SettlementWindow(status=WindowStatus.OPEN, opened_at=utcnow())
+        session.add(window)
+        session.flush()
+    return window
+
+
+def get_window(session: Session, public_id: str) -> SettlementWindow:
+    window = session.scalar(select(SettlementWindow).where(SettlementWindow.public_id == public_id))
+    if window is None:
+        raise NotFound("No such settlement window.", "Jendela penyelesaian tidak ditemukan.")
+    return window
+
+
+def switch(session: Session) -> int:
+    """Step 1: mark the open window closing and open the next; return the closing window's id."""
+    if is_postgresql(session):
+        session.execute(text("LOCK TABLE transfers IN SHARE MODE"))
+    window = session.scalar(
+        select(SettlementWindow)
+        .where(SettlementWindow.status == WindowStatus.OPEN)
+        .with_for_update()
+    )
+    if window is None:
+        raise Conflict("No window is open.", "Tidak ada jendela yang terbuka.")
+    now = utcnow()
+    window.status = WindowStatus.CLOSING
+    window.closed_at = now
+    session.flush()
+    session.add(SettlementWindow(status=WindowStatus.OPEN, opened_at=now))
+    session.flush()
+    return window.id
+
+
+def digest(session: Session, window_id: int) -> tuple[str, int]:
+    """Return the SHA-256 over the window's transfers in id order, and how many there are."""
+    hasher = hashlib.sha256()
+    count = 0
+    rows = session.execute(
+        select(
+            Transfer.id,
+            Transfer.public_id,
+            Transfer.event_id,
+            Transfer.debit_account_id,
+            Transfer.credit_account_id,
+            Transfer.amount,
+            Transfer.code,
+            Transfer.created_at,
+        )
+        .where(Transfer.window_id == window_id)
+        .order_by(Transfer.id)
+        .execution_options(yield_per=10_000)
+    )
+    for row in rows:
+        created_at = row.created_at.isoformat(timespec="microseconds")
+        hasher.update(
+            f"{row.id}|{row.public_id}|{row.event_id}|{row.debit_account_id}|"
+            f"{row.credit_account_id}|{row.amount}|{row.code}|{created_at}\n".encode()
+        )
+        count += 1
+    return hasher.hexdigest(), count
+
+
+def window_positions(session: Session, window_id: int) -> dict[int | None, int]:
+    """Each owner's net position over the window (settlement transfers excluded)."""
+    base = (Transfer.window_id == window_id) & (Transfer.code != TransferCode.SETTLEMENT)
+    credits = select(Transfer.credit_account_id.label("account_id"), Transfer.amount.label("amount")).where(base)
+    debits = select(Transfer.debit_account_id.label("account_id"), (-Transfer.amount).label("amount")).where(base)
+    movements = union_all(credits, debits).subquery()
+    rows = session.execute(
+        select(Account.cooperative_id, func.sum(movements.c.amount))
+        .join(Account, Account.id == movements.c.account_id)
+        .group_by(Account.cooperative_id)
+    ).all()
+    return {cooperative_id: int(total) for cooperative_id, total in rows}
+
+
+def pair_figures(session: Session, window_id: int) -> list[dict]:
+    """Gross, count and fees per (issuer, acquirer) pair for payments and refunds in the window."""
+    payment_events = select(Transfer.event_id).where(
+        Transfer.window_id == window_id, Transfer.code == TransferCode.PAYMENT
+    )
+    pairs: dict[tuple[int, int], dict] = defaultdict(
+        lambda: {
+            "count": 0, "gross": 0, "fee_issuer": 0, "fee_acquirer": 0, "fee_network": 0,
+            "refund_count": 0, "refunds": 0,
+        }
+    )
+    for row in session.execute(
+        select(
+            Payment.issuer_cooperative_id,
+            Payment.acquirer_cooperative_id,
+            func.count(),
+            func.sum(Payment.amount),
+            func.sum(Payment.fee_issuer_amount),
+            func.sum(Payment.fee_acquirer_amount),
+            func.sum(Payment.fee_network_amount),
+        )
+        .where(Payment.event_id.in_(payment_events))
+        .group_by(Payment.issuer_cooperative_id, Payment.acquirer_cooperative_id)
+    ):
+        figures = pairs[(row[0], row[1])]
+        figures["count"] = int(row[2])
+        figures["gross"] = int(row[3])
+        figures["fee_issuer"] = int(row[4])
+        figures["fee_acquirer"] = int(row[5])
+        figures["fee_network"] = int(row[6])
+    refund_events = select(Transfer.event_id).where(
+        Transfer.window_id == window_id, Transfer.code == TransferCode.REFUND
+    )
+    for row in session.execute(
+        select(
+            Payment.issuer_cooperative_id,
+            Payment.acquirer_cooperative_id,
+            func.count(),
+            func.sum(Refund.amount),
+            func.sum(Refund.fee_issuer_amount),
+            func.sum(Refund.fee_acquirer_amount),
+            func.sum(Refund.fee_network_amount),
+        )
+        .join(Payment, Payment.id == Refund.payment_id)
+        .where(Refund.event_id.in_(refund_events))
+        .group_by(Payment.issuer_cooperative_id, Payment.acquirer_cooperative_id)
+    ):
+        figures = pairs[(row[0], row[1])]
+        figures["refund_count"] = int(row[2])
+        figures["refunds"] = int(row[3])
+        figures["fee_issuer"] -= int(row[4])
+        figures["fee_acquirer"] -= int(row[5])
+        figures["fee_network"] -= int(row[6])
+    public_ids = dict(session.execute(select(Cooperative.id, Cooperative.public_id)).all())
+    return [
+        {"issuer": public_ids[issuer], "acquirer": public_ids[acquirer], **figures}
+        for (issuer, acquirer), figures in sorted(pairs.items())
+    ]
+
+
+def compute(session: Session, window_id: int) -> SettlementWindow:
+    """Step 2: seal a closing window: digest, positions, pairs, net debit caps. Lock-free."""
+    window = session.get(SettlementWindow, window_id)
+    window_digest, count = digest(session, window_id)
+    positions = window_positions(session, window_id)
+    total = sum(positions.values())
+    if total != 0:
+        raise AssertionError(f"positions of window {window.public_id} sum to {total}, not 0")
+    cooperatives = {c.id: c for c in session.scalars(select(Cooperative))}
+    lines = []
+    for cooperative_id, cooperative in sorted(cooperatives.items()):
+        position = positions.get(cooperative_id, 0)
+        cap = cooperative.net_debit_cap
+        lines.append(
+            {
+                "cooperative_id": cooperative.public_id,
+                "code": cooperative.code,
+                "name": cooperative.name,
+                "position": position,
+                "pays": max(-position, 0),
+                "receives": max(position, 0),
+                "net_debit_cap": cap,
+                "over_cap": cap is not None and -position > cap,
+            }
+        )
+    window.digest = window_digest
+    window.transfer_count = count
+    window.report = {
+        "positions": lines,
+        "network_position": positions.get(None, 0),
+        "pairs": pair_figures(session, window_id),
+    }
+    window.status = WindowStatus.CLOSED
+    session.flush()
+    return window
+
+
+def close(session: Session, commit) -> SettlementWindow:
+    """Close the open window (switch, then compute); finishes a close that was interrupted.
+
+    `commit(work)` runs `work(session)` in a transaction of its own (gateway.db.transaction).
+    """
+    unfinished = session.scalar(
+        select(SettlementWindow.id).where(SettlementWindow.status == WindowStatus.CLOSING)
+    )
+    session.rollback()
+    window_id = unfinished if unfinished is not None else commit(switch)
+    return commit(lambda s: compute(s, window_id))
+
+
+def verify(session: Session, window: SettlementWindow) -> None:
+    """Recompute a sealed window's digest and positions; raise WindowTampered if anything changed."""
+    if window.status not in (WindowStatus.CLOSED, WindowStatus.SETTLED):
+        raise Conflict("The window is not closed yet.", "Jendela belum ditutup.")
+    recomputed, count = digest(session, window.id)
+    if recomputed != window.digest or count != window.transfer_count:
+        raise WindowTampered(window=window.public_id, expected=window.digest, found=recomputed)
+    stored = {line["cooperative_id"]: line["position"] for line in window.report["positions"]}
+    public_ids = dict(session.execute(select(Cooperative.id, Cooperative.public_id)).all())
+    for cooperative_id, position in window_positions(session, window.id).items():
+        if cooperative_id is not None and stored.get(public_ids[cooperative_id], 0) != position:
+            raise WindowTampered(window=window.public_id)
+
+
+def mark_settled(session: Session, window: SettlementWindow, actor_user_id: int | None) -> SettlementWindow:
+    """Write the window's settlement transfers once; a repeat changes nothing."""
+    locked = session.scalar(
+        select(SettlementWindow).where(SettlementWindow.id == window.id).with_for_update()
+    )
+    if locked.status == WindowStatus.SETTLED:
+        return locked
+    if locked.status != WindowStatus.CLOSED:
+        raise Conflict("Close the window before settling it.", "Tutup jendela sebelum diselesaikan.")
+    network_account = ledger.system_account(session, AccountKind.SETTLEMENT, None)
+    legs = []
+    ids = dict(session.execute(select(Cooperative.public_id, Cooperative.id)).all())
+    for line in locked.report["positions"]:
+        position = line["position"]
+        if position == 0:
+            continue
+        account = ledger.system_account(session, AccountKind.SETTLEMENT, ids[line["cooperative_id"]])
+        if position > 0:
+            legs.append(ledger.Leg(account.id, network_account.id, position, TransferCode.SETTLEMENT))
+        else:
+            legs.append(ledger.Leg(network_account.id, account.id, -position, TransferCode.SETTLEMENT))
+    # The network's own position (its fee income) needs no leg of its own: its settlement
+    # account takes the difference of the cooperatives' legs, which is exactly minus it.
+    if legs:
+        posted = ledger.post(
+            session, kind=EventKind.SETTLEMENT, legs=legs, actor_user_id=actor_user_id
+        )
+        locked.settlement_event_id = posted.id
+    locked.status = WindowStatus.SETTLED
+    locked.settled_at = utcnow()
+    session.flush()
+    return locked
+
+
+def window_json(window: SettlementWindow, cooperative_public_id: str | None = None) -> dict:
+    """Render a window; a cooperative admin sees only its own lines."""
+    body = {
+        "id": window.public_id,
+        "status": window.status,
+        "opened_at": window.opened_at.isoformat(),
+        "closed_at": window.closed_at.isoformat() if window.closed_at else None,
+        "settled_at": window.settled_at.isoformat() if window.settled_at else None,
+        "transfer_count": window.transfer_count,
+        "digest": window.digest,
+    }
+    if window.report is not None:
+        positions = window.report["positions"]
+        pairs = window.report["pairs"]
+        if cooperative_public_id is not None:
+            positions = [p for p in positions if p["cooperative_id"] == cooperative_public_id]
+            pairs = [
+                p for p in pairs if cooperative_public_id in (p["issuer"], p["acquirer"])
+            ]
+        else:
+            body["network_position"] = window.report["network_position"]
+        body["positions"] = positions
+        body["pairs"] = pairs
+    return body
+
+
+def window_csv(window: SettlementWindow, cooperative_public_id: str | None = None) -> str:
+    """Render a window's statement as CSV: one line per cooperative, then one per pair."""
+    import csv
+    import io
+
+    body = window_json(window, cooperative_public_id)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["section", "window", "cooperative", "code", "position", "pays", "receives", "over_cap"])
+    for line in body.get("positions", []):
+        writer.writerow(
+            ["position", window.public_id, line["cooperative_id"], line["code"], line["position"],
+             line["pays"], line["receives"], line["over_cap"]]
+        )
+    writer.writerow([])
+    writer.writerow(
+        ["section", "window", "issuer", "acquirer", "count", "gross", "fee_issuer", "fee_acquirer",
+         "fee_network", "refund_count", "refunds"]
+    )
+    for pair in body.get("pairs", []):
+        writer.writerow(
+            ["pair", window.public_id, pair["issuer"], pair["acquirer"], pair["count"], pair["gross"],
+             pair["fee_issuer"], pair["fee_acquirer"], pair["fee_network"], pair["refund_count"],
+             pair["refunds"]]
+        )
+    return buffer.getvalue()
+
+
+def describe(window: SettlementWindow) -> str:
+    """Render a closed window's statement for a person."""
+    from gateway.money import format_rupiah
+
+    lines = [
+        f"Window {window.public_id}: {window.status}, {window.transfer_count} transfers,"
+        f" digest {window.digest}",
+        "",
+    ]
+    for line in window.report["positions"]:
+        if line["position"] > 0:
+            verdict = f"receives {format_rupiah(line['receives'])}"
+        elif line["position"] < 0:
+            verdict = f"pays {format_rupiah(line['pays'])}"
+        else:
+            verdict = "settles nothing"
+        cap = " (over its net debit cap)" if line["over_cap"] else ""
+        lines.append(f"  {line['code']:<6} {line['name']:<40} {verdict}{cap}")
+    lines.append(f"  network fee income: {format_rupiah(window.report['network_position'])}")
+    lines.append("")
+    for pair in window.report["pairs"]:
+        lines.append(
+            f"  {pair['issuer']} -> {pair['acquirer']}: {pair['count']} payments,"
+            f" {format_rupiah(pair['gross'])} gross, fees issuer {format_rupiah(pair['fee_issuer'])},"
+            f" acquirer {format_rupiah(pair['fee_acquirer'])}, network {format_rupiah(pair['fee_network'])}"
+        )
+    return "\n".join(lines)
