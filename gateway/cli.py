@@ -63,7 +63,11 @@ def keys_list():
 @with_appcontext
 def keys_rotate():
     """Add a new signing key; older keys keep verifying."""
-    click.echo(current_app.extensions["keyring"].rotate())
+    from gateway import audit
+
+    kid = current_app.extensions["keyring"].rotate()
+    transaction(db.session, lambda s: audit.record(s, "keys.rotate", target=kid))
+    click.echo(kid)
 
 
 @keys_group.command("retire")
@@ -77,6 +81,9 @@ def keys_retire(kid):
         current_app.extensions["keyring"].retire(kid)
     except KeyRingError as error:
         raise click.ClickException(str(error)) from None
+    from gateway import audit
+
+    transaction(db.session, lambda s: audit.record(s, "keys.retire", target=kid))
     click.echo(f"retired {kid}")
 
 

@@ -212,3 +212,22 @@ def remaining(session: Session, member: Member, balance: int, now: datetime) -> 
         "incoming_monthly_remaining": max(limits.incoming_monthly_max - incoming, 0),
         "payments_per_minute": limits.payments_per_minute,
     }
+
+
+def put_policy(session: Session, cooperative_id: int | None, tier: str, policy: Limits) -> LimitPolicy:
+    """Create or replace the limits of a cooperative's tier (or the city default when None)."""
+    row = session.scalar(
+        select(LimitPolicy).where(
+            LimitPolicy.tier == tier,
+            LimitPolicy.cooperative_id.is_(None)
+            if cooperative_id is None
+            else LimitPolicy.cooperative_id == cooperative_id,
+        )
+    )
+    if row is None:
+        row = LimitPolicy(cooperative_id=cooperative_id, tier=tier, limits=policy.model_dump())
+        session.add(row)
+    else:
+        row.limits = policy.model_dump()
+    session.flush()
+    return row

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Flask, jsonify, request
+from flask import Blueprint, Flask, g, jsonify, request
 from sqlalchemy import text
 from werkzeug.exceptions import HTTPException
 
+from gateway import audit
 from gateway.api import openapi
 from gateway.api.support import keyring, problem_response
 from gateway.db import db, transaction
@@ -111,6 +112,38 @@ def refuse_nul_bytes():
         )
 
 
+def audit_staff_actions(response):
+    """Append an audit event for every change a staff member asks for (whatever the outcome)."""
+    if request.method in ("GET", "HEAD", "OPTIONS") or "principal" not in g:
+        return response
+    caller = g.principal
+    if not (caller.admin_cooperative_ids or caller.network_admin):
+        return response
+    cooperative_id = (
+        next(iter(caller.admin_cooperative_ids)) if len(caller.admin_cooperative_ids) == 1 else None
+    )
+    target = ",".join(str(value) for value in (request.view_args or {}).values()) or None
+    outcome = "ok" if response.status_code < 400 else f"refused {response.status_code}"
+    try:
+        transaction(
+            db.session,
+            lambda session: audit.record(
+                session,
+                request.endpoint or request.path,
+                actor_user_id=caller.user_id,
+                cooperative_id=cooperative_id,
+                target=target,
+                outcome=outcome,
+                remote_address=request.remote_addr,
+                detail={"method": request.method, "path": request.path},
+            ),
+        )
+    except Exception:  # noqa: BLE001 - the answer stands; the failure is logged
+        db.session.rollback()
+        log.exception("could not write the audit event")
+    return response
+
+
 def security_headers(response):
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "no-referrer")
@@ -125,8 +158,10 @@ def init_app(app: Flask) -> None:
         cooperatives,
         counter,
         fees,
+        limits,
         members,
         payments,
+        pwa,
         qr,
         settlement,
     )
@@ -136,10 +171,13 @@ def init_app(app: Flask) -> None:
     if app.config.get("MAX_CONTENT_LENGTH") is None:
         app.config["MAX_CONTENT_LENGTH"] = BODY_SIZE_MAX
     app.register_blueprint(root)
-    for module in (auth, cooperatives, counter, members, qr, payments, fees, settlement):
+    for module in (
+        auth, cooperatives, counter, members, qr, payments, fees, limits, settlement, pwa
+    ):
         app.register_blueprint(module.blueprint)
     app.register_error_handler(GatewayError, handle_gateway_error)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(Exception, handle_unexpected)
     app.before_request(refuse_nul_bytes)
     app.after_request(security_headers)
+    app.after_request(audit_staff_actions)
