@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 import jwt
-from sqlalchemy import case, select, update
+from sqlalchemy import and_, case, select, update
 from sqlalchemy.orm import Session
 
 from gateway.db import utcnow
@@ -66,16 +66,22 @@ def record_pin_failure(session: Session, user_id: int, policy: PinPolicy) -> Non
     """Count a wrong PIN (atomically) and lock the user once the count reaches the maximum.
 
     Runs in its own transaction after the request's transaction rolled back, so the count sticks
-    although the request failed.
+    although the request failed. A lock that has run out is cleared here and the count starts
+    again from this failure: a reset made in the request's own transaction would be rolled back
+    with it, and the old count would lock the user again on the first slip.
     """
-    locked_until = utcnow() + timedelta(seconds=policy.lockout_seconds)
+    now = utcnow()
+    locked_until = now + timedelta(seconds=policy.lockout_seconds)
+    lock_expired = and_(User.locked_until.is_not(None), User.locked_until <= now)
+    attempts = case((lock_expired, 1), else_=User.failed_pin_attempts + 1)
     session.execute(
         update(User)
         .where(User.id == user_id)
         .values(
-            failed_pin_attempts=User.failed_pin_attempts + 1,
+            failed_pin_attempts=attempts,
             locked_until=case(
-                (User.failed_pin_attempts + 1 >= policy.attempts_max, locked_until),
+                (attempts >= policy.attempts_max, locked_until),
+                (lock_expired, None),
                 else_=User.locked_until,
             ),
         )
@@ -93,12 +99,8 @@ def verify_pin(session: Session, user: User, pin: str | None, policy: PinPolicy,
             user.failed_pin_attempts = 0
             user.locked_until = None
         return
-    # An expired lock starts a fresh count.
+    # An expired lock starts a fresh count (record_pin_failure clears it).
     attempts = 0 if user.locked_until is not None else user.failed_pin_attempts
-    if user.locked_until is not None:
-        session.execute(
-            update(User).where(User.id == user.id).values(failed_pin_attempts=0, locked_until=None)
-        )
     attempts_left = policy.attempts_max - (attempts + 1)
     error_class = InvalidCredentials if login else WrongPin
     error = (
@@ -216,6 +218,14 @@ class Principal:
     admin_cooperative_ids: set[int] = field(default_factory=set)
     network_admin: bool = False
     observer: bool = False
+
+    @property
+    def user_id(self) -> int:
+        """The caller's user id, read once: safe after the session's objects have expired."""
+        return self._user_id
+
+    def __post_init__(self) -> None:
+        self._user_id = self.user.id
 
     @property
     def roles(self) -> list[str]:
