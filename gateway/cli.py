@@ -109,12 +109,25 @@ def ledger_check():
 
 @click.command("demo")
 @click.option("--json", "as_json", is_flag=True, help="Print the logins as one JSON object.")
+@click.option("--pay", is_flag=True, help="Also make a morning of demo payments across cooperatives.")
 @with_appcontext
-def demo_command(as_json):
+def demo_command(as_json, pay):
     """Seed the demo city (once: a second run adds nothing) and print its logins."""
     from gateway import demo
+    from gateway.api.qr import qr_settings
+    from gateway.api.support import pin_policy
 
     city = demo.seed(db.session, scrypt_n=current_app.config["PIN_SCRYPT_N"])
+    if pay:
+        receipts = demo.pay_some(
+            db.session, current_app.extensions["keyring"], qr_settings(), pin_policy()
+        )
+        if not as_json:
+            for receipt in receipts:
+                click.echo(
+                    f"paid {receipt['amount']:>7} to {receipt['merchant']['name']}"
+                    f" (fee {receipt['fee_amount']})"
+                )
     if as_json:
         click.echo(json.dumps(city, indent=2))
     else:

@@ -186,3 +186,42 @@ def describe(city: dict) -> str:
     return "\n".join(lines)
 
 
+
+
+# (payer phone, merchant name, amount): a morning in the demo city.
+DEMO_PAYMENTS = [
+    ("+6281200000001", "Warung Sayur Pak Darmo", 27_500),
+    ("+6281200000002", "Angkot 05 Terminal-Pasar", 5_000),
+    ("+6281200000004", "Toko Kelontong Bu Sri", 48_000),
+    ("+6281200000005", "Taksi Sentosa 17", 45_000),
+    ("+6281200000008", "Angkot 05 Terminal-Pasar", 4_000),
+    ("+6281200000009", "Warung Sayur Pak Darmo", 12_500),
+    ("+6281200000010", "Fotokopi Bu Lina", 7_500),
+]
+
+
+def pay_some(session: Session, ring, settings, pin_policy) -> list[dict]:
+    """Make the demo payments (each through the real pay use case, on the merchant's sticker)."""
+    from gateway import payments, qr
+
+    receipts = []
+    for phone, merchant_name, amount in DEMO_PAYMENTS:
+
+        def work(s, phone=phone, merchant_name=merchant_name, amount=amount):
+            payer = s.scalar(select(Member).join(User).where(User.phone == phone))
+            merchant = s.scalar(select(Merchant).where(Merchant.name == merchant_name))
+            sticker = qr.static_for(s, ring, settings, merchant)
+            receipt, _ = payments.pay(
+                s,
+                ring=ring,
+                settings=settings,
+                payer=payer,
+                token=sticker.token,
+                amount=amount,
+                pin=MEMBER_PIN,
+                pin_policy=pin_policy,
+            )
+            return receipt
+
+        receipts.append(transaction(session, work))
+    return receipts

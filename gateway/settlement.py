@@ -183,9 +183,20 @@ def pair_figures(session: Session, window_id: int) -> list[dict]:
         figures["fee_issuer"] -= int(row[4])
         figures["fee_acquirer"] -= int(row[5])
         figures["fee_network"] -= int(row[6])
-    public_ids = dict(session.execute(select(Cooperative.id, Cooperative.public_id)).all())
+    names = {
+        cooperative_id: (public_id, code)
+        for cooperative_id, public_id, code in session.execute(
+            select(Cooperative.id, Cooperative.public_id, Cooperative.code)
+        )
+    }
     return [
-        {"issuer": public_ids[issuer], "acquirer": public_ids[acquirer], **figures}
+        {
+            "issuer": names[issuer][0],
+            "acquirer": names[acquirer][0],
+            "issuer_code": names[issuer][1],
+            "acquirer_code": names[acquirer][1],
+            **figures,
+        }
         for (issuer, acquirer), figures in sorted(pairs.items())
     ]
 
@@ -364,7 +375,7 @@ def describe(window: SettlementWindow) -> str:
     lines.append("")
     for pair in window.report["pairs"]:
         lines.append(
-            f"  {pair['issuer']} -> {pair['acquirer']}: {pair['count']} payments,"
+            f"  {pair['issuer_code']} -> {pair['acquirer_code']}: {pair['count']} payments,"
             f" {format_rupiah(pair['gross'])} gross, fees issuer {format_rupiah(pair['fee_issuer'])},"
             f" acquirer {format_rupiah(pair['fee_acquirer'])}, network {format_rupiah(pair['fee_network'])}"
         )
