@@ -102,11 +102,11 @@ def verify_pin(session: Session, user: User, pin: str | None, policy: PinPolicy,
     # An expired lock starts a fresh count (record_pin_failure clears it).
     attempts = 0 if user.locked_until is not None else user.failed_pin_attempts
     attempts_left = policy.attempts_max - (attempts + 1)
-    error_class = InvalidCredentials if login else WrongPin
     error = (
         PinLocked(locked_until=(now + timedelta(seconds=policy.lockout_seconds)).isoformat())
         if attempts_left <= 0
-        else error_class(attempts_left=attempts_left)
+        # At login, say nothing an unknown phone would not also get: no attempts_left.
+        else (InvalidCredentials() if login else WrongPin(attempts_left=attempts_left))
     )
     user_id = user.id
     error.follow_up = lambda follow_session: record_pin_failure(follow_session, user_id, policy)

@@ -16,9 +16,17 @@ from gateway.api.schemas import (
     RefundRequest,
     RefundResponse,
 )
-from gateway.api.support import keyring, money_request, page_limit, parse, pin_policy, principal
+from gateway.api.support import (
+    keyring,
+    money_request,
+    page_limit,
+    parse,
+    pin_policy,
+    principal,
+    whole_number_arg,
+)
 from gateway.db import db, utcnow
-from gateway.errors import Forbidden, NotFound, ValidationFailed
+from gateway.errors import Forbidden, NotFound
 from gateway.models import Member
 
 blueprint = Blueprint("payments", __name__, url_prefix="/api/v1")
@@ -103,13 +111,9 @@ def _payment_list(**owner):
     limit = page_limit()
     after = request.args.get("after")
     cursor = request.args.get("cursor")
-    wait_raw = request.args.get("wait", "0")
-    if not wait_raw.isdigit() or int(wait_raw) > current_app.config["LONG_POLL_MAX_SECONDS"]:
-        raise ValidationFailed(
-            f"wait must be a whole number of seconds up to {current_app.config['LONG_POLL_MAX_SECONDS']}.",
-            f"wait harus bilangan bulat detik, paling lama {current_app.config['LONG_POLL_MAX_SECONDS']}.",
-        )
-    wait = int(wait_raw) if after is not None else 0
+    wait = whole_number_arg("wait", 0, current_app.config["LONG_POLL_MAX_SECONDS"], 0)
+    if after is None:
+        wait = 0
     deadline = time.monotonic() + wait
     while True:
         rows, next_cursor = payments.list_payments(

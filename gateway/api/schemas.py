@@ -1,15 +1,17 @@
 """Request and response models: validation at the edge, and the OpenAPI document's schemas.
 
 Requests are strict: an amount is a JSON integer of rupiah (not a string, not 1.0, not a bool),
-above zero and at most `money.AMOUNT_MAX`; unknown fields are refused.
+above zero and at most `money.AMOUNT_MAX`; unknown fields are refused, and so are strings with
+control characters and names of nothing but spaces.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from gateway.models import CooperativeKind, MemberTier, MerchantCategory, MerchantKind
 from gateway.money import AMOUNT_MAX
@@ -35,11 +37,27 @@ Phone = Annotated[str, Field(min_length=8, max_length=20), AfterValidator(_norma
 Pin = Annotated[str, Field(pattern=r"^[0-9]{6}$", description="six digits")]
 Amount = Annotated[int, Field(gt=0, le=AMOUNT_MAX, description="integer rupiah")]
 PublicId = Annotated[str, Field(min_length=1, max_length=32)]
-Name = Annotated[str, Field(min_length=1, max_length=120)]
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
+Name = Annotated[str, Field(min_length=1, max_length=120), AfterValidator(_not_blank)]
 
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
+
+    @field_validator("*")
+    @classmethod
+    def _no_control_characters(cls, value):
+        """Refuse NUL and other control characters: PostgreSQL cannot store or compare a NUL."""
+        if isinstance(value, str) and any(unicodedata.category(c) == "Cc" for c in value):
+            raise ValueError("must not contain control characters")
+        return value
 
 
 class LoginRequest(Strict):

@@ -7,7 +7,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from gateway import audit, registry, reports, settlement
 from gateway.api.openapi import route
 from gateway.api.qr import owned_merchant
-from gateway.api.support import page_limit, principal
+from gateway.api.support import page_limit, principal, whole_number_arg
 from gateway.db import db, transaction, utcnow
 from gateway.errors import Forbidden, ValidationFailed
 from gateway.limits import JAKARTA
@@ -145,14 +145,13 @@ def shu(coop_id):
     if not caller.administers(cooperative.id):
         raise Forbidden("Only this cooperative's admins may read its SHU basis.",
                         "Hanya admin koperasi ini yang boleh membaca dasar SHU.")
-    year_raw, pool_raw = request.args.get("year", ""), request.args.get("pool", "")
-    if not (year_raw.isdigit() and 2000 <= int(year_raw) <= 2100):
-        raise ValidationFailed("year must be a year such as 2026.", "year harus tahun seperti 2026.")
-    if not (pool_raw.isdigit() and int(pool_raw) <= AMOUNT_MAX):
-        raise ValidationFailed("pool must be a whole number of rupiah.", "pool harus bilangan bulat rupiah.")
-    basis = reports.shu_basis(db.session, cooperative, int(year_raw), int(pool_raw))
+    year = whole_number_arg("year", 2000, 2100)
+    pool = whole_number_arg("pool", 0, AMOUNT_MAX)
+    if year is None or pool is None:
+        raise ValidationFailed("Give year and pool (whole rupiah).", "Isi year dan pool (rupiah bulat).")
+    basis = reports.shu_basis(db.session, cooperative, year, pool)
     if request.args.get("format") == "csv" or _wants_csv(False):
-        return _csv(reports.shu_csv(basis), f"shu-{cooperative.code}-{year_raw}")
+        return _csv(reports.shu_csv(basis), f"shu-{cooperative.code}-{year}")
     return jsonify(basis)
 
 
@@ -161,10 +160,7 @@ def shu(coop_id):
        query={"before": "an audit event id: older events", "limit": "page size"})
 def audit_trail():
     caller = principal()
-    before_raw = request.args.get("before")
-    if before_raw is not None and not before_raw.isdigit():
-        raise ValidationFailed("before must be an audit event id.", "before harus id kejadian audit.")
-    before = int(before_raw) if before_raw else None
+    before = whole_number_arg("before", 1, 2**62)
     if caller.network_admin:
         scope = None
     elif len(caller.admin_cooperative_ids) == 1:

@@ -5,11 +5,13 @@ plumbing; blueprints call it."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 
 from flask import current_app, g, jsonify, request
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from gateway import auth, idempotency
 from gateway.db import db
@@ -38,6 +40,11 @@ def problem_response(error: GatewayError):
 def parse(model: type[BaseModel]):
     """Validate the JSON body against `model`; malformed JSON is 400, invalid data 422."""
     raw = request.get_data(cache=True)
+    limit = request.max_content_length
+    if limit is not None and len(raw) >= limit:
+        # A body without a Content-Length (chunked) is cut at the limit as it is read, not
+        # refused: what is left could even parse. Reaching the limit means there was more.
+        raise RequestEntityTooLarge()
     if not raw:
         raise MalformedRequest("The request needs a JSON body.", "Permintaan ini memerlukan isi JSON.")
     try:
@@ -85,16 +92,26 @@ def principal() -> auth.Principal:
     return g.principal
 
 
-def page_limit() -> int:
-    raw = request.args.get("limit")
+def whole_number_arg(name: str, minimum: int, maximum: int, default: int | None = None) -> int | None:
+    """Read a query parameter that must be a whole number from `minimum` to `maximum`.
+
+    ASCII digits only, and few of them: str.isdigit() also accepts "²" and "٣", and int() of
+    thousands of digits raises, both of which would be a 500.
+    """
+    raw = request.args.get(name)
     if raw is None:
-        return current_app.config["PAGE_SIZE_DEFAULT"]
-    if not raw.isdigit() or not 1 <= int(raw) <= current_app.config["PAGE_SIZE_MAX"]:
+        return default
+    if not re.fullmatch(r"[0-9]{1,18}", raw) or not minimum <= int(raw) <= maximum:
         raise ValidationFailed(
-            f"limit must be a whole number from 1 to {current_app.config['PAGE_SIZE_MAX']}.",
-            f"limit harus bilangan bulat 1 sampai {current_app.config['PAGE_SIZE_MAX']}.",
+            f"{name} must be a whole number from {minimum} to {maximum}.",
+            f"{name} harus bilangan bulat {minimum} sampai {maximum}.",
         )
     return int(raw)
+
+
+def page_limit() -> int:
+    config = current_app.config
+    return whole_number_arg("limit", 1, config["PAGE_SIZE_MAX"], config["PAGE_SIZE_DEFAULT"])
 
 
 def money_request(work: Callable[[Session], tuple[dict, int | None]], status: int = 201):

@@ -1,0 +1,339 @@
+"""The Idempotency-Key store through the counter's money-moving requests, on SQLite and
+PostgreSQL: a request runs at most once per caller and key, its answer commits with its money,
+and a key still in flight answers 409."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+
+from freezegun import freeze_time
+
+from gateway import counter, idempotency, registry
+from gateway.db import db, transaction, utcnow
+from gateway.errors import PROBLEM_BASE
+from gateway.models import Event, IdempotencyKey, Transfer, User
+
+CASH_IN = "/api/v1/counter/cash-in"
+
+
+def assert_problem(response, status: int, slug: str) -> dict:
+    body = response.get_json()
+    assert response.status_code == status, body
+    assert response.mimetype == "application/problem+json"
+    assert body["type"] == PROBLEM_BASE + slug, body
+    return body
+
+
+def scene(city):
+    coop = city.make_cooperative("KSM")
+    teller = city.make_admin(coop)
+    siti = city.make_member(coop)
+    return coop, teller, siti
+
+
+def stored_key(app, scope: str, key: str) -> IdempotencyKey | None:
+    with app.app_context():
+        row = db.session.scalar(
+            db.select(IdempotencyKey).where(
+                IdempotencyKey.scope == scope, IdempotencyKey.key == key
+            )
+        )
+        if row is not None:
+            db.session.expunge(row)
+        return row
+
+
+# --- The header ---------------------------------------------------------------------------------
+
+
+def test_a_money_request_without_an_idempotency_key_is_refused_and_writes_nothing(city):
+    _, teller, siti = scene(city)
+    assert_problem(city.cash_in(teller, siti, 50_000, key=None), 400, "idempotency-key-missing")
+    assert_problem(city.cash_out(teller, siti, 10_000, key=None), 400, "idempotency-key-missing")
+    assert_problem(city.payout(teller, siti, 10_000, key=None), 400, "idempotency-key-missing")
+    assert city.count(Transfer) == 0
+    assert city.count(Event) == 0
+    assert city.count(IdempotencyKey) == 0
+    assert city.balance_of_member(siti) == 0
+
+
+def test_an_idempotency_key_longer_than_255_characters_is_refused(city):
+    _, teller, siti = scene(city)
+    assert_problem(city.cash_in(teller, siti, 50_000, key="k" * 256), 422, "validation-failed")
+    assert city.count(Transfer) == 0
+    assert city.count(IdempotencyKey) == 0
+    assert city.cash_in(teller, siti, 50_000, key="k" * 255).status_code == 201
+
+
+# --- Replays and reuse --------------------------------------------------------------------------
+
+
+def test_the_same_key_and_body_replays_the_first_answer_and_moves_money_once(city):
+    _, teller, siti = scene(city)
+    first = city.cash_in(teller, siti, 50_000, key="setor-1")
+    assert first.status_code == 201, first.get_json()
+    assert "Idempotent-Replayed" not in first.headers
+
+    again = city.cash_in(teller, siti, 50_000, key="setor-1")
+    assert again.status_code == 201
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.get_json() == first.get_json()
+
+    assert city.count(Transfer) == 1
+    assert city.balance_of_member(siti) == 50_000
+
+
+def test_the_same_key_with_another_body_is_refused_as_reused(city):
+    _, teller, siti = scene(city)
+    assert city.cash_in(teller, siti, 50_000, key="setor-1").status_code == 201
+
+    assert_problem(city.cash_in(teller, siti, 60_000, key="setor-1"), 422, "idempotency-key-reused")
+    # Another endpoint counts as another request too.
+    assert_problem(
+        city.cash_out(teller, siti, 50_000, key="setor-1"), 422, "idempotency-key-reused"
+    )
+    assert city.count(Transfer) == 1
+    assert city.balance_of_member(siti) == 50_000
+
+
+def test_the_same_key_from_another_caller_is_a_separate_request(city):
+    coop, teller, siti = scene(city)
+    other_teller = city.make_admin(coop)
+    first = city.cash_in(teller, siti, 50_000, key="setor-1")
+    second = city.cash_in(other_teller, siti, 50_000, key="setor-1")
+    assert first.status_code == second.status_code == 201
+    assert "Idempotent-Replayed" not in second.headers
+    assert second.get_json()["event_id"] != first.get_json()["event_id"]
+    assert city.count(Transfer) == 2
+    assert city.balance_of_member(siti) == 100_000
+
+
+def test_a_refusal_is_stored_and_replayed_even_after_things_change(city):
+    _, teller, siti = scene(city)
+    refused = assert_problem(
+        city.cash_out(teller, siti, 30_000, key="tarik-1"), 422, "insufficient-funds"
+    )
+
+    assert city.cash_in(teller, siti, 100_000).status_code == 201
+    again = city.cash_out(teller, siti, 30_000, key="tarik-1")
+    assert_problem(again, 422, "insufficient-funds")
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.get_json() == refused
+    assert city.balance_of_member(siti) == 100_000
+    assert city.count(Transfer) == 1
+
+
+def test_a_wrong_pin_releases_the_key_so_the_retry_with_the_right_pin_runs(app, city):
+    _, teller, siti = scene(city)
+    assert city.cash_in(teller, siti, 100_000).status_code == 201
+    assert_problem(
+        city.cash_out(teller, siti, 30_000, pin="000000", key="tarik-1"), 403, "wrong-pin"
+    )
+    assert stored_key(app, teller.user_id, "tarik-1") is None
+
+    retried = city.cash_out(teller, siti, 30_000, key="tarik-1")
+    assert retried.status_code == 201, retried.get_json()
+    assert "Idempotent-Replayed" not in retried.headers
+    assert city.balance_of_member(siti) == 70_000
+
+
+def test_a_key_is_kept_24_hours(app, city):
+    start = datetime.now(UTC).replace(microsecond=0)
+    with freeze_time(start) as frozen:
+        _, teller, siti = scene(city)
+        assert city.cash_in(teller, siti, 50_000, key="setor-1").status_code == 201
+
+        frozen.move_to(start + timedelta(hours=23, minutes=59))
+        city._tokens.clear()  # the access token expired meanwhile: log in again
+        again = city.cash_in(teller, siti, 50_000, key="setor-1")
+        assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
+        assert city.count(Transfer) == 1
+
+        # Past its retention the key is forgotten: the same request is a new one.
+        frozen.move_to(start + timedelta(hours=24, seconds=1))
+        city._tokens.clear()
+        later = city.cash_in(teller, siti, 50_000, key="setor-1")
+        assert later.status_code == 201 and "Idempotent-Replayed" not in later.headers
+        assert city.count(Transfer) == 2
+
+
+# --- In flight ----------------------------------------------------------------------------------
+
+
+def _insert_in_flight(app, scope: str, key: str, body: dict, lease_expires_at: datetime) -> None:
+    row = IdempotencyKey(
+        scope=scope,
+        key=key,
+        request_hash=idempotency.fingerprint("POST", CASH_IN, body),
+        state="in_flight",
+        lease_token="a" * 32,
+        lease_expires_at=lease_expires_at,
+        expires_at=utcnow() + timedelta(hours=24),
+    )
+    with app.app_context():
+        transaction(db.session, lambda session: session.add(row))
+
+
+def test_a_key_whose_first_request_is_in_flight_answers_409(app, city):
+    _, teller, siti = scene(city)
+    body = {"member_id": siti.id, "amount": 50_000}
+    _insert_in_flight(app, teller.user_id, "setor-1", body, utcnow() + timedelta(seconds=30))
+
+    assert_problem(
+        city.post(teller, CASH_IN, body, key="setor-1"), 409, "idempotency-key-in-flight"
+    )
+    assert city.count(Transfer) == 0
+    # The 409 leaves the first request's claim alone.
+    assert stored_key(app, teller.user_id, "setor-1").lease_token == "a" * 32
+    # A different body with the key is still a different request.
+    other = {"member_id": siti.id, "amount": 60_000}
+    assert_problem(city.post(teller, CASH_IN, other, key="setor-1"), 422, "idempotency-key-reused")
+
+
+def test_a_key_whose_lease_ran_out_is_taken_over_and_runs_once(app, city):
+    _, teller, siti = scene(city)
+    body = {"member_id": siti.id, "amount": 50_000}
+    _insert_in_flight(app, teller.user_id, "setor-1", body, utcnow() - timedelta(seconds=1))
+
+    first = city.post(teller, CASH_IN, body, key="setor-1")
+    assert first.status_code == 201, first.get_json()
+    assert "Idempotent-Replayed" not in first.headers
+    row = stored_key(app, teller.user_id, "setor-1")
+    assert row.state == "done" and row.lease_token is None and row.response_status == 201
+
+    again = city.post(teller, CASH_IN, body, key="setor-1")
+    assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.get_json() == first.get_json()
+    assert city.count(Transfer) == 1
+    assert city.balance_of_member(siti) == 50_000
+
+
+def test_a_request_whose_lease_was_taken_over_cannot_commit(app, city):
+    """The first request comes back after another took its key over: its money rolls back."""
+    coop, teller, siti = scene(city)
+    policy = idempotency.Policy(retention_seconds=24 * 3600, lease_seconds=30)
+    request_hash = idempotency.fingerprint("POST", CASH_IN, {"amount": 50_000})
+
+    def work(session):
+        # Another process takes the key over (the session holds no transaction yet, so the
+        # write does not wait on it, on SQLite either).
+        with db.engine.begin() as connection:
+            connection.execute(
+                db.update(IdempotencyKey)
+                .where(IdempotencyKey.key == "setor-1")
+                .values(lease_token="b" * 32)
+            )
+        receipt, event_id = counter.cash_in(
+            session,
+            counter=registry.get_cooperative(session, coop),
+            member=registry.get_member(session, siti.id),
+            amount=50_000,
+            actor_user_id=session.scalar(
+                db.select(User.id).where(User.public_id == teller.user_id)
+            ),
+        )
+        return 201, receipt, event_id
+
+    with app.app_context():
+        try:
+            idempotency.execute(
+                db.session,
+                scope=teller.user_id,
+                key="setor-1",
+                request_hash=request_hash,
+                policy=policy,
+                work=work,
+                render_error=lambda error: error.problem("en"),
+            )
+        except idempotency.IdempotencyKeyInFlight:
+            pass
+        else:
+            raise AssertionError("the request whose lease was taken over committed")
+    assert city.count(Transfer) == 0
+    assert city.count(Event) == 0
+    row = stored_key(app, teller.user_id, "setor-1")
+    assert row.state == "in_flight" and row.lease_token == "b" * 32
+
+
+def test_two_requests_with_the_same_key_at_once_move_money_once(
+    app, city, is_postgresql, monkeypatch
+):
+    _, teller, siti = scene(city)
+    headers = city.headers(teller, "setor-1")  # log in first, so that only the requests race
+    body = {"member_id": siti.id, "amount": 50_000}
+    original = counter.cash_in
+    calls = []
+
+    def slow_cash_in(*args, **kwargs):
+        calls.append(threading.get_ident())
+        time.sleep(0.5)  # hold the key in flight while the other request arrives
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(counter, "cash_in", slow_cash_in)
+
+    barrier = threading.Barrier(2)
+    results: list = [None, None]
+
+    def run(index):
+        client = app.test_client()
+        try:
+            barrier.wait(timeout=30)
+            response = client.post(CASH_IN, json=body, headers=headers)
+            results[index] = response
+        except BaseException as error:  # noqa: BLE001 - reported by the main thread
+            results[index] = error
+
+    threads = [threading.Thread(target=run, args=(index,)) for index in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+        assert not thread.is_alive(), "a request hung"
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+
+    assert len(calls) == 1
+    assert city.count(Transfer) == 1
+    assert city.balance_of_member(siti) == 50_000
+
+    ran = [r for r in results if r.status_code == 201 and "Idempotent-Replayed" not in r.headers]
+    assert len(ran) == 1, [(r.status_code, r.get_json()) for r in results]
+    (other,) = [r for r in results if r is not ran[0]]
+    if is_postgresql:
+        # Row locks, no table lock: the second request finds the key in flight at once.
+        assert_problem(other, 409, "idempotency-key-in-flight")
+    elif other.status_code == 409:
+        assert_problem(other, 409, "idempotency-key-in-flight")
+    else:
+        # SQLite serialises write transactions: the second waits for the first and replays it.
+        assert other.status_code == 201 and other.headers["Idempotent-Replayed"] == "true"
+        assert other.get_json() == ran[0].get_json()
+
+
+# --- The answer commits with the money ----------------------------------------------------------
+
+
+def test_an_unexpected_failure_writes_nothing_and_releases_the_key(app, city, monkeypatch):
+    _, teller, siti = scene(city)
+    original = counter.cash_in
+
+    def failing_cash_in(*args, **kwargs):
+        original(*args, **kwargs)  # the transfers are written, then something breaks
+        raise RuntimeError("the process fell over")
+
+    monkeypatch.setattr(counter, "cash_in", failing_cash_in)
+    assert_problem(city.cash_in(teller, siti, 50_000, key="setor-1"), 500, "internal-error")
+    assert city.count(Transfer) == 0
+    assert city.count(Event) == 0
+    assert stored_key(app, teller.user_id, "setor-1") is None
+
+    monkeypatch.setattr(counter, "cash_in", original)
+    retried = city.cash_in(teller, siti, 50_000, key="setor-1")
+    assert retried.status_code == 201, retried.get_json()
+    assert "Idempotent-Replayed" not in retried.headers
+    assert city.count(Transfer) == 1
+    assert city.balance_of_member(siti) == 50_000
+    assert city.ledger_problems() == []
