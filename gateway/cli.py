@@ -52,8 +52,13 @@ def keys_ensure():
 @with_appcontext
 def keys_list():
     """List every key: kid, status, created."""
+    from gateway.keys import KeyRingError
+
     ring = current_app.extensions["keyring"]
-    signing = ring.signing_key().kid
+    try:
+        signing = ring.signing_key().kid
+    except KeyRingError as error:
+        raise click.ClickException(str(error)) from None
     for key in ring.keys():
         marker = " (signing)" if key.kid == signing else ""
         click.echo(f"{key.kid}\t{key.status}\t{key.created_at}{marker}")

@@ -12,8 +12,16 @@ AMOUNT_MAX = 1_000_000_000_000
 BASIS_POINTS = 10_000
 
 
+def _require_int(**values: object) -> None:
+    """Refuse anything but a plain int (a float or a bool is never an amount of rupiah)."""
+    for name, value in values.items():
+        if type(value) is not int:
+            raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+
+
 def bps_of(amount: int, bps: int) -> int:
     """Return `bps` basis points of `amount`, rounded half up to the whole rupiah."""
+    _require_int(amount=amount, bps=bps)
     if amount < 0 or bps < 0:
         raise ValueError("amount and bps must not be negative")
     return (amount * bps + BASIS_POINTS // 2) // BASIS_POINTS
@@ -26,6 +34,9 @@ def split(total: int, weights: list[int]) -> list[int]:
     and the rupiah left over go one each to the parts with the largest remainders, earlier parts
     first on a tie.
     """
+    _require_int(total=total)
+    for weight in weights:
+        _require_int(weight=weight)
     if total < 0:
         raise ValueError("total must not be negative")
     if not weights or any(weight < 0 for weight in weights):
@@ -44,5 +55,6 @@ def split(total: int, weights: list[int]) -> list[int]:
 
 def format_rupiah(amount: int) -> str:
     """Format as Indonesians write it: `Rp 12.500`, `-Rp 3.000`."""
+    _require_int(amount=amount)
     sign = "-" if amount < 0 else ""
     return f"{sign}Rp {abs(amount):,}".replace(",", ".")
