@@ -1,0 +1,348 @@
+"""`make chaos`: 16 clients move money while gunicorn workers are SIGKILLed and PostgreSQL crashes.
+
+    python -m bench.chaos.run            # CHAOS_SECONDS (default 150) of chaos, then the checks
+
+1. A PostgreSQL of its own (initdb into a temporary folder, its own port, fsync on), `gateway
+   init-db` and `gateway demo` against it, limits raised so that they refuse little.
+2. gunicorn (--preload, gthread) on a free loopback port; 16 client threads pay, cash in, cash out
+   and refund, each under its own Idempotency-Key, retrying with the same key and body until a
+   definitive answer.
+3. Meanwhile: SIGKILL a random worker every 0.2-0.8 s; `pg_ctl -m immediate restart` every ~10 s.
+4. Stop the chaos, let the clients finish their last operation, then verify (bench/chaos/verify.py)
+   and print the counts. Exit 1 on any violation. Everything is cleaned up, even on failure.
+
+Settings for the gateway under test, and why:
+- GATEWAY_IDEMPOTENCY_LEASE_SECONDS=5 (production: 30): a worker killed mid-request leaves its
+  key in flight until the lease runs out, and the client retries 409 until then; a shorter lease
+  keeps a run short without changing what is tested (the takeover after the lease).
+- GATEWAY_PIN_SCRYPT_N=1024 (production: 16384): PIN hashing cost is not what is tested here.
+- GATEWAY_ACCESS_TOKEN_TTL_SECONDS=86400: the clients log in once, before the chaos.
+
+Environment: CHAOS_SECONDS, CHAOS_CLIENTS (16), CHAOS_WORKERS (4), CHAOS_THREADS (4),
+CHAOS_PG_RESTART_SECONDS (10), CHAOS_KEEP=1 keeps the temporary folder for a post-mortem.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psycopg
+
+from bench.chaos.client import Api, ChaosClient, Stats
+from bench.chaos.pg import TempPostgres, free_port
+from bench.chaos.verify import verify
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+LIMITS = {
+    "payment_max": 10_000_000,
+    "balance_max": 1_000_000_000,
+    "incoming_monthly_max": 1_000_000_000_000,
+    "daily_max": 1_000_000_000_000,
+    "monthly_max": 1_000_000_000_000,
+    "payments_per_minute": 10_000,
+    "no_pin_max": 50_000,
+}
+
+
+def setting(name: str, default: float) -> float:
+    return float(os.environ.get(name, default))
+
+
+def log(message: str) -> None:
+    print(f"[chaos {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+class Harness:
+    def __init__(self):
+        self.seconds = setting("CHAOS_SECONDS", 150)
+        self.clients = int(setting("CHAOS_CLIENTS", 16))
+        self.workers = int(setting("CHAOS_WORKERS", 4))
+        self.threads = int(setting("CHAOS_THREADS", 4))
+        self.pg_every = setting("CHAOS_PG_RESTART_SECONDS", 10)
+        self.keep = os.environ.get("CHAOS_KEEP") == "1"
+        self.root = Path(tempfile.mkdtemp(prefix="interkop-chaos-"))
+        self.pg = TempPostgres(self.root)
+        self.port = free_port()
+        self.gunicorn: subprocess.Popen | None = None
+        self.gunicorn_log = None
+        self.env = dict(
+            os.environ,
+            GATEWAY_DATABASE_URL=self.pg.url,
+            GATEWAY_KEYS_DIR=str(self.root / "keys"),
+            GATEWAY_PIN_SCRYPT_N="1024",
+            GATEWAY_IDEMPOTENCY_LEASE_SECONDS="5",
+            GATEWAY_ACCESS_TOKEN_TTL_SECONDS="86400",
+            GATEWAY_PUBLIC_URL=f"http://127.0.0.1:{self.port}",
+        )
+        self.stats = Stats()
+        self.cleaned = False
+
+    # -- setup ------------------------------------------------------------------------------
+
+    def gateway(self, *args: str) -> str:
+        done = subprocess.run([str(BIN / "gateway"), *args], env=self.env, cwd=ROOT,
+                              capture_output=True, text=True, timeout=300)
+        if done.returncode != 0:
+            raise RuntimeError(f"gateway {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+        return done.stdout
+
+    def start_database(self) -> None:
+        self.pg.init()
+        self.pg.start()
+        self.pg.create_database()
+        log(f"PostgreSQL ({self.pg.bindir}) on 127.0.0.1:{self.pg.port}, data in {self.pg.data}")
+        self.gateway("init-db")
+        self.city_logins = json.loads(self.gateway("demo", "--json"))
+
+    def start_gunicorn(self) -> None:
+        self.gunicorn_log = open(self.root / "gunicorn.log", "w")
+        self.gunicorn = subprocess.Popen(
+            [str(BIN / "gunicorn"), "--preload", "--workers", str(self.workers),
+             "--worker-class", "gthread", "--threads", str(self.threads),
+             "--bind", f"127.0.0.1:{self.port}", "--timeout", "30", "--graceful-timeout", "5",
+             "--backlog", "512", "gateway:create_app()"],
+            env=self.env, cwd=ROOT, stdout=self.gunicorn_log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.api = Api("127.0.0.1", self.port)
+        self.api.wait_healthy()
+        log(f"gunicorn master {self.gunicorn.pid}: {self.workers} workers x {self.threads} threads"
+            f" on 127.0.0.1:{self.port}")
+
+    def login(self, phone: str, pin: str) -> tuple[str, str]:
+        status, body = self.api.call("POST", "/api/v1/auth/login", {"phone": phone, "pin": pin})
+        if status != 200:
+            raise RuntimeError(f"login {phone}: {status} {body}")
+        token = body["access_token"]
+        status, me = self.api.call("GET", "/api/v1/me", token=token)
+        return token, me["id"]
+
+    def prepare_city(self) -> dict:
+        logins = self.city_logins
+        network = next(a for a in logins["admins"] if a["role"] == "network_admin")
+        token, _ = self.login(network["phone"], network["pin"])
+        for tier in ("basic", "verified"):
+            status, body = self.api.call("PUT", f"/api/v1/limit-policies/default/{tier}", LIMITS, token)
+            if status != 200:
+                raise RuntimeError(f"limit policy {tier}: {status} {body}")
+        city = {"members": [], "merchants": [], "tellers": []}
+        tokens = {}
+        for member in logins["members"]:
+            tokens[member["phone"]] = self.login(member["phone"], member["pin"])
+            token, user_id = tokens[member["phone"]]
+            city["members"].append({**member, "token": token, "user_id": user_id})
+        for admin in logins["admins"]:
+            if admin["role"] == "coop_admin":
+                token, user_id = self.login(admin["phone"], admin["pin"])
+                city["tellers"].append({**admin, "token": token, "user_id": user_id})
+        for merchant in logins["merchants"]:
+            if merchant["phone"] not in tokens:
+                tokens[merchant["phone"]] = self.login(merchant["phone"], merchant["pin"])
+            token, user_id = tokens[merchant["phone"]]
+            status, sticker = self.api.call("GET", f"/api/v1/merchants/{merchant['id']}/static-qr",
+                                            token=token)
+            if status != 200:
+                raise RuntimeError(f"static QR of {merchant['name']}: {status} {sticker}")
+            city["merchants"].append({**merchant, "login_token": token, "owner_user_id": user_id,
+                                      "qr_token": sticker["token"]})
+        return city
+
+    # -- chaos ------------------------------------------------------------------------------
+
+    def worker_pids(self) -> list[int]:
+        master = self.gunicorn.pid
+        pids = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == master and fields[0] != "Z":
+                pids.append(int(entry))
+        return pids
+
+    def kill_workers(self, stop: threading.Event) -> None:
+        while not stop.wait(random.uniform(0.2, 0.8)):
+            pids = self.worker_pids()
+            if pids:
+                try:
+                    os.kill(random.choice(pids), signal.SIGKILL)
+                    self.stats.add("worker kills")
+                except ProcessLookupError:
+                    pass
+
+    def crash_database(self, stop: threading.Event) -> None:
+        while not stop.wait(random.uniform(0.8, 1.2) * self.pg_every):
+            started = time.monotonic()
+            try:
+                self.pg.restart_immediate()
+                self.stats.add("database restarts")
+                self.stats.add("database down ms", int((time.monotonic() - started) * 1000))
+            except Exception as error:  # noqa: BLE001 - reported, then make sure it runs
+                log(f"pg restart failed: {error}")
+                self.pg.ensure_running()
+
+    # -- the run ----------------------------------------------------------------------------
+
+    def run(self) -> int:
+        began = time.monotonic()
+        self.start_database()
+        self.start_gunicorn()
+        city = self.prepare_city()
+        with psycopg.connect(self.pg.url) as connection:
+            baseline = connection.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0]
+            opening = dict(connection.execute(
+                "SELECT m.public_id, a.balance FROM members m JOIN accounts a ON a.id = m.wallet_account_id"
+            ).fetchall())
+        log(f"setup took {time.monotonic() - began:.1f} s; {self.clients} clients for"
+            f" {self.seconds:.0f} s of chaos")
+
+        stop_clients, stop_chaos = threading.Event(), threading.Event()
+        clients = [
+            ChaosClient(i, self.api, city, stop_clients, self.stats, budget_seconds=90,
+                        max_attempts=300)
+            for i in range(self.clients)
+        ]
+        chaos = [
+            threading.Thread(target=self.kill_workers, args=(stop_chaos,), daemon=True),
+            threading.Thread(target=self.crash_database, args=(stop_chaos,), daemon=True),
+        ]
+        chaos_began = time.monotonic()
+        for thread in clients + chaos:
+            thread.start()
+        next_report = chaos_began + 15
+        while time.monotonic() - chaos_began < self.seconds:
+            time.sleep(0.5)
+            if time.monotonic() >= next_report:
+                next_report += 15
+                log(f"{time.monotonic() - chaos_began:.0f} s: {self.stats.get('operations')} ops,"
+                    f" {self.stats.get('acknowledged')} acknowledged,"
+                    f" {self.stats.get('worker kills')} kills,"
+                    f" {self.stats.get('database restarts')} database restarts")
+        stop_chaos.set()
+        stop_clients.set()
+        for thread in chaos:
+            thread.join()
+        self.pg.ensure_running()
+        chaos_seconds = time.monotonic() - chaos_began
+        log("chaos stopped; the clients finish their last operation")
+        for client in clients:
+            client.join(timeout=180)
+        stuck_threads = [client.name for client in clients if client.is_alive()]
+        crashed = [(client.name, repr(client.crashed)) for client in clients if client.crashed]
+        gunicorn_alive = self.gunicorn.poll() is None
+
+        operations = [op for client in clients for op in client.operations]
+        log(f"verifying {len(operations)} operations against the database")
+        violations, figures = verify(self.pg.url, operations, baseline, opening,
+                                     [str(BIN / "gateway")], self.env)
+        if stuck_threads:
+            violations.append(f"clients still running after the drain: {stuck_threads}")
+        if crashed:
+            violations.append(f"client threads crashed: {crashed}")
+        if not gunicorn_alive:
+            violations.append("the gunicorn master died")
+
+        kinds = ("pay", "cash_in", "cash_out", "refund")
+        by_kind = {
+            kind: (sum(1 for op in operations if op.kind == kind),
+                   sum(1 for op in operations if op.kind == kind and op.acknowledged))
+            for kind in kinds
+        }
+        refusals = {}
+        for op in operations:
+            if op.outcome == "refused":
+                name = f"{op.status} {(op.response or {}).get('type', '?').rsplit('/', 1)[-1]}"
+                refusals[name] = refusals.get(name, 0) + 1
+        counts = self.stats.counts
+        rows = [
+            ("chaos seconds", f"{chaos_seconds:.0f}"),
+            ("operations attempted", len(operations)),
+            *((f"  {kind} (acknowledged)", f"{total} ({acked})") for kind, (total, acked) in by_kind.items()),
+            ("acknowledged (2xx)", counts.get("acknowledged", 0)),
+            ("  of which replayed answers", counts.get("replayed answers", 0)),
+            ("definitive refusals (4xx)", counts.get("refused", 0)),
+            *((f"  {name}", number) for name, number in sorted(refusals.items())),
+            ("unresolved", counts.get("unresolved", 0)),
+            ("retries", counts.get("retries", 0)),
+            *((f"  {name[6:]}", number) for name, number in sorted(counts.items())
+              if name.startswith("retry ")),
+            ("worker kills", counts.get("worker kills", 0)),
+            ("database restarts", counts.get("database restarts", 0)),
+            ("business events written", figures.get("business events")),
+            ("wallets matching the clients' model", figures.get("wallets checked")),
+            ("sum of all balances", figures.get("balances sum")),
+            ("ledger check", figures.get("ledger check", "")[:60]),
+            ("violations", len(violations)),
+        ]
+        print()
+        print("chaos result")
+        for name, value in rows:
+            print(f"  {name:<40} {value}")
+        for violation in violations[:50]:
+            print(f"VIOLATION {violation}")
+        if len(violations) > 50:
+            print(f"... and {len(violations) - 50} more")
+        print(f"total time {time.monotonic() - began:.0f} s")
+        return 1 if violations else 0
+
+    # -- cleanup ----------------------------------------------------------------------------
+
+    def cleanup(self) -> None:
+        if self.cleaned:
+            return
+        self.cleaned = True
+        if self.gunicorn is not None and self.gunicorn.poll() is None:
+            try:
+                os.killpg(self.gunicorn.pid, signal.SIGTERM)
+                self.gunicorn.wait(timeout=10)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                try:
+                    os.killpg(self.gunicorn.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        if self.gunicorn_log is not None:
+            self.gunicorn_log.close()
+        try:
+            self.pg.stop()
+        except Exception as error:  # noqa: BLE001
+            log(f"stopping PostgreSQL: {error}")
+        if self.keep:
+            log(f"kept {self.root}")
+        else:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+
+def main() -> int:
+    harness = Harness()
+    atexit.register(harness.cleanup)
+
+    def on_signal(number, frame):
+        raise SystemExit(128 + number)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        return harness.run()
+    finally:
+        harness.cleanup()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
