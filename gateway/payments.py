@@ -28,6 +28,7 @@ from gateway.models import (
     QrKind,
     QrStatus,
     Refund,
+    User,
 )
 from gateway.models.ledger import EventKind, TransferCode
 
@@ -73,45 +74,69 @@ class RefundTooLarge(GatewayError):
     message_en = "The refund is larger than what is left of the payment."
 
 
-def payment_json(session: Session, payment: Payment) -> dict:
-    merchant = session.get(Merchant, payment.merchant_id)
-    cooperatives = dict(
-        session.execute(
-            select(Cooperative.id, Cooperative.public_id).where(
-                Cooperative.id.in_([payment.issuer_cooperative_id, payment.acquirer_cooperative_id])
-            )
-        ).all()
-    )
-    cooperative_names = dict(
-        session.execute(
-            select(Cooperative.id, Cooperative.name).where(
-                Cooperative.id.in_([payment.issuer_cooperative_id, payment.acquirer_cooperative_id])
-            )
-        ).all()
-    )
-    payer = session.get(Member, payment.payer_member_id)
-    return {
-        "id": payment.public_id,
-        "status": payment.status,
-        "amount": payment.amount,
-        "fee_amount": payment.fee_amount,
-        "fees": {
-            "issuer": payment.fee_issuer_amount,
-            "acquirer": payment.fee_acquirer_amount,
-            "network": payment.fee_network_amount,
-        },
-        "refunded_amount": payment.refunded_amount,
-        "merchant": {
-            "id": merchant.public_id,
-            "name": merchant.name,
-            "kind": merchant.kind,
-            "cooperative": cooperative_names[payment.acquirer_cooperative_id],
-        },
-        "payer": {"id": payer.public_id, "name": payer.user.name},
-        "payer_cooperative": cooperatives[payment.issuer_cooperative_id],
-        "merchant_cooperative": cooperatives[payment.acquirer_cooperative_id],
-        "created_at": payment.created_at.isoformat(),
+def payments_json(session: Session, rows: list[Payment]) -> list[dict]:
+    """Render payments as receipts, loading their merchants, payers and cooperatives in batches."""
+    if not rows:
+        return []
+    merchants = {
+        merchant.id: merchant
+        for merchant in session.scalars(
+            select(Merchant).where(Merchant.id.in_({row.merchant_id for row in rows}))
+        )
     }
+    payers = {
+        member_id: (public_id, name)
+        for member_id, public_id, name in session.execute(
+            select(Member.id, Member.public_id, User.name)
+            .join(User, User.id == Member.user_id)
+            .where(Member.id.in_({row.payer_member_id for row in rows}))
+        )
+    }
+    cooperative_ids = {row.issuer_cooperative_id for row in rows} | {
+        row.acquirer_cooperative_id for row in rows
+    }
+    cooperatives = {
+        cooperative_id: (public_id, name)
+        for cooperative_id, public_id, name in session.execute(
+            select(Cooperative.id, Cooperative.public_id, Cooperative.name).where(
+                Cooperative.id.in_(cooperative_ids)
+            )
+        )
+    }
+    rendered = []
+    for payment in rows:
+        merchant = merchants[payment.merchant_id]
+        payer_id, payer_name = payers[payment.payer_member_id]
+        rendered.append(
+            {
+                "id": payment.public_id,
+                "status": payment.status,
+                "amount": payment.amount,
+                "fee_amount": payment.fee_amount,
+                "fees": {
+                    "issuer": payment.fee_issuer_amount,
+                    "acquirer": payment.fee_acquirer_amount,
+                    "network": payment.fee_network_amount,
+                },
+                "refunded_amount": payment.refunded_amount,
+                "merchant": {
+                    "id": merchant.public_id,
+                    "name": merchant.name,
+                    "kind": merchant.kind,
+                    "cooperative": cooperatives[payment.acquirer_cooperative_id][1],
+                },
+                "payer": {"id": payer_id, "name": payer_name},
+                "payer_cooperative": cooperatives[payment.issuer_cooperative_id][0],
+                "merchant_cooperative": cooperatives[payment.acquirer_cooperative_id][0],
+                "created_at": payment.created_at.isoformat(),
+            }
+        )
+    return rendered
+
+
+def payment_json(session: Session, payment: Payment) -> dict:
+    """Render one payment as a receipt."""
+    return payments_json(session, [payment])[0]
 
 
 def pay(

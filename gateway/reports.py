@@ -82,8 +82,8 @@ def merchant_day(session: Session, merchant: Merchant, day: date) -> dict:
 
 
 def cooperative_report(session: Session, cooperative: Cooperative, start: datetime, end: datetime) -> dict:
-    """A cooperative's period: fee income by partner, payments made and received, counter cash,
-    active members."""
+    """A cooperative's period: fee income by partner (net of the fee shares refunds gave back),
+    payments made and received, counter cash, active members."""
     public_ids = dict(session.execute(select(Cooperative.id, Cooperative.public_id)).all())
     in_period = (Payment.created_at >= start) & (Payment.created_at < end)
     fee_income: dict[str, dict] = defaultdict(lambda: {"as_issuer": 0, "as_acquirer": 0})
@@ -99,6 +99,23 @@ def cooperative_report(session: Session, cooperative: Cooperative, start: dateti
         .group_by(Payment.issuer_cooperative_id)
     ):
         fee_income[public_ids[issuer_id]]["as_acquirer"] += int(total)
+    # A refund gives the fee shares back (out of the cooperatives' fee accounts): the income is
+    # net of them, counted on the refund's day as in the merchant's day.
+    refunded_in_period = (Refund.created_at >= start) & (Refund.created_at < end)
+    for own_column, partner_column, share_column, side in (
+        (Payment.issuer_cooperative_id, Payment.acquirer_cooperative_id,
+         Refund.fee_issuer_amount, "as_issuer"),
+        (Payment.acquirer_cooperative_id, Payment.issuer_cooperative_id,
+         Refund.fee_acquirer_amount, "as_acquirer"),
+    ):
+        for partner_id, total in session.execute(
+            select(partner_column, func.sum(share_column))
+            .join(Payment, Payment.id == Refund.payment_id)
+            .where(own_column == cooperative.id, refunded_in_period)
+            .group_by(partner_column)
+        ):
+            if total:
+                fee_income[public_ids[partner_id]][side] -= int(total)
 
     def volume(condition) -> dict:
         count, total = session.execute(

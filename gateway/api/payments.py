@@ -124,7 +124,7 @@ def _payment_list(**owner):
         # Hold no transaction (and on SQLite no lock) while waiting for the next payment.
         db.session.rollback()
         time.sleep(current_app.config["LONG_POLL_INTERVAL_SECONDS"])
-    items = [payments.payment_json(db.session, row) for row in rows]
+    items = payments.payments_json(db.session, rows)
     db.session.rollback()
     return jsonify(items=items, next_cursor=next_cursor)
 

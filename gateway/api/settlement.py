@@ -90,12 +90,20 @@ def settle_window(window_id):
     return jsonify(settlement.window_json(settled))
 
 
+# Report dates stay well inside what a datetime (and its Asia/Jakarta offset) can hold: a day in
+# year 1 or 9999 would overflow when turned into UTC bounds.
+REPORT_YEARS = range(2000, 2101)
+
+
 def _parse_date(raw: str | None, name: str) -> date:
     try:
-        return date.fromisoformat(raw) if raw else datetime.now(JAKARTA).date()
+        parsed = date.fromisoformat(raw) if raw else datetime.now(JAKARTA).date()
     except ValueError:
-        raise ValidationFailed(f"{name} must be a date like 2026-11-22.",
-                               f"{name} harus tanggal seperti 2026-11-22.") from None
+        parsed = None
+    if parsed is None or parsed.year not in REPORT_YEARS:
+        raise ValidationFailed(f"{name} must be a date like 2026-11-22, from 2000 to 2100.",
+                               f"{name} harus tanggal seperti 2026-11-22, dari 2000 sampai 2100.")
+    return parsed
 
 
 @route(blueprint, "GET", "/api/v1/merchants/{merchant_id}/settlement",

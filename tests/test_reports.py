@@ -1,0 +1,628 @@
+"""Reports told in rupiah: a merchant's Jakarta day, a cooperative's period, the observer's city
+figures (no personal data) and the SHU basis."""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+from datetime import UTC, date, datetime, timedelta
+from types import SimpleNamespace
+
+from freezegun import freeze_time
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gateway.limits import JAKARTA
+from gateway.money import AMOUNT_MAX, split
+from gateway.reports import day_bounds, shu_basis
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def pay(city, member, merchant, amount):
+    sticker = city.get(merchant, f"/api/v1/merchants/{merchant.id}/static-qr").get_json()
+    body = {"token": sticker["token"], "amount": amount, "pin": member.pin}
+    return city.post(member, "/api/v1/payments", body)
+
+
+def pay_ok(city, member, merchant, amount) -> dict:
+    response = pay(city, member, merchant, amount)
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def refund(city, merchant, payment_id, amount):
+    response = city.post(merchant, f"/api/v1/payments/{payment_id}/refunds", {"amount": amount})
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def assert_problem(response, status: int, slug: str) -> dict:
+    assert response.status_code == status, response.get_data(as_text=True)[:500]
+    assert response.mimetype == "application/problem+json"
+    problem = response.get_json()
+    assert problem["status"] == status
+    assert problem["type"].endswith("/" + slug), problem
+    return problem
+
+
+def csv_rows(response) -> list[list[str]]:
+    assert response.status_code == 200, response.get_data(as_text=True)[:500]
+    assert response.mimetype == "text/csv"
+    return list(csv.reader(io.StringIO(response.get_data(as_text=True))))
+
+
+def merchant_day(city, merchant, day: str, caller=None):
+    return city.get(caller or merchant, f"/api/v1/merchants/{merchant.id}/settlement?date={day}")
+
+
+# --- Merchant day ------------------------------------------------------------------------------
+
+# 03:00 UTC is 10:00 in Jakarta: well inside 20 May 2026 there.
+MIDDAY = datetime(2026, 5, 20, 3, 0, 0, tzinfo=UTC)
+
+
+def test_a_merchant_day_in_rupiah_gross_refunds_fees_net_paid_out_balance(city):
+    with freeze_time(MIDDAY, tick=False):
+        coop = city.make_cooperative("KSM")
+        admin = city.make_admin(coop)
+        siti = city.make_member(coop)
+        budi = city.make_member(coop)
+        assert city.cash_in(admin, siti, 500_000).status_code == 201
+        assert city.cash_in(admin, budi, 500_000).status_code == 201
+        shop = city.make_merchant(coop, kind="shop", category="small")  # 0,70%
+
+        big = pay_ok(city, siti, shop, 100_000)  # fee 700: 245 / 350 / 105
+        pay_ok(city, budi, shop, 27_500)  # fee 193: 68 / 96 / 29
+        # 40% of the big one back: the fee shares go back in proportion, 98 + 140 + 42 = 280.
+        refund(city, shop, big["id"], 40_000)
+        payout = city.payout(admin, shop, 50_000)
+        assert payout.status_code == 201, payout.get_json()
+
+        response = merchant_day(city, shop, "2026-05-20")
+        assert response.status_code == 200, response.get_json()
+        day = response.get_json()
+    assert day == {
+        "merchant_id": shop.id,
+        "date": "2026-05-20",
+        "timezone": "Asia/Jakarta",
+        "count": 2,
+        "gross": 127_500,
+        "refund_count": 1,
+        "refunds": 40_000,
+        "fees": 700 + 193 - 280,
+        "net": 127_500 - 40_000 - 613,
+        "paid_out": 50_000,
+        # 100.000 - 700 + 27.500 - 193 - 40.000 + 280 - 50.000: the whole day is in the balance.
+        "balance": 36_887,
+    }
+    assert day["net"] - day["paid_out"] == day["balance"] == city.balance_of_merchant(shop)
+
+
+def test_a_merchant_reads_only_its_own_day(city):
+    with freeze_time(MIDDAY, tick=False):
+        coop = city.make_cooperative("KSM")
+        admin = city.make_admin(coop)
+        siti = city.make_member(coop)
+        assert city.cash_in(admin, siti, 100_000).status_code == 201
+        shop = city.make_merchant(coop, kind="shop")
+        rival = city.make_merchant(coop, kind="shop")
+        pay_ok(city, siti, shop, 10_000)
+
+        # Another merchant, the cooperative's admin and the payer: 404, as for an unknown id.
+        for stranger in (rival, admin, siti):
+            assert_problem(
+                merchant_day(city, shop, "2026-05-20", caller=stranger), 404, "not-found"
+            )
+        assert_problem(
+            city.get(rival, "/api/v1/merchants/mer_nosuchmerchant00/settlement?date=2026-05-20"),
+            404,
+            "not-found",
+        )
+        assert_problem(merchant_day(city, shop, "2026-05-32"), 422, "validation-failed")
+        for bad in ("20-05-2026", "0001-01-01", "9999-12-31", "1999-12-31"):
+            assert_problem(merchant_day(city, shop, bad), 422, "validation-failed")
+        # Without a date: today in Jakarta.
+        today = city.get(shop, f"/api/v1/merchants/{shop.id}/settlement").get_json()
+        assert (today["date"], today["gross"]) == ("2026-05-20", 10_000)
+
+
+# 23:59:59 in Jakarta (UTC+7) on 10 March 2026, then midnight.
+BEFORE_MIDNIGHT = datetime(2026, 3, 10, 16, 59, 59, tzinfo=UTC)
+MIDNIGHT = datetime(2026, 3, 10, 17, 0, 0, tzinfo=UTC)
+
+
+def test_23_59_59_and_00_00_00_jakarta_are_different_days_for_the_report_and_the_limits(city):
+    with freeze_time(BEFORE_MIDNIGHT, tick=False) as frozen:
+        coop = city.make_cooperative("KSM")
+        admin = city.make_admin(coop)
+        siti = city.make_member(coop)
+        shop = city.make_merchant(coop, kind="shop", category="small")
+        assert city.cash_in(admin, siti, 200_000).status_code == 201
+        limits = {
+            "payment_max": 2_000_000,
+            "balance_max": 2_000_000,
+            "incoming_monthly_max": 20_000_000,
+            "daily_max": 30_000,
+            "monthly_max": 20_000_000,
+            "payments_per_minute": 10,
+            "no_pin_max": 50_000,
+        }
+        put = city.client.put(
+            f"/api/v1/limit-policies/{coop}/basic", json=limits, headers=city.headers(admin)
+        )
+        assert put.status_code == 200, put.get_json()
+
+        def remaining_today() -> int:
+            response = city.get(siti, f"/api/v1/members/{siti.id}/limits")
+            assert response.status_code == 200, response.get_json()
+            return response.get_json()["daily_remaining"]
+
+        pay_ok(city, siti, shop, 20_000)
+        assert remaining_today() == 10_000
+        # A second 20.000 the same Jakarta day passes the daily limit.
+        refused = assert_problem(pay(city, siti, shop, 20_000), 422, "limit-exceeded")
+        assert (refused["limit"], refused["remaining"]) == ("daily_max", 10_000)
+
+        frozen.move_to(MIDNIGHT)
+        city._tokens.clear()  # log in again inside the new instant
+        assert remaining_today() == 30_000  # a new Jakarta day
+        pay_ok(city, siti, shop, 20_000)
+        assert remaining_today() == 10_000
+
+        first = merchant_day(city, shop, "2026-03-10").get_json()
+        second = merchant_day(city, shop, "2026-03-11").get_json()
+        before = merchant_day(city, shop, "2026-03-09").get_json()
+    assert (first["count"], first["gross"], first["fees"], first["net"]) == (1, 20_000, 140, 19_860)
+    assert (second["count"], second["gross"], second["fees"], second["net"]) == (
+        1,
+        20_000,
+        140,
+        19_860,
+    )
+    assert (before["count"], before["gross"]) == (0, 0)
+
+
+# --- Cooperative report ------------------------------------------------------------------------
+
+
+def cooperative_scene(city):
+    """KSM with Ani and Dewi, KPP with Bayu; a shop in each. KSM's counter takes cash for its own
+    members and for Bayu; KPP's counter takes cash for Dewi."""
+    ksm = city.make_cooperative("KSM")
+    kpp = city.make_cooperative("KPP", kind="market_traders")
+    ksm_admin, kpp_admin = city.make_admin(ksm), city.make_admin(kpp)
+    ani, dewi = city.make_member(ksm), city.make_member(ksm)
+    bayu = city.make_member(kpp)
+    ksm_shop = city.make_merchant(ksm, kind="shop", category="small")
+    kpp_shop = city.make_merchant(kpp, kind="shop", category="small")
+
+    assert city.cash_in(ksm_admin, ani, 500_000).status_code == 201  # own
+    assert city.cash_in(ksm_admin, dewi, 200_000).status_code == 201  # own
+    assert city.cash_in(ksm_admin, bayu, 300_000).status_code == 201  # partner
+    assert city.cash_in(kpp_admin, dewi, 100_000).status_code == 201  # at the partner's counter
+    assert city.cash_out(ksm_admin, ani, 50_000).status_code == 201  # own
+    assert city.cash_out(ksm_admin, bayu, 20_000).status_code == 201  # partner
+
+    pay_ok(city, ani, ksm_shop, 100_000)  # on-us: fee 700 = 245 issuer + 350 acquirer + 105
+    pay_ok(city, ani, kpp_shop, 27_500)  # KSM issues: 68 as issuer from KPP
+    pay_ok(city, bayu, ksm_shop, 10_000)  # KSM acquires: fee 70 = 25 / 35 / 10, 35 from KPP
+    pay_ok(city, bayu, kpp_shop, 5_000)  # nothing to do with KSM
+    return ksm, kpp, ksm_admin, kpp_admin, ani, dewi, bayu
+
+
+def test_a_cooperative_report_in_rupiah(city):
+    ksm, kpp, ksm_admin, kpp_admin, *_ = cooperative_scene(city)
+    network = city.make_staff("network_admin")
+    today = datetime.now(JAKARTA).date()
+    period = f"from={today - timedelta(days=1)}&to={today + timedelta(days=1)}"
+    response = city.get(ksm_admin, f"/api/v1/cooperatives/{ksm}/report?{period}")
+    assert response.status_code == 200, response.get_json()
+    report = response.get_json()
+
+    by_partner = {row["partner_cooperative_id"]: row for row in report["fee_income_by_partner"]}
+    assert by_partner[ksm] == {
+        "partner_cooperative_id": ksm,
+        "as_issuer": 245,
+        "as_acquirer": 350,
+        "total": 595,
+    }
+    assert by_partner[kpp] == {
+        "partner_cooperative_id": kpp,
+        "as_issuer": 68,
+        "as_acquirer": 35,
+        "total": 103,
+    }
+    assert report["fee_income_total"] == 698 == city.balance_of_system(ksm, "fees")
+    assert report["payments_made_by_members"] == {
+        "on_us": {"count": 1, "volume": 100_000},
+        "cross_cooperative": {"count": 1, "volume": 27_500},
+    }
+    assert report["payments_received_by_merchants"] == {
+        "on_us": {"count": 1, "volume": 100_000},
+        "cross_cooperative": {"count": 1, "volume": 10_000},
+    }
+    assert report["counter"] == {
+        "cash_in": {
+            "own_members": {"count": 2, "amount": 700_000},
+            "partner_members": {"count": 1, "amount": 300_000},
+        },
+        "cash_out": {
+            "own_members": {"count": 1, "amount": 50_000},
+            "partner_members": {"count": 1, "amount": 20_000},
+        },
+    }
+    assert (report["active_members"], report["members"]) == (1, 2)  # Ani paid, Dewi did not
+
+    # The partner sees its side: Dewi's cash at its counter is partner cash there.
+    kpp_report = city.get(kpp_admin, f"/api/v1/cooperatives/{kpp}/report?{period}").get_json()
+    assert kpp_report["counter"]["cash_in"] == {
+        "own_members": {"count": 0, "amount": 0},
+        "partner_members": {"count": 1, "amount": 100_000},
+    }
+    assert kpp_report["payments_received_by_merchants"]["cross_cooperative"] == {
+        "count": 1,
+        "volume": 27_500,
+    }
+    # The network operator may read it too.
+    assert city.get(network, f"/api/v1/cooperatives/{ksm}/report?{period}").get_json() == report
+
+    # CSV, with format=csv or Accept: text/csv.
+    rows = csv_rows(city.get(ksm_admin, f"/api/v1/cooperatives/{ksm}/report?{period}&format=csv"))
+    assert rows[0] == ["figure", "detail", "count", "amount"]
+    for row in (
+        ["fee_income", ksm, "", "595"],
+        ["fee_income", kpp, "", "103"],
+        ["payments_made_by_members", "on_us", "1", "100000"],
+        ["payments_made_by_members", "cross_cooperative", "1", "27500"],
+        ["payments_received_by_merchants", "cross_cooperative", "1", "10000"],
+        ["cash_in", "own_members", "2", "700000"],
+        ["cash_in", "partner_members", "1", "300000"],
+        ["cash_out", "own_members", "1", "50000"],
+        ["cash_out", "partner_members", "1", "20000"],
+        ["active_members", "", "1", ""],
+    ):
+        assert row in rows, row
+    accepted = city.client.get(
+        f"/api/v1/cooperatives/{ksm}/report?{period}",
+        headers={**city.headers(ksm_admin), "Accept": "text/csv"},
+    )
+    assert csv_rows(accepted) == rows
+
+    # A period before any of it is all zeros.
+    empty = city.get(
+        ksm_admin, f"/api/v1/cooperatives/{ksm}/report?from=2020-01-01&to=2020-12-31"
+    ).get_json()
+    assert empty["fee_income_by_partner"] == [] and empty["fee_income_total"] == 0
+    assert empty["payments_made_by_members"]["on_us"] == {"count": 0, "volume": 0}
+    assert empty["counter"]["cash_in"]["own_members"] == {"count": 0, "amount": 0}
+    assert empty["active_members"] == 0
+
+
+def test_fee_income_is_net_of_the_fee_shares_refunds_gave_back(city):
+    ksm = city.make_cooperative("KSM")
+    kpp = city.make_cooperative("KPP", kind="market_traders")
+    ksm_admin, kpp_admin = city.make_admin(ksm), city.make_admin(kpp)
+    ani = city.make_member(ksm)
+    assert city.cash_in(ksm_admin, ani, 500_000).status_code == 201
+    kpp_shop = city.make_merchant(kpp, kind="shop", category="small")
+    paid = pay_ok(city, ani, kpp_shop, 100_000)  # fee 700: 245 to KSM, 350 to KPP, 105 network
+    refund(city, kpp_shop, paid["id"], 40_000)  # gives back 98, 140 and 42
+
+    today = datetime.now(JAKARTA).date()
+    period = f"from={today - timedelta(days=1)}&to={today + timedelta(days=1)}"
+    ksm_report = city.get(ksm_admin, f"/api/v1/cooperatives/{ksm}/report?{period}").get_json()
+    kpp_report = city.get(kpp_admin, f"/api/v1/cooperatives/{kpp}/report?{period}").get_json()
+    assert ksm_report["fee_income_by_partner"] == [
+        {"partner_cooperative_id": kpp, "as_issuer": 245 - 98, "as_acquirer": 0, "total": 147}
+    ]
+    assert kpp_report["fee_income_by_partner"] == [
+        {"partner_cooperative_id": ksm, "as_issuer": 0, "as_acquirer": 350 - 140, "total": 210}
+    ]
+    # What the report calls income is what the cooperatives' fee accounts hold.
+    assert ksm_report["fee_income_total"] == city.balance_of_system(ksm, "fees") == 147
+    assert kpp_report["fee_income_total"] == city.balance_of_system(kpp, "fees") == 210
+
+
+def test_the_cooperative_report_is_for_its_own_admins_and_checks_its_dates(city):
+    ksm, kpp, ksm_admin, kpp_admin, ani, dewi, bayu = cooperative_scene(city)
+    observer = city.make_staff("observer")
+    path = f"/api/v1/cooperatives/{ksm}/report?from=2026-01-01&to=2026-01-31"
+    for stranger in (kpp_admin, ani, observer):
+        assert_problem(city.get(stranger, path), 403, "forbidden")
+    for query in (
+        "from=2026-13-01&to=2026-12-31",
+        "from=2026-01-01&to=yesterday",
+        "from=2026-02-01&to=2026-01-31",  # to before from
+        "from=0001-01-01&to=0001-01-02",  # would overflow turning into UTC instants
+        "from=2026-01-01&to=9999-12-31",
+    ):
+        assert_problem(
+            city.get(ksm_admin, f"/api/v1/cooperatives/{ksm}/report?{query}"),
+            422,
+            "validation-failed",
+        )
+    assert_problem(
+        city.get(ksm_admin, "/api/v1/cooperatives/coop_nosuchcoop00000/report"), 404, "not-found"
+    )
+
+
+# --- Observer ----------------------------------------------------------------------------------
+
+
+def observer_scene(city):
+    ksm = city.make_cooperative("KSM")
+    kam = city.make_cooperative("KAM", kind="transport")
+    ksm_admin, kam_admin = city.make_admin(ksm), city.make_admin(kam)
+    members = [city.make_member(ksm) for _ in range(3)] + [city.make_member(kam)]
+    ani, dewi, _idle, bayu = members
+    for member in (ani, dewi, bayu):
+        assert city.cash_in(ksm_admin, member, 200_000).status_code == 201
+    ksm_shop = city.make_merchant(ksm, kind="shop", category="small")
+    angkots = [city.make_merchant(ksm, kind="angkot"), city.make_merchant(ksm, kind="angkot")]
+    kam_taxi = city.make_merchant(kam, kind="taxi", category="regular")
+    merchants = [ksm_shop, *angkots, kam_taxi]
+
+    pay_ok(city, ani, ksm_shop, 30_000)
+    pay_ok(city, bayu, ksm_shop, 10_000)  # crosses into KSM
+    pay_ok(city, ani, kam_taxi, 20_000)  # crosses into KAM
+    pay_ok(city, dewi, angkots[0], 5_000)
+    return ksm, kam, ksm_admin, kam_admin, members, merchants
+
+
+def test_the_observer_sees_city_figures_per_cooperative(app, city):
+    ksm, kam, ksm_admin, kam_admin, members, merchants = observer_scene(city)
+    observer = city.make_staff("observer")
+    response = city.get(observer, "/api/v1/observer/cooperatives")
+    assert response.status_code == 200, response.get_json()
+    figures = response.get_json()
+    rows = {row["cooperative_id"]: row for row in figures["cooperatives"]}
+
+    ksm_row, kam_row = rows[ksm], rows[kam]
+    assert ksm_row["members"] == 3 and kam_row["members"] == 1
+    assert ksm_row["active_members_30_days"] == 2 and kam_row["active_members_30_days"] == 1
+    assert ksm_row["merchants_by_kind"] == {"shop": 1, "angkot": 2}
+    assert kam_row["merchants_by_kind"] == {"taxi": 1}
+    # Count and volume are those received by the cooperative's merchants.
+    assert (ksm_row["payment_count_30_days"], ksm_row["payment_volume_30_days"]) == (3, 45_000)
+    assert (kam_row["payment_count_30_days"], kam_row["payment_volume_30_days"]) == (1, 20_000)
+    assert ksm_row["cross_cooperative_volume_30_days"] == 10_000
+    assert ksm_row["cross_cooperative_share_bps"] == 2_222  # 10.000 of 45.000, rounded down
+    assert kam_row["cross_cooperative_share_bps"] == 10_000
+    assert ksm_row["growth_bps"] is None  # nothing in the previous 30 days
+    assert figures["period_days"] == 30
+
+    assert figures["city"] == {
+        "members": 4,
+        "active_members_30_days": 3,
+        "payment_count_30_days": 4,
+        "payment_volume_30_days": 65_000,
+        "cross_cooperative_share_bps": 4_615,  # 30.000 of 65.000
+        "population": None,
+        "members_share_of_population_bps": None,
+    }
+
+    # No personal data: no phone, no member, user or merchant id, no person's name.
+    text = response.get_data(as_text=True)
+    people = [*members, *merchants, ksm_admin, kam_admin, observer]
+    for person in people:
+        for needle in (person.phone, person.phone.removeprefix("+"), person.id, person.user_id):
+            assert needle not in text, needle
+    for name in ("Anggota", "Pemilik", "Admin", "Merchant "):
+        assert name not in text
+    assert "phone" not in text and "member_id" not in text and "user" not in text
+
+    # With the city's population configured, members as a share of it.
+    app.config["CITY_POPULATION"] = 7
+    city_figures = city.get(observer, "/api/v1/observer/cooperatives").get_json()["city"]
+    assert city_figures["population"] == 7
+    assert city_figures["members_share_of_population_bps"] == 5_714  # 4 of 7
+
+
+def test_growth_against_the_previous_30_days(city):
+    start = datetime(2026, 4, 1, 3, 0, 0, tzinfo=UTC)
+    with freeze_time(start, tick=False) as frozen:
+        ksm = city.make_cooperative("KSM")
+        admin = city.make_admin(ksm)
+        ani = city.make_member(ksm)
+        shop = city.make_merchant(ksm, kind="shop")
+        assert city.cash_in(admin, ani, 500_000).status_code == 201
+        pay_ok(city, ani, shop, 40_000)
+        frozen.move_to(start + timedelta(days=35))
+        city._tokens.clear()
+        pay_ok(city, ani, shop, 50_000)
+        frozen.move_to(start + timedelta(days=35, minutes=1))
+        observer = city.make_staff("observer")
+        row = city.get(observer, "/api/v1/observer/cooperatives").get_json()["cooperatives"][0]
+    assert row["payment_volume_30_days"] == 50_000
+    assert row["growth_bps"] == 2_500  # 50.000 against 40.000: +25%
+
+
+def test_only_the_observer_and_the_network_operator_read_the_city_figures(city):
+    ksm = city.make_cooperative("KSM")
+    admin = city.make_admin(ksm)
+    member = city.make_member(ksm)
+    merchant = city.make_merchant(ksm)
+    for caller in (admin, member, merchant):
+        assert_problem(city.get(caller, "/api/v1/observer/cooperatives"), 403, "forbidden")
+    assert city.client.get("/api/v1/observer/cooperatives").status_code == 401
+    network = city.make_staff("network_admin")
+    assert city.get(network, "/api/v1/observer/cooperatives").status_code == 200
+    # Read-only: nothing but GET.
+    observer = city.make_staff("observer")
+    changed = city.post(observer, "/api/v1/observer/cooperatives", {}, key=None)
+    assert changed.status_code == 405
+
+
+# --- SHU ---------------------------------------------------------------------------------------
+
+SHU_TIME = datetime(2026, 6, 15, 3, 0, 0, tzinfo=UTC)
+
+
+def shu_scene(city):
+    ksm = city.make_cooperative("KSM")
+    kpp = city.make_cooperative("KPP", kind="market_traders")
+    ksm_admin, kpp_admin = city.make_admin(ksm), city.make_admin(kpp)
+    ani, dewi, idle = (city.make_member(ksm) for _ in range(3))
+    bayu = city.make_member(kpp)
+    for member in (ani, dewi, bayu):
+        assert city.cash_in(ksm_admin, member, 300_000).status_code == 201
+    ksm_shop = city.make_merchant(ksm, kind="shop", category="small")
+    kpp_shop = city.make_merchant(kpp, kind="shop", category="small")
+
+    pay_ok(city, ani, ksm_shop, 30_000)
+    bought = pay_ok(city, dewi, ksm_shop, 10_000)
+    refund(city, ksm_shop, bought["id"], 4_000)  # Dewi's business is 6.000, net of the refund
+    pay_ok(city, ani, kpp_shop, 50_000)  # at a partner's merchant: not business with KSM
+    pay_ok(city, bayu, ksm_shop, 20_000)  # a partner's member at KSM's shop: not a KSM member
+    return ksm, kpp, ksm_admin, kpp_admin, ani, dewi, idle, bayu
+
+
+def test_shu_shares_are_proportional_to_business_and_sum_to_the_pool(city):
+    with freeze_time(SHU_TIME, tick=False):
+        ksm, kpp, ksm_admin, kpp_admin, ani, dewi, idle, bayu = shu_scene(city)
+        response = city.get(ksm_admin, f"/api/v1/cooperatives/{ksm}/shu?year=2026&pool=1000001")
+        assert response.status_code == 200, response.get_json()
+        basis = response.get_json()
+        rows = {row["member_id"]: row for row in basis["members"]}
+        # 1.000.001 split 30.000 : 6.000 = 833.334,17 : 166.666,83 -> the left-over rupiah goes to
+        # the larger remainder, Dewi's.
+        assert rows == {
+            ani.id: {"member_id": ani.id, "business_volume": 30_000, "share": 833_334},
+            dewi.id: {"member_id": dewi.id, "business_volume": 6_000, "share": 166_667},
+            idle.id: {"member_id": idle.id, "business_volume": 0, "share": 0},
+        }
+        assert bayu.id not in rows  # only the cooperative's own members share its SHU
+        assert (basis["year"], basis["pool"], basis["distributed"]) == (2026, 1_000_001, 1_000_001)
+        assert sum(row["share"] for row in basis["members"]) == 1_000_001
+
+        rows_csv = csv_rows(
+            city.get(ksm_admin, f"/api/v1/cooperatives/{ksm}/shu?year=2026&pool=1000001&format=csv")
+        )
+        assert rows_csv[0] == ["member_id", "business_volume", "share"]
+        assert sorted(rows_csv[1:]) == sorted(
+            [[ani.id, "30000", "833334"], [dewi.id, "6000", "166667"], [idle.id, "0", "0"]]
+        )
+
+        # Another year has no business: everyone gets zero, nothing is distributed.
+        other = city.get(
+            ksm_admin, f"/api/v1/cooperatives/{ksm}/shu?year=2025&pool=1000000"
+        ).get_json()
+        assert {row["share"] for row in other["members"]} == {0}
+        assert other["distributed"] == 0
+        # A zero pool shares nothing.
+        nothing = city.get(ksm_admin, f"/api/v1/cooperatives/{ksm}/shu?year=2026&pool=0").get_json()
+        assert nothing["distributed"] == 0
+        assert {row["member_id"]: row["business_volume"] for row in nothing["members"]}[
+            ani.id
+        ] == 30_000
+
+        # KPP's basis: Bayu's business at KPP's merchants is nil; Ani's 50.000 there is not KPP's.
+        kpp_basis = city.get(
+            kpp_admin, f"/api/v1/cooperatives/{kpp}/shu?year=2026&pool=500"
+        ).get_json()
+        assert kpp_basis["members"] == [{"member_id": bayu.id, "business_volume": 0, "share": 0}]
+
+
+def test_the_shu_basis_is_for_its_own_admins_and_checks_year_and_pool(city):
+    ksm = city.make_cooperative("KSM")
+    kpp = city.make_cooperative("KPP")
+    ksm_admin, kpp_admin = city.make_admin(ksm), city.make_admin(kpp)
+    member = city.make_member(ksm)
+    observer = city.make_staff("observer")
+    for stranger in (kpp_admin, member, observer):
+        assert_problem(
+            city.get(stranger, f"/api/v1/cooperatives/{ksm}/shu?year=2026&pool=1000"),
+            403,
+            "forbidden",
+        )
+    for query in (
+        "pool=1000",
+        "year=26&pool=1000",
+        "year=1999&pool=1000",
+        "year=2026.0&pool=1000",
+        "year=%C2%B2%C2%B2%C2%B2%C2%B2&pool=1000",  # superscript digits
+        "year=2026",
+        "year=2026&pool=-1",
+        "year=2026&pool=1.5",
+        "year=2026&pool=abc",
+        f"year=2026&pool={AMOUNT_MAX + 1}",
+        "year=2026&pool=%D9%A3",  # an Arabic-Indic three
+    ):
+        assert_problem(
+            city.get(ksm_admin, f"/api/v1/cooperatives/{ksm}/shu?{query}"), 422, "validation-failed"
+        )
+
+
+# What reports.shu_basis hands to split: the pool and each member's business, many of them zero.
+business_volumes = st.lists(
+    st.one_of(st.just(0), st.integers(min_value=1, max_value=AMOUNT_MAX)), min_size=1, max_size=30
+).filter(lambda volumes: sum(volumes) > 0)
+
+
+@settings(max_examples=50, deadline=None)
+@given(pool=st.integers(min_value=0, max_value=AMOUNT_MAX), volumes=business_volumes)
+def test_shu_split_sums_to_the_pool_in_proportion_with_zero_for_no_business(pool, volumes):
+    shares = split(pool, volumes)
+    assert sum(shares) == pool
+    total = sum(volumes)
+    for share, volume in zip(shares, volumes, strict=True):
+        if volume == 0:
+            assert share == 0
+        # Within one rupiah of the exact proportional share.
+        assert abs(share * total - pool * volume) < total
+    # More business never means a smaller share.
+    for i, j in itertools.combinations(range(len(volumes)), 2):
+        if volumes[i] > volumes[j]:
+            assert shares[i] >= shares[j]
+        elif volumes[i] < volumes[j]:
+            assert shares[i] <= shares[j]
+
+
+class _Rows(list):
+    def all(self):
+        return list(self)
+
+
+class _ScriptedSession:
+    """Answers shu_basis's two queries (business by payer, then the cooperative's members)."""
+
+    def __init__(self, *answers):
+        self.answers = list(answers)
+
+    def execute(self, _statement):
+        return _Rows(self.answers.pop(0))
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    pool=st.integers(min_value=0, max_value=AMOUNT_MAX),
+    volumes=st.lists(st.integers(min_value=0, max_value=AMOUNT_MAX), min_size=1, max_size=20),
+    outsiders=st.lists(st.integers(min_value=1, max_value=AMOUNT_MAX), max_size=5),
+)
+def test_shu_basis_shares_the_pool_among_its_own_members_only(pool, volumes, outsiders):
+    members = [(index + 1, f"mem_{index + 1}") for index in range(len(volumes))]
+    business = [
+        (member_id, volume) for (member_id, _), volume in zip(members, volumes, strict=True)
+    ]
+    # Payers at its merchants who are not its members (ids past the members') do not share.
+    business += [(1000 + index, volume) for index, volume in enumerate(outsiders)]
+    cooperative = SimpleNamespace(id=1, public_id="coop_ksm")
+    basis = shu_basis(_ScriptedSession(business, members), cooperative, 2026, pool)
+
+    assert [row["member_id"] for row in basis["members"]] == [public for _, public in members]
+    assert [row["business_volume"] for row in basis["members"]] == volumes
+    shares = [row["share"] for row in basis["members"]]
+    if sum(volumes) and pool:
+        assert sum(shares) == basis["distributed"] == pool
+        assert shares == split(pool, volumes)
+    else:
+        assert set(shares) == {0} and basis["distributed"] == 0
+    assert all(share == 0 for share, volume in zip(shares, volumes, strict=True) if volume == 0)
+
+
+def test_day_bounds_are_jakarta_midnights():
+    start, end = day_bounds(date(2026, 3, 11))
+    assert start.astimezone(UTC) == MIDNIGHT
+    assert end - start == timedelta(days=1)
