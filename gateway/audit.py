@@ -36,6 +36,18 @@ def record(
     session.flush()
 
 
+def cli_actor() -> dict:
+    """Describe who ran a command-line action: the operating-system user and host."""
+    import getpass
+    import socket
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return {"via": "cli", "os_user": user, "host": socket.gethostname()}
+
+
 def events(session: Session, *, cooperative_id: int | None, before: int | None, limit: int) -> list[dict]:
     """Return audit events newest first, for one cooperative or (None) all of them."""
     statement = (

@@ -71,7 +71,7 @@ def keys_rotate():
     from gateway import audit
 
     kid = current_app.extensions["keyring"].rotate()
-    transaction(db.session, lambda s: audit.record(s, "keys.rotate", target=kid))
+    transaction(db.session, lambda s: audit.record(s, "keys.rotate", target=kid, detail=audit.cli_actor()))
     click.echo(kid)
 
 
@@ -88,7 +88,7 @@ def keys_retire(kid):
         raise click.ClickException(str(error)) from None
     from gateway import audit
 
-    transaction(db.session, lambda s: audit.record(s, "keys.retire", target=kid))
+    transaction(db.session, lambda s: audit.record(s, "keys.retire", target=kid, detail=audit.cli_actor()))
     click.echo(f"retired {kid}")
 
 
@@ -161,7 +161,7 @@ def settle_close():
     from gateway import audit, settlement
 
     window = settlement.close(db.session, lambda work: transaction(db.session, work))
-    transaction(db.session, lambda s: audit.record(s, "settlement.close", target=window.public_id))
+    transaction(db.session, lambda s: audit.record(s, "settlement.close", target=window.public_id, detail=audit.cli_actor()))
     click.echo(settlement.describe(window))
 
 
@@ -206,7 +206,7 @@ def settle_mark_settled(window_id):
 
     window = _window_or_exit(window_id)
     settled = transaction(db.session, lambda s: settlement.mark_settled(s, window, None))
-    transaction(db.session, lambda s: audit.record(s, "settlement.settle", target=window_id))
+    transaction(db.session, lambda s: audit.record(s, "settlement.settle", target=window_id, detail=audit.cli_actor()))
     click.echo(f"window {settled.public_id} is {settled.status}")
 
 

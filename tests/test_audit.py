@@ -323,3 +323,23 @@ def test_closing_and_settling_from_the_command_line_is_audited(city, runner):
         ("settlement.settle", window_id, "ok"),
         ("settlement.close", window_id, "ok"),
     ]
+
+
+def test_the_database_refuses_to_change_or_delete_an_audit_event(app, city):
+    import sqlalchemy as sa
+
+    from gateway import audit as audit_module
+    from gateway.db import db, transaction
+
+    with app.app_context():
+        transaction(db.session, lambda s: audit_module.record(s, "test.event", target="x"))
+        for statement in ("UPDATE audit_events SET outcome = 'forged'", "DELETE FROM audit_events"):
+            try:
+                db.session.execute(sa.text(statement))
+                db.session.commit()
+            except sa.exc.DBAPIError as error:
+                db.session.rollback()
+                assert "append-only" in str(error)
+            else:
+                raise AssertionError(f"{statement} was allowed")
+        assert db.session.scalar(sa.text("SELECT outcome FROM audit_events WHERE action = 'test.event'")) == "ok"
