@@ -66,6 +66,9 @@ def cash_in(
     """
     stored = ledger.lock_accounts(session, [member.wallet_account_id])
     limits.check_incoming(session, member, amount, stored[member.wallet_account_id], utcnow())
+    if counter.id != member.cooperative_id:
+        # The counter holds cash it owes the member's cooperative.
+        limits.check_net_debit_cap(session, counter.id, amount)
     counter_cash = ledger.system_account(session, AccountKind.COUNTER_CASH, counter.id)
     posted = ledger.post(
         session,

@@ -231,3 +231,32 @@ def put_policy(session: Session, cooperative_id: int | None, tier: str, policy: 
         row.limits = policy.model_dump()
     session.flush()
     return row
+
+
+def check_net_debit_cap(session: Session, cooperative_id: int, lowering_by: int) -> None:
+    """Refuse an event that would take a cooperative's unsettled position below minus its cap.
+
+    Only cooperatives with a cap pay for this check: their row is locked (so two payments cannot
+    pass the cap together, at the price of serialising that cooperative's outgoing money) and
+    their position summed over the unsettled windows.
+    """
+    from gateway.db import is_postgresql
+    from gateway.models import Cooperative
+    from gateway.settlement import unsettled_position
+
+    statement = select(Cooperative.net_debit_cap).where(Cooperative.id == cooperative_id)
+    cap = session.scalar(statement)
+    if cap is None:
+        return
+    if is_postgresql(session):
+        session.scalar(statement.with_for_update())
+    position = unsettled_position(session, cooperative_id)
+    if position - lowering_by < -cap:
+        room = cap + position
+        raise _refuse(
+            "net_debit_cap", cap, room,
+            "The cooperative has reached how much it may owe before settlement. Try again after"
+            " the next settlement.",
+            "Koperasi telah mencapai batas utang sebelum penyelesaian. Coba lagi setelah"
+            " penyelesaian berikutnya.",
+        )

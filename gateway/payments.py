@@ -178,6 +178,8 @@ def pay(
 
     issuer_id, acquirer_id = payer.cooperative_id, merchant.cooperative_id
     fee = fees.compute(fees.rule_for(session, issuer_id, acquirer_id), amount, merchant.category)
+    if issuer_id != acquirer_id:
+        limits.check_net_debit_cap(session, issuer_id, amount - fee.issuer)
     legs = [ledger.Leg(payer.wallet_account_id, merchant.account_id, amount, TransferCode.PAYMENT)]
     for share, owner, code_name in (
         (fee.issuer, issuer_id, TransferCode.FEE_ISSUER),

@@ -380,3 +380,24 @@ def describe(window: SettlementWindow) -> str:
             f" acquirer {format_rupiah(pair['fee_acquirer'])}, network {format_rupiah(pair['fee_network'])}"
         )
     return "\n".join(lines)
+
+
+def unsettled_position(session: Session, cooperative_id: int) -> int:
+    """A cooperative's net position over every window not yet settled (settlement transfers
+    excluded): how much it owes (negative) or is owed since its last settlement."""
+    unsettled = select(SettlementWindow.id).where(SettlementWindow.status != WindowStatus.SETTLED)
+    owned = select(Account.id).where(Account.cooperative_id == cooperative_id)
+    base = (
+        Transfer.window_id.in_(unsettled) & (Transfer.code != TransferCode.SETTLEMENT)
+    )
+    credits = session.scalar(
+        select(func.coalesce(func.sum(Transfer.amount), 0)).where(
+            base, Transfer.credit_account_id.in_(owned)
+        )
+    )
+    debits = session.scalar(
+        select(func.coalesce(func.sum(Transfer.amount), 0)).where(
+            base, Transfer.debit_account_id.in_(owned)
+        )
+    )
+    return int(credits) - int(debits)

@@ -128,3 +128,34 @@ def test_partial_then_full_refund_gives_fees_back_in_proportion(city):
     assert city.balance_of_system(None, "fees") == 0
     assert city.count(Payment) == 1
     assert city.ledger_problems() == []
+
+
+def test_a_cooperative_net_debit_cap_refuses_what_would_pass_it_until_settlement(app, city):
+    from gateway.db import db
+    from gateway.models import Cooperative
+
+    consumer = city.make_cooperative("KSM")
+    market = city.make_cooperative("KPP", kind="market_traders")
+    teller = city.make_admin(consumer)
+    network = city.make_staff("network_admin")
+    siti = city.make_member(consumer)
+    assert city.cash_in(teller, siti, 500_000).status_code == 201
+    shop = city.make_merchant(market, kind="shop", category="micro")
+    with app.app_context():
+        cooperative = db.session.scalar(db.select(Cooperative).where(Cooperative.public_id == consumer))
+        cooperative.net_debit_cap = 100_000
+        db.session.commit()
+    sticker = static_qr(city, shop)
+
+    assert pay(city, siti, sticker["token"], amount=60_000).status_code == 201
+    refused = pay(city, siti, sticker["token"], amount=45_000)
+    assert refused.status_code == 422, refused.get_json()
+    assert refused.get_json()["limit"] == "net_debit_cap"
+    assert refused.get_json()["remaining"] == 40_000
+    assert pay(city, siti, sticker["token"], amount=40_000).status_code == 201
+
+    # Once the window is closed and settled, the cooperative may owe again.
+    window = city.post(network, "/api/v1/settlement/windows/current/close", None, key=None).get_json()
+    assert city.post(network, f"/api/v1/settlement/windows/{window['id']}/settle", None, key=None).status_code == 200
+    assert pay(city, siti, sticker["token"], amount=45_000).status_code == 201
+    assert city.ledger_problems() == []
