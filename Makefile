@@ -24,6 +24,13 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/pytest -q
 
+# Payments per second against pgbench (the database's limit) and bare Flask (the framework's),
+# growth, worker memory and QR throughput, on the local PostgreSQL's `bench` database (bench/).
+# BENCH_SECONDS=5 BENCH_PAYMENTS=5000 for a quick run; results in bench/results/latest.json.
+.PHONY: bench
+bench: $(STAMP)
+	$(BIN)/python -m bench.run
+
 lint: $(STAMP)
 	$(BIN)/ruff check gateway tests
 	$(BIN)/ruff format --check gateway tests
