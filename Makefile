@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= 2
 
-.PHONY: install run test test-postgres lint format clean
+.PHONY: install run test test-postgres lint format clean chaos
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -22,7 +22,14 @@ run: $(STAMP)
 	$(BIN)/gunicorn --workers $(WORKERS) --worker-class gthread --threads 8 --bind $(HOST):$(PORT) --access-logfile - 'gateway:create_app()'
 
 test: $(STAMP)
+	@command -v chromium >/dev/null || (test "$$(id -u)" = 0 && apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || true
 	$(BIN)/pytest -q
+
+# Kill gunicorn workers and crash a private PostgreSQL (initdb in a temporary folder) under 16
+# retrying clients, then prove the books (bench/chaos/). CI runs it with CHAOS_SECONDS=120.
+CHAOS_SECONDS ?= 150
+chaos: $(STAMP)
+	CHAOS_SECONDS=$(CHAOS_SECONDS) $(BIN)/python -m bench.chaos.run
 
 # Payments per second against pgbench (the database's limit) and bare Flask (the framework's),
 # growth, worker memory and QR throughput, on the local PostgreSQL's `bench` database (bench/).

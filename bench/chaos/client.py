@@ -27,8 +27,9 @@ class Api:
     def __init__(self, host: str, port: int, timeout: float = 15.0):
         self.host, self.port, self.timeout = host, port, timeout
 
-    def request(self, method: str, path: str, body=None, token: str | None = None,
-                key: str | None = None):
+    def request(
+        self, method: str, path: str, body=None, token: str | None = None, key: str | None = None
+    ):
         """One HTTP exchange on a fresh connection; raise a TRANSIENT error if it breaks."""
         headers = {"Accept": "application/json", "Accept-Language": "en"}
         payload = None
@@ -114,7 +115,9 @@ class Stats:
             return self.counts.get(name, 0)
 
 
-def perform(api: Api, op: Operation, stats: Stats, budget_seconds: float, max_attempts: int) -> None:
+def perform(
+    api: Api, op: Operation, stats: Stats, budget_seconds: float, max_attempts: int
+) -> None:
     """Send op until a definitive answer, retrying with the same key and body; bounded."""
     started = time.monotonic()
     delay = 0.05
@@ -128,13 +131,23 @@ def perform(api: Api, op: Operation, stats: Stats, budget_seconds: float, max_at
         else:
             problem_type = document.get("type") if isinstance(document, dict) else None
             if 200 <= status < 300:
-                op.status, op.response, op.replayed, op.outcome = status, document, replayed, "acknowledged"
+                op.status, op.response, op.replayed, op.outcome = (
+                    status,
+                    document,
+                    replayed,
+                    "acknowledged",
+                )
             elif status == 409 and problem_type == IN_FLIGHT:
                 reason = "409-in-flight"
             elif status >= 500:
                 reason = f"{status}"
             else:
-                op.status, op.response, op.replayed, op.outcome = status, document, replayed, "refused"
+                op.status, op.response, op.replayed, op.outcome = (
+                    status,
+                    document,
+                    replayed,
+                    "refused",
+                )
         if reason is None:
             break
         op.errors[reason] = op.errors.get(reason, 0) + 1
@@ -153,8 +166,16 @@ def perform(api: Api, op: Operation, stats: Stats, budget_seconds: float, max_at
 class ChaosClient(threading.Thread):
     """One of the 16 clients: pay, cash in, cash out, refund, until told to stop."""
 
-    def __init__(self, index: int, api: Api, city: dict, stop: threading.Event, stats: Stats,
-                 budget_seconds: float, max_attempts: int):
+    def __init__(
+        self,
+        index: int,
+        api: Api,
+        city: dict,
+        stop: threading.Event,
+        stats: Stats,
+        budget_seconds: float,
+        max_attempts: int,
+    ):
         super().__init__(name=f"client-{index}", daemon=True)
         self.api, self.city, self.stop, self.stats = api, city, stop, stats
         self.budget_seconds, self.max_attempts = budget_seconds, max_attempts
@@ -191,27 +212,49 @@ class ChaosClient(threading.Thread):
             [m for m in self.city["merchants"] if m["owner_user_id"] != member["user_id"]]
         )
         if self.random.random() < 0.1:  # above the no-PIN threshold: with the PIN
-            body = {"token": merchant["qr_token"], "amount": self.random.randrange(51_000, 95_000, 500),
-                    "pin": member["pin"]}
+            body = {
+                "token": merchant["qr_token"],
+                "amount": self.random.randrange(51_000, 95_000, 500),
+                "pin": member["pin"],
+            }
         else:
-            body = {"token": merchant["qr_token"], "amount": self.random.randrange(1_000, 49_500, 500)}
-        return Operation("pay", "/api/v1/payments", body, member["token"], member["user_id"],
-                         member["id"])
+            body = {
+                "token": merchant["qr_token"],
+                "amount": self.random.randrange(1_000, 49_500, 500),
+            }
+        return Operation(
+            "pay", "/api/v1/payments", body, member["token"], member["user_id"], member["id"]
+        )
 
     def cash_in(self) -> Operation:
         member = self.random.choice(self.city["members"])
         admin = self.random.choice(self.city["tellers"])
         body = {"member_id": member["id"], "amount": self.random.randrange(10_000, 150_000, 1_000)}
-        return Operation("cash_in", "/api/v1/counter/cash-in", body, admin["token"],
-                         admin["user_id"], member["id"])
+        return Operation(
+            "cash_in",
+            "/api/v1/counter/cash-in",
+            body,
+            admin["token"],
+            admin["user_id"],
+            member["id"],
+        )
 
     def cash_out(self) -> Operation:
         member = self.random.choice(self.city["members"])
         admin = self.random.choice(self.city["tellers"])
-        body = {"member_id": member["id"], "amount": self.random.randrange(5_000, 80_000, 1_000),
-                "pin": member["pin"]}
-        return Operation("cash_out", "/api/v1/counter/cash-out", body, admin["token"],
-                         admin["user_id"], member["id"])
+        body = {
+            "member_id": member["id"],
+            "amount": self.random.randrange(5_000, 80_000, 1_000),
+            "pin": member["pin"],
+        }
+        return Operation(
+            "cash_out",
+            "/api/v1/counter/cash-out",
+            body,
+            admin["token"],
+            admin["user_id"],
+            member["id"],
+        )
 
     def refund(self) -> Operation:
         payment = self.refundable.pop(self.random.randrange(len(self.refundable)))
@@ -221,8 +264,14 @@ class ChaosClient(threading.Thread):
             body = {"amount": amount}
         else:
             amount, body = left, {}
-        op = Operation("refund", f"/api/v1/payments/{payment['id']}/refunds", body,
-                       payment["merchant_token"], payment["merchant_user_id"], payment["member_id"])
+        op = Operation(
+            "refund",
+            f"/api/v1/payments/{payment['id']}/refunds",
+            body,
+            payment["merchant_token"],
+            payment["merchant_user_id"],
+            payment["member_id"],
+        )
         op.refund_of = payment  # type: ignore[attr-defined]
         op.refund_amount = amount  # type: ignore[attr-defined]
         return op
@@ -230,10 +279,15 @@ class ChaosClient(threading.Thread):
     def after(self, op: Operation) -> None:
         if op.kind == "pay" and op.acknowledged:
             merchant = next(m for m in self.city["merchants"] if m["qr_token"] == op.body["token"])
-            self.refundable.append({
-                "id": op.response["id"], "left": op.body["amount"], "member_id": op.member_id,
-                "merchant_token": merchant["login_token"], "merchant_user_id": merchant["owner_user_id"],
-            })
+            self.refundable.append(
+                {
+                    "id": op.response["id"],
+                    "left": op.body["amount"],
+                    "member_id": op.member_id,
+                    "merchant_token": merchant["login_token"],
+                    "merchant_user_id": merchant["owner_user_id"],
+                }
+            )
         elif op.kind == "refund" and op.acknowledged:
             payment = op.refund_of  # type: ignore[attr-defined]
             payment["left"] -= op.response["amount"]

@@ -60,7 +60,9 @@ class TempPostgres:
     def admin_dsn(self) -> str:
         return f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres"
 
-    def _run(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
+    def _run(
+        self, *args: str, check: bool = True, timeout: float = 120
+    ) -> subprocess.CompletedProcess:
         command = [str(self.bindir / args[0]), *args[1:]]
         if self.as_postgres:
             command = ["runuser", "-u", "postgres", "--", *command]
@@ -77,8 +79,19 @@ class TempPostgres:
             user = pwd.getpwnam("postgres")
             for path in (self.data, self.sockets, self.log):
                 os.chown(path, user.pw_uid, user.pw_gid)
-        self._run("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "-E", "UTF8",
-                  "--no-locale", "--no-instructions")
+        self._run(
+            "initdb",
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--no-locale",
+            "--no-instructions",
+        )
         settings = {
             "port": str(self.port),
             "listen_addresses": "'127.0.0.1'",
@@ -101,8 +114,19 @@ class TempPostgres:
 
     def restart_immediate(self) -> None:
         """Crash it (`-m immediate`: no shutdown checkpoint, recovery replays the WAL) and start."""
-        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-m", "immediate", "-w",
-                  "-t", "60", "restart")
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.log),
+            "-m",
+            "immediate",
+            "-w",
+            "-t",
+            "60",
+            "restart",
+        )
         self.running = True
 
     def is_running(self) -> bool:
@@ -118,11 +142,13 @@ class TempPostgres:
         with psycopg.connect(self.admin_dsn, autocommit=True) as connection:
             connection.execute(f'CREATE DATABASE "{name}"')
 
-    def stop(self) -> None:
+    def stop(self, mode: str = "fast") -> None:
         if self.data.exists() and (self.data / "postmaster.pid").exists():
-            self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "-t", "30", "stop",
-                      check=False)
+            self._run(
+                "pg_ctl", "-D", str(self.data), "-m", mode, "-w", "-t", "30", "stop", check=False
+            )
             if self.is_running():
-                self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop",
-                          check=False)
+                self._run(
+                    "pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop", check=False
+                )
         self.running = False

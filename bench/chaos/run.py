@@ -19,12 +19,15 @@ Settings for the gateway under test, and why:
 - GATEWAY_ACCESS_TOKEN_TTL_SECONDS=86400: the clients log in once, before the chaos.
 
 Environment: CHAOS_SECONDS, CHAOS_CLIENTS (16), CHAOS_WORKERS (4), CHAOS_THREADS (4),
-CHAOS_PG_RESTART_SECONDS (10), CHAOS_KEEP=1 keeps the temporary folder for a post-mortem.
+CHAOS_PG_RESTART_SECONDS (10), CHAOS_KEEP=1 keeps the temporary folder for a post-mortem,
+CHAOS_INJECT=duplicate writes one acknowledged cash-in twice before the checks (a self-test of
+the checks: that run must fail).
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import random
@@ -93,8 +96,14 @@ class Harness:
     # -- setup ------------------------------------------------------------------------------
 
     def gateway(self, *args: str) -> str:
-        done = subprocess.run([str(BIN / "gateway"), *args], env=self.env, cwd=ROOT,
-                              capture_output=True, text=True, timeout=300)
+        done = subprocess.run(
+            [str(BIN / "gateway"), *args],
+            env=self.env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         if done.returncode != 0:
             raise RuntimeError(f"gateway {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
         return done.stdout
@@ -106,21 +115,42 @@ class Harness:
         log(f"PostgreSQL ({self.pg.bindir}) on 127.0.0.1:{self.pg.port}, data in {self.pg.data}")
         self.gateway("init-db")
         self.city_logins = json.loads(self.gateway("demo", "--json"))
+        log("gateway init-db and demo done")
 
     def start_gunicorn(self) -> None:
-        self.gunicorn_log = open(self.root / "gunicorn.log", "w")
+        self.gunicorn_log = open(self.root / "gunicorn.log", "w")  # noqa: SIM115 - lives with gunicorn
         self.gunicorn = subprocess.Popen(
-            [str(BIN / "gunicorn"), "--preload", "--workers", str(self.workers),
-             "--worker-class", "gthread", "--threads", str(self.threads),
-             "--bind", f"127.0.0.1:{self.port}", "--timeout", "30", "--graceful-timeout", "5",
-             "--backlog", "512", "gateway:create_app()"],
-            env=self.env, cwd=ROOT, stdout=self.gunicorn_log, stderr=subprocess.STDOUT,
+            [
+                str(BIN / "gunicorn"),
+                "--preload",
+                "--workers",
+                str(self.workers),
+                "--worker-class",
+                "gthread",
+                "--threads",
+                str(self.threads),
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--timeout",
+                "30",
+                "--graceful-timeout",
+                "5",
+                "--backlog",
+                "512",
+                "gateway:create_app()",
+            ],
+            env=self.env,
+            cwd=ROOT,
+            stdout=self.gunicorn_log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         self.api = Api("127.0.0.1", self.port)
         self.api.wait_healthy()
-        log(f"gunicorn master {self.gunicorn.pid}: {self.workers} workers x {self.threads} threads"
-            f" on 127.0.0.1:{self.port}")
+        log(
+            f"gunicorn master {self.gunicorn.pid}: {self.workers} workers x {self.threads} threads"
+            f" on 127.0.0.1:{self.port}"
+        )
 
     def login(self, phone: str, pin: str) -> tuple[str, str]:
         status, body = self.api.call("POST", "/api/v1/auth/login", {"phone": phone, "pin": pin})
@@ -135,7 +165,9 @@ class Harness:
         network = next(a for a in logins["admins"] if a["role"] == "network_admin")
         token, _ = self.login(network["phone"], network["pin"])
         for tier in ("basic", "verified"):
-            status, body = self.api.call("PUT", f"/api/v1/limit-policies/default/{tier}", LIMITS, token)
+            status, body = self.api.call(
+                "PUT", f"/api/v1/limit-policies/default/{tier}", LIMITS, token
+            )
             if status != 200:
                 raise RuntimeError(f"limit policy {tier}: {status} {body}")
         city = {"members": [], "merchants": [], "tellers": []}
@@ -152,12 +184,19 @@ class Harness:
             if merchant["phone"] not in tokens:
                 tokens[merchant["phone"]] = self.login(merchant["phone"], merchant["pin"])
             token, user_id = tokens[merchant["phone"]]
-            status, sticker = self.api.call("GET", f"/api/v1/merchants/{merchant['id']}/static-qr",
-                                            token=token)
+            status, sticker = self.api.call(
+                "GET", f"/api/v1/merchants/{merchant['id']}/static-qr", token=token
+            )
             if status != 200:
                 raise RuntimeError(f"static QR of {merchant['name']}: {status} {sticker}")
-            city["merchants"].append({**merchant, "login_token": token, "owner_user_id": user_id,
-                                      "qr_token": sticker["token"]})
+            city["merchants"].append(
+                {
+                    **merchant,
+                    "login_token": token,
+                    "owner_user_id": user_id,
+                    "qr_token": sticker["token"],
+                }
+            )
         return city
 
     # -- chaos ------------------------------------------------------------------------------
@@ -207,16 +246,22 @@ class Harness:
         city = self.prepare_city()
         with psycopg.connect(self.pg.url) as connection:
             baseline = connection.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0]
-            opening = dict(connection.execute(
-                "SELECT m.public_id, a.balance FROM members m JOIN accounts a ON a.id = m.wallet_account_id"
-            ).fetchall())
-        log(f"setup took {time.monotonic() - began:.1f} s; {self.clients} clients for"
-            f" {self.seconds:.0f} s of chaos")
+            opening = dict(
+                connection.execute(
+                    "SELECT m.public_id, a.balance FROM members m"
+                    " JOIN accounts a ON a.id = m.wallet_account_id"
+                ).fetchall()
+            )
+        log(
+            f"setup took {time.monotonic() - began:.1f} s; {self.clients} clients for"
+            f" {self.seconds:.0f} s of chaos"
+        )
 
         stop_clients, stop_chaos = threading.Event(), threading.Event()
         clients = [
-            ChaosClient(i, self.api, city, stop_clients, self.stats, budget_seconds=90,
-                        max_attempts=300)
+            ChaosClient(
+                i, self.api, city, stop_clients, self.stats, budget_seconds=90, max_attempts=300
+            )
             for i in range(self.clients)
         ]
         chaos = [
@@ -231,10 +276,12 @@ class Harness:
             time.sleep(0.5)
             if time.monotonic() >= next_report:
                 next_report += 15
-                log(f"{time.monotonic() - chaos_began:.0f} s: {self.stats.get('operations')} ops,"
+                log(
+                    f"{time.monotonic() - chaos_began:.0f} s: {self.stats.get('operations')} ops,"
                     f" {self.stats.get('acknowledged')} acknowledged,"
                     f" {self.stats.get('worker kills')} kills,"
-                    f" {self.stats.get('database restarts')} database restarts")
+                    f" {self.stats.get('database restarts')} database restarts"
+                )
         stop_chaos.set()
         stop_clients.set()
         for thread in chaos:
@@ -249,9 +296,12 @@ class Harness:
         gunicorn_alive = self.gunicorn.poll() is None
 
         operations = [op for client in clients for op in client.operations]
+        if os.environ.get("CHAOS_INJECT") == "duplicate":
+            self.inject_duplicate(operations)
         log(f"verifying {len(operations)} operations against the database")
-        violations, figures = verify(self.pg.url, operations, baseline, opening,
-                                     [str(BIN / "gateway")], self.env)
+        violations, figures = verify(
+            self.pg.url, operations, baseline, opening, [str(BIN / "gateway")], self.env
+        )
         if stuck_threads:
             violations.append(f"clients still running after the drain: {stuck_threads}")
         if crashed:
@@ -261,8 +311,10 @@ class Harness:
 
         kinds = ("pay", "cash_in", "cash_out", "refund")
         by_kind = {
-            kind: (sum(1 for op in operations if op.kind == kind),
-                   sum(1 for op in operations if op.kind == kind and op.acknowledged))
+            kind: (
+                sum(1 for op in operations if op.kind == kind),
+                sum(1 for op in operations if op.kind == kind and op.acknowledged),
+            )
             for kind in kinds
         }
         refusals = {}
@@ -274,15 +326,21 @@ class Harness:
         rows = [
             ("chaos seconds", f"{chaos_seconds:.0f}"),
             ("operations attempted", len(operations)),
-            *((f"  {kind} (acknowledged)", f"{total} ({acked})") for kind, (total, acked) in by_kind.items()),
+            *(
+                (f"  {kind} (acknowledged)", f"{total} ({acked})")
+                for kind, (total, acked) in by_kind.items()
+            ),
             ("acknowledged (2xx)", counts.get("acknowledged", 0)),
             ("  of which replayed answers", counts.get("replayed answers", 0)),
             ("definitive refusals (4xx)", counts.get("refused", 0)),
             *((f"  {name}", number) for name, number in sorted(refusals.items())),
             ("unresolved", counts.get("unresolved", 0)),
             ("retries", counts.get("retries", 0)),
-            *((f"  {name[6:]}", number) for name, number in sorted(counts.items())
-              if name.startswith("retry ")),
+            *(
+                (f"  {name[6:]}", number)
+                for name, number in sorted(counts.items())
+                if name.startswith("retry ")
+            ),
             ("worker kills", counts.get("worker kills", 0)),
             ("database restarts", counts.get("database restarts", 0)),
             ("business events written", figures.get("business events")),
@@ -302,31 +360,59 @@ class Harness:
         print(f"total time {time.monotonic() - began:.0f} s")
         return 1 if violations else 0
 
+    def inject_duplicate(self, operations) -> None:
+        """Self-test of the checks: write one acknowledged cash-in a second time, as a gateway that
+        ran a request twice would (its own event and transfer, the wallet's stored balance moved
+        too), so that it balances and `gateway ledger check` still passes. The run must fail."""
+        op = next(op for op in operations if op.kind == "cash_in" and op.acknowledged)
+        with psycopg.connect(self.pg.url) as connection:
+            event_id = connection.execute(
+                """INSERT INTO events (public_id, kind, cooperative_id, actor_user_id, created_at)
+                   SELECT 'evt_duplicate', kind, cooperative_id, actor_user_id, now()
+                   FROM events WHERE public_id = %s RETURNING id""",
+                (op.response["event_id"],),
+            ).fetchone()[0]
+            connection.execute(
+                """INSERT INTO transfers (public_id, event_id, debit_account_id, credit_account_id,
+                                         amount, code, created_at, window_id)
+                   SELECT 'trf_duplicate', %s, debit_account_id, credit_account_id, amount, code,
+                          now(), window_id
+                   FROM transfers WHERE event_id = (SELECT id FROM events WHERE public_id = %s)""",
+                (event_id, op.response["event_id"]),
+            )
+            connection.execute(
+                """UPDATE accounts SET balance = balance + %s WHERE id = (
+                       SELECT wallet_account_id FROM members WHERE public_id = %s)""",
+                (op.body["amount"], op.member_id),
+            )
+        log(f"injected a duplicate of cash-in {op.response['event_id']} (CHAOS_INJECT=duplicate)")
+
     # -- cleanup ----------------------------------------------------------------------------
 
     def cleanup(self) -> None:
         if self.cleaned:
             return
         self.cleaned = True
-        if self.gunicorn is not None and self.gunicorn.poll() is None:
-            try:
-                os.killpg(self.gunicorn.pid, signal.SIGTERM)
-                self.gunicorn.wait(timeout=10)
-            except (ProcessLookupError, subprocess.TimeoutExpired):
-                try:
-                    os.killpg(self.gunicorn.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+        began = time.monotonic()
+        if self.gunicorn is not None:
+            # The master and its workers share a process group of their own; nothing of theirs
+            # is worth a graceful shutdown.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.gunicorn.pid, signal.SIGKILL)
+            self.gunicorn.wait(timeout=10)
         if self.gunicorn_log is not None:
             self.gunicorn_log.close()
+        gunicorn_seconds = time.monotonic() - began
         try:
-            self.pg.stop()
+            # Nothing of it is kept (unless CHAOS_KEEP=1): no need for a shutdown checkpoint.
+            self.pg.stop("fast" if self.keep else "immediate")
         except Exception as error:  # noqa: BLE001
             log(f"stopping PostgreSQL: {error}")
         if self.keep:
             log(f"kept {self.root}")
         else:
             shutil.rmtree(self.root, ignore_errors=True)
+        log(f"cleaned up in {time.monotonic() - began:.1f} s (gunicorn {gunicorn_seconds:.1f} s)")
 
 
 def main() -> int:

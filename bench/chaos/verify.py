@@ -29,8 +29,14 @@ EVENT_KIND = {"pay": "payment", "refund": "refund", "cash_in": "cash_in", "cash_
 MAIN_CODE = {"pay": "payment", "refund": "refund", "cash_in": "cash_in", "cash_out": "cash_out"}
 
 
-def verify(dsn: str, operations: list, baseline_event_id: int, opening: dict[str, int],
-           cli: list[str], env: dict) -> tuple[list[str], dict]:
+def verify(
+    dsn: str,
+    operations: list,
+    baseline_event_id: int,
+    opening: dict[str, int],
+    cli: list[str],
+    env: dict,
+) -> tuple[list[str], dict]:
     """Return (violations, figures)."""
     violations: list[str] = []
     figures: dict = {}
@@ -95,9 +101,11 @@ def verify(dsn: str, operations: list, baseline_event_id: int, opening: dict[str
         ).fetchone()[0]
         per_account_sum = connection.execute(
             """SELECT COALESCE(SUM(balance), 0) FROM (
-                   SELECT a.id, COALESCE((SELECT SUM(amount) FROM transfers WHERE credit_account_id = a.id), 0)
-                              - COALESCE((SELECT SUM(amount) FROM transfers WHERE debit_account_id = a.id), 0)
-                          AS balance
+                   SELECT a.id,
+                          COALESCE((SELECT SUM(amount) FROM transfers
+                                    WHERE credit_account_id = a.id), 0)
+                          - COALESCE((SELECT SUM(amount) FROM transfers
+                                      WHERE debit_account_id = a.id), 0) AS balance
                    FROM accounts a) AS balances"""
         ).fetchone()[0]
         in_flight = connection.execute(
@@ -113,37 +121,53 @@ def verify(dsn: str, operations: list, baseline_event_id: int, opening: dict[str
     for op in operations:
         stored = keys.get((op.scope, op.key))
         if op.outcome == "unresolved":
-            fail(f"{op.kind} key {op.key}: no definitive answer after {op.attempts} attempts"
-                 f" ({op.errors}); key state {stored[0] if stored else 'absent'}")
+            fail(
+                f"{op.kind} key {op.key}: no definitive answer after {op.attempts} attempts"
+                f" ({op.errors}); key state {stored[0] if stored else 'absent'}"
+            )
             continue
         if op.outcome == "refused":
             if op.response and op.response.get("type", "").endswith("idempotency-key-reused"):
-                fail(f"{op.kind} key {op.key}: the same request was refused as another (422 reused)")
+                fail(
+                    f"{op.kind} key {op.key}: the same request was refused as another (422 reused)"
+                )
             if stored is not None and (stored[0] != "done" or stored[1] != op.status or stored[2]):
-                fail(f"{op.kind} key {op.key}: refused with {op.status} but the key store holds"
-                     f" {stored}")
+                fail(
+                    f"{op.kind} key {op.key}: refused with {op.status} but the key store holds"
+                    f" {stored}"
+                )
             continue
         event_public_id = (op.response or {}).get("event_id")
         if stored is None:
             fail(f"{op.kind} key {op.key}: acknowledged ({op.status}) but no key stored")
         elif stored[0] != "done" or stored[1] != op.status or stored[2] != event_public_id:
-            fail(f"{op.kind} key {op.key}: acknowledged {op.status} {event_public_id} but the key"
-                 f" store holds {stored}")
+            fail(
+                f"{op.kind} key {op.key}: acknowledged {op.status} {event_public_id} but the key"
+                f" store holds {stored}"
+            )
         if event_public_id not in events:
-            fail(f"{op.kind} key {op.key}: acknowledged event {event_public_id} is not in the ledger")
+            fail(
+                f"{op.kind} key {op.key}: acknowledged event {event_public_id} is not in the ledger"
+            )
             continue
         if events[event_public_id][1] != EVENT_KIND[op.kind]:
-            fail(f"{op.kind} key {op.key}: event {event_public_id} is a {events[event_public_id][1]}")
+            fail(
+                f"{op.kind} key {op.key}: event {event_public_id} is a {events[event_public_id][1]}"
+            )
         legs = transfers.get(event_public_id, [])
         main = [leg for leg in legs if leg[0] == MAIN_CODE[op.kind]]
         expected_amount = op.response.get("amount") if op.kind == "refund" else op.body["amount"]
         if len(main) != 1 or main[0][1] != expected_amount:
-            fail(f"{op.kind} key {op.key}: event {event_public_id} has main transfers {main},"
-                 f" expected one of {expected_amount}")
+            fail(
+                f"{op.kind} key {op.key}: event {event_public_id} has main transfers {main},"
+                f" expected one of {expected_amount}"
+            )
         wallet_account = wallets.get(op.member_id, (None, None))[0]
         if main and wallet_account not in (main[0][2], main[0][3]):
-            fail(f"{op.kind} key {op.key}: event {event_public_id} does not move {op.member_id}'s"
-                 " wallet")
+            fail(
+                f"{op.kind} key {op.key}: event {event_public_id} does not move {op.member_id}'s"
+                " wallet"
+            )
         if op.kind == "pay":
             row = payments.get(op.response.get("id"))
             if row is None or row[0] != event_public_id or row[1] != op.body["amount"]:
@@ -153,8 +177,10 @@ def verify(dsn: str, operations: list, baseline_event_id: int, opening: dict[str
             if row is None or row[0] != event_public_id or row[1] != op.response.get("amount"):
                 fail(f"refund key {op.key}: refund {op.response.get('id')} is {row}")
             if op.body.get("amount") is not None and op.response.get("amount") != op.body["amount"]:
-                fail(f"refund key {op.key}: asked {op.body['amount']}, refunded"
-                     f" {op.response.get('amount')}")
+                fail(
+                    f"refund key {op.key}: asked {op.body['amount']}, refunded"
+                    f" {op.response.get('amount')}"
+                )
 
     # 2: every business event of the chaos is one key's, exactly once, and the key is a client's.
     business = {pid: kind for pid, (_, kind) in events.items() if kind in BUSINESS_KINDS}
@@ -162,11 +188,12 @@ def verify(dsn: str, operations: list, baseline_event_id: int, opening: dict[str
         count = keys_per_event.get(public_id, 0)
         if count != 1:
             fail(f"{kind} event {public_id} is referenced by {count} idempotency keys (want 1)")
-    for (scope, key), (state, status, event_public_id, _) in keys.items():
+    for scope, key in keys:
         if key.startswith("chaos-") and (scope, key) not in client_keys:
             fail(f"key {key} of {scope} is in the store but no client made it")
     done_with_event = sum(
-        1 for (scope, key), value in keys.items()
+        1
+        for (scope, key), value in keys.items()
         if (scope, key) in client_keys and value[2] is not None
     )
     if done_with_event != len(business):
@@ -176,11 +203,15 @@ def verify(dsn: str, operations: list, baseline_event_id: int, opening: dict[str
     chaos_payments = {row[0] for row in payments.values() if row[0] in events}
     chaos_refunds = {row[0] for row in refunds.values() if row[0] in events}
     if chaos_payments != payment_events:
-        fail(f"payment events without a payment row or the reverse:"
-             f" {sorted(chaos_payments ^ payment_events)[:5]}")
+        fail(
+            f"payment events without a payment row or the reverse:"
+            f" {sorted(chaos_payments ^ payment_events)[:5]}"
+        )
     if chaos_refunds != refund_events:
-        fail(f"refund events without a refund row or the reverse:"
-             f" {sorted(chaos_refunds ^ refund_events)[:5]}")
+        fail(
+            f"refund events without a refund row or the reverse:"
+            f" {sorted(chaos_refunds ^ refund_events)[:5]}"
+        )
 
     # 4: nothing stuck.
     if in_flight:
@@ -188,7 +219,6 @@ def verify(dsn: str, operations: list, baseline_event_id: int, opening: dict[str
 
     # 5: the wallets, from the acknowledged operations alone (meaningful once all resolved).
     unresolved = sum(1 for op in operations if op.outcome == "unresolved")
-    wallet_mismatches = 0
     if unresolved == 0:
         expected = dict(opening)
         sign = {"pay": -1, "cash_out": -1, "cash_in": 1, "refund": 1}
@@ -199,8 +229,9 @@ def verify(dsn: str, operations: list, baseline_event_id: int, opening: dict[str
         for member_id, value in sorted(expected.items()):
             stored = wallets[member_id][1]
             if stored != value:
-                wallet_mismatches += 1
-                fail(f"wallet of {member_id} holds {stored}; the acknowledged operations say {value}")
+                fail(
+                    f"wallet of {member_id} holds {stored}; the acknowledged operations say {value}"
+                )
     figures["wallets checked"] = len(opening) if unresolved == 0 else 0
 
     # 6: the books.
@@ -208,8 +239,9 @@ def verify(dsn: str, operations: list, baseline_event_id: int, opening: dict[str
         fail(f"payment {public_id} says {refunded} refunded, its refunds add up to {total}")
     if balance_sum != 0 or per_account_sum != 0:
         fail(f"balances sum to {per_account_sum} (legs {balance_sum}), not 0")
-    check = subprocess.run([*cli, "ledger", "check"], env=env, capture_output=True, text=True,
-                           timeout=300)
+    check = subprocess.run(
+        [*cli, "ledger", "check"], env=env, capture_output=True, text=True, timeout=300
+    )
     figures["ledger check"] = (check.stdout + check.stderr).strip()
     if check.returncode != 0:
         fail(f"gateway ledger check failed: {figures['ledger check']}")
