@@ -22,19 +22,19 @@ WITH pairs AS (
     FROM generate_series(%(first)s::bigint, %(last)s::bigint) g
 ), ins_events AS (
     INSERT INTO events (public_id, kind, cooperative_id, actor_user_id, created_at)
-    SELECT 'evt_h' || side || '_' || g, CASE side WHEN 'i' THEN 'cash_in' ELSE 'cash_out' END,
-           m.cooperative_id, NULL, at + CASE side WHEN 'i' THEN interval '0' ELSE interval '1 hour' END
+    SELECT 'evt_H' || side || '-' || g, CASE side WHEN 'I' THEN 'cash_in' ELSE 'cash_out' END,
+           m.cooperative_id, NULL, at + CASE side WHEN 'I' THEN interval '0' ELSE interval '1 hour' END
     FROM pairs JOIN members m ON m.id = member_number + %(member_offset)s
-    CROSS JOIN (VALUES ('i'), ('o')) sides(side)
+    CROSS JOIN (VALUES ('I'), ('O')) sides(side)
     RETURNING id, public_id, cooperative_id, created_at
 )
 INSERT INTO transfers (public_id, event_id, debit_account_id, credit_account_id, amount, code, created_at{window_col})
 SELECT 'trf_' || substr(e.public_id, 5), e.id,
-       CASE WHEN e.public_id LIKE 'evt_hi%%' THEN cash.id ELSE m.wallet_account_id END,
-       CASE WHEN e.public_id LIKE 'evt_hi%%' THEN m.wallet_account_id ELSE cash.id END,
-       p.amount, CASE WHEN e.public_id LIKE 'evt_hi%%' THEN 'cash_in' ELSE 'cash_out' END, e.created_at{window_val}
+       CASE WHEN left(e.public_id, 7) = 'evt_HI-' THEN cash.id ELSE m.wallet_account_id END,
+       CASE WHEN left(e.public_id, 7) = 'evt_HI-' THEN m.wallet_account_id ELSE cash.id END,
+       p.amount, CASE WHEN left(e.public_id, 7) = 'evt_HI-' THEN 'cash_in' ELSE 'cash_out' END, e.created_at{window_val}
 FROM ins_events e
-JOIN pairs p ON p.g = split_part(e.public_id, '_', 3)::bigint
+JOIN pairs p ON p.g = split_part(e.public_id, '-', 2)::bigint
 JOIN members m ON m.id = p.member_number + %(member_offset)s
 JOIN accounts cash ON cash.kind = 'counter_cash' AND cash.cooperative_id = m.cooperative_id
 """
@@ -61,7 +61,8 @@ def grow_to(target: int, member_offset: int, batch_pairs: int = 100_000) -> int:
         first = (
             1
             + connection.execute(
-                "SELECT coalesce(max(split_part(public_id, '_', 3)::bigint), 0) FROM events WHERE public_id LIKE 'evt_hi_%'"
+                "SELECT coalesce(max(split_part(public_id, '-', 2)::bigint), 0) FROM events"
+                " WHERE left(public_id, 7) = 'evt_HI-'"
             ).fetchone()[0]
         )
         while count < target:
