@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, current_app, send_from_directory
+from flask import Blueprint, Response, current_app, request
 from werkzeug.exceptions import NotFound
+from werkzeug.security import safe_join
 
 blueprint = Blueprint("pwa", __name__)
 
@@ -64,9 +65,14 @@ def _serve(filename: str):
         raise NotFound()
     if suffix not in MIMETYPES:  # the icon script, a licence text: not part of the app
         raise NotFound()
-    response = send_from_directory(
-        _pwa_dir(), filename, mimetype=MIMETYPES.get(suffix), max_age=0, conditional=True
-    )
+    # Read whole (the largest file, the decoder's wasm, is about 1 MB) rather than streamed: no
+    # open file outlives the request, and the ETag makes a revalidation a 304 without a body.
+    path = safe_join(str(_pwa_dir()), filename)
+    if path is None or not Path(path).is_file():
+        raise NotFound()
+    response = Response(Path(path).read_bytes(), mimetype=MIMETYPES[suffix])
+    response.add_etag()
+    response.make_conditional(request)
     if filename.startswith("vendor/") and suffix != ".md":
         response.headers["Cache-Control"] = f"public, max-age={IMMUTABLE_SECONDS}, immutable"
     else:
@@ -86,8 +92,13 @@ def index():
     return _serve("index.html")
 
 
-@blueprint.get("/<path:filename>")
-def asset(filename: str):
-    if filename.startswith("api/"):
-        raise NotFound()
+@blueprint.get("/<any(\"index.html\", \"manifest.webmanifest\", \"sw.js\"):filename>")
+def shell_file(filename: str):
     return _serve(filename)
+
+
+# One rule per folder rather than a catch-all `/<path>`: a catch-all GET would also match
+# /api/v1/... and turn the API's 405 (wrong method) into a 404.
+@blueprint.get("/<any(scripts, styles, icons, vendor):folder>/<path:filename>")
+def asset(folder: str, filename: str):
+    return _serve(f"{folder}/{filename}")
