@@ -1,15 +1,85 @@
-"""Login, token refresh and "who am I"."""
+"""Login, token refresh, logout and "who am I".
 
-from flask import Blueprint, current_app, jsonify
+Two ways to hold a session. An API client keeps the refresh token from the JSON body. A browser
+(the PWA) asks for the cookie session with the header `Interkop-Session: cookie`: the refresh
+token then travels only in an httpOnly, SameSite=Strict cookie scoped to /api/v1/auth (Secure
+except on localhost), never in a body that script could read, and the access token lives in the
+page's memory. POST /auth/refresh with no refresh_token in the body reads the cookie.
+"""
+
+from flask import Blueprint, current_app, jsonify, request
+from pydantic import BaseModel
+from sqlalchemy import select, update
 
 from gateway import auth, ledger
 from gateway.api.openapi import route
-from gateway.api.schemas import LoginRequest, MeResponse, RefreshRequest, TokenResponse
+from gateway.api.schemas import LoginRequest, MeResponse, RefreshRequest
 from gateway.api.support import keyring, parse, pin_policy, principal
-from gateway.db import db, transaction
-from gateway.models import Cooperative, Merchant
+from gateway.db import db, transaction, utcnow
+from gateway.errors import AuthenticationRequired, MalformedRequest
+from gateway.models import Cooperative, Merchant, RefreshToken
 
 blueprint = Blueprint("auth", __name__, url_prefix="/api/v1")
+
+REFRESH_COOKIE = "interkop_refresh"
+REFRESH_COOKIE_PATH = "/api/v1/auth"
+SESSION_HEADER = "Interkop-Session"
+LOCAL_HOSTS = {"localhost", "127.0.0.1", "[::1]", "::1"}
+
+
+class TokenResponse(BaseModel):
+    """Tokens; a cookie session gets no refresh_token here (it is in the cookie)."""
+
+    access_token: str
+    token_type: str
+    expires_in: int
+    refresh_token: str | None = None
+
+
+class LogoutResponse(BaseModel):
+    status: str
+
+
+def _wants_cookie() -> bool:
+    return request.headers.get(SESSION_HEADER, "").strip().lower() == "cookie"
+
+
+def _cookie_is_secure() -> bool:
+    """Secure everywhere but on localhost, where a developer serves plain HTTP."""
+    return request.host.rsplit(":", 1)[0].lower() not in LOCAL_HOSTS or request.is_secure
+
+
+def _answer(tokens: dict, cookie: bool):
+    if not cookie:
+        return jsonify(tokens)
+    refresh_token = tokens.pop("refresh_token")
+    response = jsonify(tokens)
+    response.set_cookie(
+        REFRESH_COOKIE,
+        refresh_token,
+        max_age=current_app.config["REFRESH_TOKEN_TTL_SECONDS"],
+        path=REFRESH_COOKIE_PATH,
+        secure=_cookie_is_secure(),
+        httponly=True,
+        samesite="Strict",
+    )
+    return response
+
+
+def _require_json_request() -> None:
+    """Refuse a cookie-authenticated call that is not JSON.
+
+    SameSite=Strict already keeps the cookie off every cross-site request; this is the second
+    lock: a cross-site HTML form cannot send `Content-Type: application/json`, and a script on
+    another origin cannot either without a CORS preflight, which this gateway never grants.
+    """
+    if not request.is_json:
+        raise MalformedRequest("Send the request as JSON.", "Kirim permintaan sebagai JSON.")
+
+
+def _body_is_empty() -> bool:
+    raw = request.get_data(cache=True).strip()
+    return raw in (b"", b"{}")
 
 
 def _tokens(session, user, refresh_token: str) -> dict:
@@ -37,23 +107,66 @@ def login():
         user = auth.login(session, body.phone, body.pin, pin_policy())
         return _tokens(session, user, auth.issue_refresh_token(session, user, ttl))
 
-    return jsonify(transaction(db.session, work))
+    return _answer(transaction(db.session, work), _wants_cookie())
 
 
 @route(
     blueprint, "POST", "/api/v1/auth/refresh",
-    summary="Trade a refresh token for new tokens (the old one is spent)",
+    summary="Trade a refresh token (body, or the session cookie when the body has none) for new "
+    "tokens; the old one is spent",
     request=RefreshRequest, response=TokenResponse, authenticated=False,
 )
 def refresh():
-    body = parse(RefreshRequest)
     ttl = current_app.config["REFRESH_TOKEN_TTL_SECONDS"]
+    from_cookie = _body_is_empty()
+    if from_cookie:
+        _require_json_request()
+        token = request.cookies.get(REFRESH_COOKIE)
+        if not token:
+            raise AuthenticationRequired()
+    else:
+        token = parse(RefreshRequest).refresh_token
 
     def work(session):
-        user, new_refresh_token = auth.rotate_refresh_token(session, body.refresh_token, ttl)
+        user, new_refresh_token = auth.rotate_refresh_token(session, token, ttl)
         return _tokens(session, user, new_refresh_token)
 
-    return jsonify(transaction(db.session, work))
+    return _answer(transaction(db.session, work), from_cookie or _wants_cookie())
+
+
+@route(
+    blueprint, "POST", "/api/v1/auth/logout",
+    summary="End a cookie session: revoke its refresh token family and clear the cookie",
+    response=LogoutResponse, authenticated=False,
+)
+def logout():
+    _require_json_request()
+    token = request.cookies.get(REFRESH_COOKIE)
+    if token:
+
+        def work(session):
+            family_id = session.scalar(
+                select(RefreshToken.family_id).where(
+                    RefreshToken.token_hash == auth._hash_token(token)
+                )
+            )
+            if family_id is not None:
+                session.execute(
+                    update(RefreshToken)
+                    .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+                    .values(revoked_at=utcnow())
+                )
+
+        transaction(db.session, work)
+    response = jsonify(status="logged-out")
+    response.delete_cookie(
+        REFRESH_COOKIE,
+        path=REFRESH_COOKIE_PATH,
+        secure=_cookie_is_secure(),
+        httponly=True,
+        samesite="Strict",
+    )
+    return response
 
 
 @route(blueprint, "GET", "/api/v1/me", summary="Who I am", response=MeResponse)
