@@ -243,6 +243,7 @@ def verify(
         [*cli, "ledger", "check"], env=env, capture_output=True, text=True, timeout=300
     )
     figures["ledger check"] = (check.stdout + check.stderr).strip()
+    figures["ledger check passes"] = check.returncode == 0
     if check.returncode != 0:
         fail(f"gateway ledger check failed: {figures['ledger check']}")
 
