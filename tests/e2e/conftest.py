@@ -1,0 +1,185 @@
+"""Real-browser fixtures: the gateway on a free loopback port over a fresh SQLite database with the
+demo city seeded, and Debian's chromium driven by playwright with a fake camera.
+
+Without chromium (or playwright) these tests skip with the reason, except in CI (`CI=true`), where
+that is a failure. `make test` installs chromium first when it runs as root.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+import urllib.error
+import urllib.request
+import uuid
+from dataclasses import dataclass
+
+import pytest
+
+from e2e.pwa_helpers import write_qr_video
+from gateway import create_app, demo, ledger
+from gateway.db import db
+
+CHROMIUM = os.environ.get("GATEWAY_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+PHONE = {"width": 360, "height": 740}
+SCRYPT_N = 16
+
+
+def _missing(reason: str):
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason} (required in CI)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def chromium_path():
+    path = CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium")
+    if not path:
+        _missing(f"no chromium at {CHROMIUM}: apt-get install chromium (make test does it as root)")
+    return path
+
+
+@dataclass
+class Gateway:
+    url: str
+    city: dict
+    app: object
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        body=None,
+        token: str | None = None,
+        key: str | None = None,
+        language: str = "id",
+    ):
+        """Call the live API; return (status, JSON body)."""
+        headers = {"Accept": "application/json", "Accept-Language": language}
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        if key:
+            headers["Idempotency-Key"] = key
+        request = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as error:
+            with error:
+                return error.code, json.loads(error.read() or b"null")
+
+    def login(self, person: dict) -> str:
+        status, body = self.call(
+            "POST", "/api/v1/auth/login", {"phone": person["phone"], "pin": person["pin"]}
+        )
+        assert status == 200, body
+        return body["access_token"]
+
+    def money(self, path: str, body: dict, token: str, language: str = "id"):
+        return self.call("POST", path, body, token=token, key=uuid.uuid4().hex, language=language)
+
+    def person(self, kind: str, name: str) -> dict:
+        return next(p for p in self.city[kind] if p["name"] == name)
+
+    def ledger_problems(self) -> list[str]:
+        with self.app.app_context():
+            problems = ledger.check(db.session)
+            db.session.rollback()
+            return problems
+
+
+@pytest.fixture(scope="session")
+def gateway(tmp_path_factory, keys_dir):
+    """The gateway, served for real (threaded, so the long poll holds only its own thread)."""
+    from flask_migrate import upgrade
+    from werkzeug.serving import make_server
+
+    database = tmp_path_factory.mktemp("e2e") / "e2e.sqlite3"
+    ledger.forget_cached_kinds()
+    app = create_app(
+        {"DATABASE_URL": f"sqlite:///{database}", "KEYS_DIR": keys_dir, "PIN_SCRYPT_N": SCRYPT_N}
+    )
+    with app.app_context():
+        upgrade()
+        city = demo.seed(db.session, scrypt_n=SCRYPT_N)
+        db.session.remove()
+    server = make_server("127.0.0.1", 0, app, threaded=True)  # port 0: a free port
+    url = f"http://127.0.0.1:{server.server_port}"
+    app.config["PUBLIC_URL"] = url  # QR codes point at this server
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield Gateway(url=url, city=city, app=app)
+    server.shutdown()
+    server.server_close()
+    with app.app_context():
+        db.engine.dispose()
+    ledger.forget_cached_kinds()
+
+
+@pytest.fixture(scope="session")
+def camera_file(tmp_path_factory):
+    """The fake camera's Y4M file; `show_qr(text)` puts a QR code in front of the camera."""
+    return tmp_path_factory.mktemp("camera") / "camera.y4m"
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_path, camera_file):
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing("playwright is not installed: pip install -e '.[dev]'")
+    write_qr_video(camera_file, "nothing yet")
+    playwright = sync_playwright().start()
+    browser = playwright.chromium.launch(
+        executable_path=chromium_path,
+        headless=True,
+        args=CHROMIUM_FLAGS
+        + [
+            "--use-fake-device-for-media-stream",
+            "--use-fake-ui-for-media-stream",
+            f"--use-file-for-fake-video-capture={camera_file}",
+        ],
+    )
+    yield browser
+    browser.close()
+    playwright.stop()
+
+
+@pytest.fixture
+def context(browser, gateway):
+    context = browser.new_context(
+        base_url=gateway.url,
+        viewport=PHONE,
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+        locale="id-ID",
+        permissions=["camera"],
+    )
+    context.set_default_timeout(10_000)
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def page(context):
+    page = context.new_page()
+    page.errors = []
+    page.on("pageerror", lambda error: page.errors.append(str(error)))
+    yield page
+    assert not page.errors, page.errors
