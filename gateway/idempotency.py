@@ -97,8 +97,19 @@ def _claim(session: Session, scope: str, key: str, request_hash: str, policy: Po
         raise IdempotencyKeyInFlight()
     # The first request's lease ran out: its process is presumed dead. Take the key over; if that
     # request does come back, it finds its lease gone and rolls back.
-    row.lease_token = lease_token
-    row.lease_expires_at = lease_expires_at
+    taken = session.execute(
+        update(IdempotencyKey)
+        .where(
+            IdempotencyKey.id == row.id,
+            IdempotencyKey.state == "in_flight",
+            IdempotencyKey.lease_expires_at <= now,
+        )
+        .values(lease_token=lease_token, lease_expires_at=lease_expires_at)
+        .execution_options(synchronize_session=False)
+    )
+    if taken.rowcount != 1:
+        # The first request finished (or another retry took the key) since we read it.
+        raise IdempotencyKeyInFlight()
     return row.id, lease_token
 
 

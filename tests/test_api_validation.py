@@ -985,3 +985,18 @@ def test_an_over_large_body_is_refused_without_a_content_length(town):
     assert_problem(response, 413, "payload-too-large")
     assert town.city.count(Transfer) == 0
     assert town.city.count(IdempotencyKey) == 0
+
+
+def test_an_unreachable_database_is_a_503_with_retry_after(app, client, monkeypatch):
+    import sqlalchemy as sa
+
+
+    def broken():
+        raise sa.exc.OperationalError("SELECT 1", {}, Exception("the database system is starting up"))
+
+    monkeypatch.setitem(app.view_functions, "root.healthz", broken)
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "1"
+    assert response.mimetype == "application/problem+json"
+    assert response.get_json()["type"].endswith("/service-unavailable")

@@ -6,6 +6,7 @@ import logging
 
 from flask import Blueprint, Flask, g, jsonify, request
 from sqlalchemy import text
+from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from gateway import audit
@@ -88,11 +89,27 @@ def handle_http_exception(error: HTTPException):
 
 
 def handle_unexpected(error: Exception):
-    db.session.rollback()
+    try:
+        db.session.rollback()
+    except Exception:  # noqa: BLE001 - the connection may be gone with the database
+        log.warning("rollback failed after an unexpected error", exc_info=True)
+    if isinstance(error, OperationalError | InterfaceError):
+        # The database is unreachable or restarting: nothing committed, and a retry will do.
+        log.warning("database unavailable: %s", error)
+        problem = ServiceUnavailable(
+            "The service cannot reach its database just now. Please try again in a moment;"
+            " a retry never charges twice.",
+            "Layanan sedang tidak dapat menghubungi basis datanya. Coba lagi sebentar lagi;"
+            " mencoba ulang tidak akan menagih dua kali.",
+        )
+        response = problem_response(problem)
+        response.headers["Retry-After"] = "1"
+        return response
     log.exception("unhandled error", exc_info=error)
     problem = GatewayError(
-        "Something went wrong on our side. Nothing was charged; please try again.",
-        "Terjadi kesalahan di sisi kami. Tidak ada dana yang terpotong; silakan coba lagi.",
+        "Something went wrong on our side. Please try again; a retry never charges twice.",
+        "Terjadi kesalahan di sisi kami. Silakan coba lagi; mencoba ulang tidak akan menagih"
+        " dua kali.",
     )
     problem.status = 500
     problem.slug = "internal-error"
