@@ -26,6 +26,7 @@ class Operation:
     authenticated: bool
     idempotent: bool
     query: dict[str, str]
+    media_types: tuple[str, ...]
 
 
 OPERATIONS: list[Operation] = []
@@ -43,8 +44,12 @@ def route(
     authenticated: bool = True,
     idempotent: bool = False,
     query: dict[str, str] | None = None,
+    media_types: tuple[str, ...] = ("application/json",),
 ):
-    """Register a view on `blueprint` for `path` (OpenAPI style, `{id}`) and document it."""
+    """Register a view on `blueprint` for `path` (OpenAPI style, `{id}`) and document it.
+
+    `media_types` lists what a success may be sent as (JSON, CSV, an image).
+    """
     rule = re.sub(r"\{(\w+)\}", r"<\1>", path.removeprefix(blueprint.url_prefix or ""))
 
     def decorator(view):
@@ -61,6 +66,7 @@ def route(
                 authenticated=authenticated,
                 idempotent=idempotent,
                 query=query or {},
+                media_types=media_types,
             )
         )
         return view
@@ -79,6 +85,16 @@ PROBLEM_SCHEMA = {
     },
     "required": ["type", "title", "status", "detail"],
 }
+
+
+def _success_schema(operation: Operation, media_type: str, references: dict) -> dict:
+    if media_type != "application/json":
+        if media_type == "image/png":
+            return {"type": "string", "format": "binary"}
+        return {"type": "string"}
+    if operation.response is not None:
+        return references[(operation.response, "validation")]
+    return {"type": "object"}
 
 
 def document(title: str, version: str) -> dict:
@@ -121,11 +137,8 @@ def document(title: str, version: str) -> dict:
                 str(operation.status): {
                     "description": "Success",
                     "content": {
-                        "application/json": {
-                            "schema": references[(operation.response, "validation")]
-                            if operation.response
-                            else {"type": "object"}
-                        }
+                        media_type: {"schema": _success_schema(operation, media_type, references)}
+                        for media_type in operation.media_types
                     },
                 },
                 "default": {

@@ -126,12 +126,14 @@ def _image(qr_id: str, render, mimetype: str):
     return response
 
 
-@route(blueprint, "GET", "/api/v1/qr/{qr_id}.png", summary="The QR as PNG", authenticated=False)
+@route(blueprint, "GET", "/api/v1/qr/{qr_id}.png", summary="The QR as PNG", authenticated=False,
+       media_types=("image/png",))
 def qr_png(qr_id):
     return _image(qr_id, qr.render_png, "image/png")
 
 
-@route(blueprint, "GET", "/api/v1/qr/{qr_id}.svg", summary="The QR as SVG", authenticated=False)
+@route(blueprint, "GET", "/api/v1/qr/{qr_id}.svg", summary="The QR as SVG", authenticated=False,
+       media_types=("image/svg+xml",))
 def qr_svg(qr_id):
     return _image(qr_id, qr.render_svg, "image/svg+xml")
 
@@ -139,6 +141,7 @@ def qr_svg(qr_id):
 @route(
     blueprint, "GET", "/api/v1/merchants/{merchant_id}/sticker.svg",
     summary="A printable A6 sticker with the static QR (the merchant)",
+    media_types=("image/svg+xml",),
 )
 def sticker(merchant_id):
     ring, settings = keyring(), qr_settings()

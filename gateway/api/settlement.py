@@ -68,7 +68,8 @@ def list_windows():
 
 
 @route(blueprint, "GET", "/api/v1/settlement/windows/{window_id}",
-       summary="A window's statement; JSON, or CSV with Accept: text/csv or a .csv suffix")
+       summary="A window's statement; JSON, or CSV with Accept: text/csv or a .csv suffix",
+       media_types=("application/json", "text/csv"))
 def get_window(window_id):
     scope = _visible_scope()
     as_csv = window_id.endswith(".csv")
@@ -116,7 +117,8 @@ def merchant_day(merchant_id):
 
 @route(blueprint, "GET", "/api/v1/cooperatives/{coop_id}/report",
        summary="A cooperative's period report (its admin); JSON or CSV",
-       query={"from": "YYYY-MM-DD, first day", "to": "YYYY-MM-DD, last day (inclusive)", "format": "json or csv"})
+       query={"from": "YYYY-MM-DD, first day", "to": "YYYY-MM-DD, last day (inclusive)", "format": "json or csv"},
+       media_types=("application/json", "text/csv"))
 def cooperative_report(coop_id):
     caller = principal()
     cooperative = registry.get_cooperative(db.session, coop_id)
@@ -146,7 +148,8 @@ def observer():
 
 @route(blueprint, "GET", "/api/v1/cooperatives/{coop_id}/shu",
        summary="The SHU basis: each member's business in a year and share of a pool (its admin)",
-       query={"year": "e.g. 2026", "pool": "integer rupiah set aside for members' business", "format": "json or csv"})
+       query={"year": "e.g. 2026", "pool": "integer rupiah set aside for members' business", "format": "json or csv"},
+       media_types=("application/json", "text/csv"))
 def shu(coop_id):
     caller = principal()
     cooperative = registry.get_cooperative(db.session, coop_id)
