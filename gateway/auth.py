@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 import jwt
-from sqlalchemy import and_, case, select, update
+from sqlalchemy import and_, case, literal, select, union_all, update
 from sqlalchemy.orm import Session
 
 from gateway.db import utcnow
@@ -249,16 +249,39 @@ class Principal:
         return merchant_id in self.merchant_ids
 
 
-def load_principal(session: Session, user: User) -> Principal:
-    member = session.scalar(select(Member).where(Member.user_id == user.id))
-    merchant_ids = set(session.scalars(select(Merchant.id).where(Merchant.owner_user_id == user.id)))
-    principal = Principal(user=user, member=member, merchant_ids=merchant_ids)
-    for grant in session.scalars(select(StaffRole).where(StaffRole.user_id == user.id)):
-        if grant.role == Role.COOP_ADMIN and grant.cooperative_id is not None:
-            principal.admin_cooperative_ids.add(grant.cooperative_id)
-        elif grant.role == Role.NETWORK_ADMIN:
+def principal_for(session: Session, user_public_id: str) -> Principal | None:
+    """Load the caller and every role they hold in two queries (this runs on every request)."""
+    row = session.execute(
+        select(User, Member)
+        .outerjoin(Member, Member.user_id == User.id)
+        .where(User.public_id == user_public_id)
+    ).first()
+    if row is None:
+        return None
+    user, member = row
+    return load_principal(session, user, member)
+
+
+def load_principal(session: Session, user: User, member: Member | None = None) -> Principal:
+    if member is None:
+        member = session.scalar(select(Member).where(Member.user_id == user.id))
+    grants = union_all(
+        select(literal(Role.MERCHANT.value).label("role"), Merchant.id.label("reference")).where(
+            Merchant.owner_user_id == user.id
+        ),
+        select(StaffRole.role.label("role"), StaffRole.cooperative_id.label("reference")).where(
+            StaffRole.user_id == user.id
+        ),
+    )
+    principal = Principal(user=user, member=member)
+    for role, reference in session.execute(grants):
+        if role == Role.MERCHANT:
+            principal.merchant_ids.add(reference)
+        elif role == Role.COOP_ADMIN and reference is not None:
+            principal.admin_cooperative_ids.add(reference)
+        elif role == Role.NETWORK_ADMIN:
             principal.network_admin = True
-        elif grant.role == Role.OBSERVER:
+        elif role == Role.OBSERVER:
             principal.observer = True
     return principal
 

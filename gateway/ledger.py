@@ -26,8 +26,13 @@ from gateway.models import Account, AccountKind, Event, SettlementWindow, Transf
 from gateway.models.ledger import NON_NEGATIVE_KINDS, STORED_BALANCE_KINDS
 from gateway.money import AMOUNT_MAX
 
-# Account kinds never change, so they are cached per process once read.
-_account_kinds: dict[int, str] = {}
+# Account kinds never change, so they are cached per process (and database) once read.
+_account_kinds: dict[str, dict[int, str]] = {}
+
+
+def _database(session: Session) -> str:
+    """Name the database a session talks to: the caches below are kept per database."""
+    return session.get_bind().url.render_as_string(hide_password=True)
 
 
 @dataclass(frozen=True)
@@ -70,15 +75,16 @@ def _validate(legs: list[Leg]) -> None:
 def account_kinds(session: Session, account_ids: Iterable[int]) -> dict[int, str]:
     """Return the kind of each account (cached: kinds never change)."""
     wanted = set(account_ids)
-    missing = [account_id for account_id in wanted if account_id not in _account_kinds]
+    cache = _account_kinds.setdefault(_database(session), {})
+    missing = [account_id for account_id in wanted if account_id not in cache]
     if missing:
         rows = session.execute(select(Account.id, Account.kind).where(Account.id.in_(missing)))
         for account_id, kind in rows:
-            _account_kinds[account_id] = kind
-    unknown = wanted - _account_kinds.keys()
+            cache[account_id] = kind
+    unknown = wanted - cache.keys()
     if unknown:
         raise LedgerError(f"unknown accounts {sorted(unknown)}")
-    return {account_id: _account_kinds[account_id] for account_id in wanted}
+    return {account_id: cache[account_id] for account_id in wanted}
 
 
 def derived_balance(session: Session, account_id: int) -> int:
@@ -122,6 +128,7 @@ def post(
     legs: list[Leg],
     cooperative_id: int | None = None,
     actor_user_id: int | None = None,
+    locked: dict[int, int] | None = None,
 ) -> PostedEvent:
     """Write one business event's transfers, refusing any that would overdraw a guarded account.
 
@@ -140,7 +147,9 @@ def post(
         for account_id, delta in deltas.items()
         if delta < 0 and kinds[account_id] in NON_NEGATIVE_KINDS
     ]
-    stored = lock_accounts(session, lowered)
+    # `locked`: stored balances of accounts the caller already locked in this transaction.
+    locked = locked or {}
+    stored = {**lock_accounts(session, [a for a in lowered if a not in locked]), **locked}
     for account_id in sorted(lowered):
         if kinds[account_id] in STORED_BALANCE_KINDS:
             current = stored[account_id]
@@ -236,6 +245,30 @@ def system_account(session: Session, kind: AccountKind, cooperative_id: int | No
     return account or open_account(session, kind, cooperative_id)
 
 
+# System accounts never change owner or go away, so their ids are cached per process.
+_system_account_ids: dict[tuple[str, str, int | None], int] = {}
+
+
+def system_account_id(session: Session, kind: AccountKind, cooperative_id: int | None) -> int:
+    """Return the id of an owner's system account (cached; created once if missing)."""
+    key = (_database(session), str(kind), cooperative_id)
+    if key in _system_account_ids:
+        return _system_account_ids[key]
+    owner = (
+        Account.cooperative_id.is_(None)
+        if cooperative_id is None
+        else Account.cooperative_id == cooperative_id
+    )
+    found = session.scalar(
+        select(Account.id).where(Account.kind == kind, owner).order_by(Account.id).limit(1)
+    )
+    if found is None:
+        # Not cached: the account is new in this transaction, which may yet roll back.
+        return open_account(session, kind, cooperative_id).id
+    _system_account_ids[key] = found
+    return found
+
+
 def _movements(session: Session, since: datetime | None = None, until: datetime | None = None):
     """Return a selectable of (account_id, signed amount) for every transfer leg in a period."""
     credits = select(Transfer.credit_account_id.label("account_id"), Transfer.amount.label("amount"))
@@ -327,5 +360,7 @@ def check(session: Session) -> list[str]:
 
 
 def forget_cached_kinds() -> None:
-    """Forget cached account kinds (tests that reuse account ids across databases need this)."""
+    """Forget cached account kinds and system account ids (tests that empty a database and
+    reuse its ids need this; in production ids are never reused)."""
     _account_kinds.clear()
+    _system_account_ids.clear()

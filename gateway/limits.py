@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from gateway.errors import LimitExceeded
@@ -97,31 +97,29 @@ def _refuse(name: str, limit: int, remaining: int, en: str, id_: str) -> LimitEx
 
 
 def spending(session: Session, member_id: int, now: datetime) -> dict:
-    """Return the member's payments today, this month and in the last minute."""
+    """Return the member's payments today, this month and in the last minute (one query)."""
     day = start_of_day(now)
-    month = start_of_month(now)
-    base = select(func.coalesce(func.sum(Payment.amount), 0)).where(
-        Payment.payer_member_id == member_id
-    )
-    return {
-        "today": int(session.scalar(base.where(Payment.created_at >= day))),
-        "month": int(session.scalar(base.where(Payment.created_at >= month))),
-        "last_minute_count": int(
-            session.scalar(
-                select(func.count()).where(
-                    Payment.payer_member_id == member_id,
-                    Payment.created_at >= now - timedelta(minutes=1),
-                )
-            )
-        ),
-    }
+    minute_ago = now - timedelta(minutes=1)
+    today, month, last_minute = session.execute(
+        select(
+            func.coalesce(func.sum(case((Payment.created_at >= day, Payment.amount), else_=0)), 0),
+            func.coalesce(func.sum(Payment.amount), 0),
+            func.coalesce(func.sum(case((Payment.created_at >= minute_ago, 1), else_=0)), 0),
+        ).where(Payment.payer_member_id == member_id, Payment.created_at >= start_of_month(now))
+    ).one()
+    return {"today": int(today), "month": int(month), "last_minute_count": int(last_minute)}
 
 
 def check_payment(
-    session: Session, member: Member, merchant: Merchant, amount: int, now: datetime
+    session: Session,
+    member: Member,
+    merchant: Merchant,
+    amount: int,
+    now: datetime,
+    limits: Limits | None = None,
 ) -> None:
     """Refuse a payment that would pass a limit. Call with the payer's wallet locked."""
-    limits = limits_for(session, member.cooperative_id, member.tier)
+    limits = limits or limits_for(session, member.cooperative_id, member.tier)
     merchant_max = merchant_payment_max(merchant)
     if merchant_max is not None and amount > merchant_max:
         raise _refuse(

@@ -74,35 +74,62 @@ class RefundTooLarge(GatewayError):
     message_en = "The refund is larger than what is left of the payment."
 
 
-def payments_json(session: Session, rows: list[Payment]) -> list[dict]:
+# Cooperatives are never renamed through the API, so their public ids and names are cached.
+_cooperative_names: dict[tuple[str, int], tuple[str, str]] = {}
+
+
+def cooperative_names(session: Session, cooperative_ids: set[int]) -> dict[int, tuple[str, str]]:
+    """Return (public id, name) for each cooperative id, from a per-process cache."""
+    database = session.get_bind().url.render_as_string(hide_password=True)
+    missing = {c for c in cooperative_ids if (database, c) not in _cooperative_names}
+    if missing:
+        for cooperative_id, public_id, name in session.execute(
+            select(Cooperative.id, Cooperative.public_id, Cooperative.name).where(
+                Cooperative.id.in_(missing)
+            )
+        ):
+            _cooperative_names[(database, cooperative_id)] = (public_id, name)
+    return {c: _cooperative_names[(database, c)] for c in cooperative_ids}
+
+
+def forget_cached_names() -> None:
+    """Forget cached cooperative names (for tests that empty a database and reuse its ids)."""
+    _cooperative_names.clear()
+
+
+def payments_json(
+    session: Session,
+    rows: list[Payment],
+    merchant: Merchant | None = None,
+    payer: Member | None = None,
+) -> list[dict]:
     """Render payments as receipts, loading their merchants, payers and cooperatives in batches."""
     if not rows:
         return []
-    merchants = {
-        merchant.id: merchant
-        for merchant in session.scalars(
-            select(Merchant).where(Merchant.id.in_({row.merchant_id for row in rows}))
-        )
-    }
-    payers = {
-        member_id: (public_id, name)
-        for member_id, public_id, name in session.execute(
-            select(Member.id, Member.public_id, User.name)
-            .join(User, User.id == Member.user_id)
-            .where(Member.id.in_({row.payer_member_id for row in rows}))
-        )
-    }
+    if merchant is not None:
+        merchants = {merchant.id: merchant}
+    else:
+        merchants = {
+            found.id: found
+            for found in session.scalars(
+                select(Merchant).where(Merchant.id.in_({row.merchant_id for row in rows}))
+            )
+        }
+    if payer is not None:
+        payers = {payer.id: (payer.public_id, payer.user.name)}
+    else:
+        payers = {
+            member_id: (public_id, name)
+            for member_id, public_id, name in session.execute(
+                select(Member.id, Member.public_id, User.name)
+                .join(User, User.id == Member.user_id)
+                .where(Member.id.in_({row.payer_member_id for row in rows}))
+            )
+        }
     cooperative_ids = {row.issuer_cooperative_id for row in rows} | {
         row.acquirer_cooperative_id for row in rows
     }
-    cooperatives = {
-        cooperative_id: (public_id, name)
-        for cooperative_id, public_id, name in session.execute(
-            select(Cooperative.id, Cooperative.public_id, Cooperative.name).where(
-                Cooperative.id.in_(cooperative_ids)
-            )
-        )
-    }
+    cooperatives = cooperative_names(session, cooperative_ids)
     rendered = []
     for payment in rows:
         merchant = merchants[payment.merchant_id]
@@ -134,9 +161,11 @@ def payments_json(session: Session, rows: list[Payment]) -> list[dict]:
     return rendered
 
 
-def payment_json(session: Session, payment: Payment) -> dict:
-    """Render one payment as a receipt."""
-    return payments_json(session, [payment])[0]
+def payment_json(
+    session: Session, payment: Payment, merchant: Merchant | None = None, payer: Member | None = None
+) -> dict:
+    """Render one payment as a receipt (from the merchant and payer in hand, when given)."""
+    return payments_json(session, [payment], merchant=merchant, payer=payer)[0]
 
 
 def pay(
@@ -168,13 +197,13 @@ def pay(
         if not qr.transition(session, code.id, QrKind.DYNAMIC, QrStatus.PAID):
             raise qr.QrAlreadyPaid()
 
-    ledger.lock_accounts(session, [payer.wallet_account_id])
+    locked = ledger.lock_accounts(session, [payer.wallet_account_id])
     policy = limits.limits_for(session, payer.cooperative_id, payer.tier)
     if amount > policy.no_pin_max or pin is not None:
         if pin is None:
             raise PinRequired(no_pin_max=policy.no_pin_max)
         verify_pin(session, payer.user, pin, pin_policy)
-    limits.check_payment(session, payer, merchant, amount, now)
+    limits.check_payment(session, payer, merchant, amount, now, policy)
 
     issuer_id, acquirer_id = payer.cooperative_id, merchant.cooperative_id
     fee = fees.compute(fees.rule_for(session, issuer_id, acquirer_id), amount, merchant.category)
@@ -187,14 +216,15 @@ def pay(
         (fee.network, None, TransferCode.FEE_NETWORK),
     ):
         if share:
-            fee_account = ledger.system_account(session, AccountKind.FEES, owner)
-            legs.append(ledger.Leg(merchant.account_id, fee_account.id, share, code_name))
+            fee_account_id = ledger.system_account_id(session, AccountKind.FEES, owner)
+            legs.append(ledger.Leg(merchant.account_id, fee_account_id, share, code_name))
     posted = ledger.post(
         session,
         kind=EventKind.PAYMENT,
         legs=legs,
         cooperative_id=acquirer_id,
         actor_user_id=payer.user_id,
+        locked=locked,
     )
     payment = Payment(
         event_id=posted.id,
@@ -214,9 +244,10 @@ def pay(
     )
     session.add(payment)
     session.flush()
-    body = payment_json(session, payment)
+    body = payment_json(session, payment, merchant=merchant, payer=payer)
     body["event_id"] = posted.public_id
-    body["balance"] = ledger.balance(session, payer.wallet_account_id)
+    # The wallet was locked at `locked` and only this payment has moved it since.
+    body["balance"] = locked[payer.wallet_account_id] - amount
     return body, posted.id
 
 

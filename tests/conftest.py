@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import pytest
 import sqlalchemy as sa
 
-from gateway import create_app, ledger, registry, settlement
+from gateway import create_app, ledger, payments, registry, settlement
 from gateway.db import db, transaction
 from gateway.models import Cooperative, Member, Merchant, StaffRole, User  # noqa: F401
 
@@ -111,6 +111,7 @@ def database_url(request, tmp_path, keys_dir):
 @pytest.fixture
 def app(database_url, keys_dir):
     ledger.forget_cached_kinds()
+    payments.forget_cached_names()
     application = create_app(base_config(database_url, keys_dir))
     with application.app_context():
         transaction(db.session, registry.ensure_network_accounts)

@@ -22,7 +22,6 @@ from gateway.errors import (
     MalformedRequest,
     ValidationFailed,
 )
-from gateway.models import User
 
 
 def language() -> str:
@@ -85,11 +84,11 @@ def principal() -> auth.Principal:
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthenticationRequired()
     claims = auth.decode_access_token(keyring(), token.strip(), current_app.config["GATEWAY_ID"])
-    user = db.session.scalar(db.select(User).where(User.public_id == claims["sub"]))
-    if user is None:
+    caller = auth.principal_for(db.session, claims["sub"])
+    if caller is None:
         raise auth.InvalidToken()
-    g.principal = auth.load_principal(db.session, user)
-    return g.principal
+    g.principal = caller
+    return caller
 
 
 def whole_number_arg(name: str, minimum: int, maximum: int, default: int | None = None) -> int | None:
