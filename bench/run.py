@@ -349,10 +349,7 @@ def main() -> None:
     payments = Payments(city, tokens, "b")
     runs: list[dict] = []
     growth: dict = {}
-    pending = [
-        "closing a settlement window of 10^6 transfers (settlement is not built yet)",
-        "a merchant's day report over 10^6 transfers (settlement is not built yet)",
-    ]
+    pending: list[str] = []
     member_offset = city["offsets"]["member_id"]
 
     with Server("gateway:create_app()", common.gateway_env()) as server:
@@ -433,6 +430,10 @@ def main() -> None:
                 f"{growth['worker_memory']['rss_mb_after']} MB after {done} payments"
             )
 
+    if "growth" not in SKIP:
+        growth["settlement"] = settlement_figures(app)
+        log(f"settlement over the grown ledger: {growth['settlement']}")
+
     qr = {} if "qr" in SKIP else qr_throughput(app)
     if qr:
         log(f"QR: {qr}")
@@ -452,6 +453,51 @@ def main() -> None:
 
 def _by(runs, case):
     return {row["clients"]: row for row in runs if row["case"] == case}
+
+
+def settlement_figures(app) -> dict:
+    """Time closing the open window (all the grown ledger's transfers) and the busiest merchant's
+    day report over it."""
+    from sqlalchemy import func, select
+
+    from gateway import reports
+    from gateway.db import db
+    from gateway.limits import JAKARTA
+    from gateway.models import Merchant, Payment
+
+    started = time.perf_counter()
+    closed = subprocess.run(
+        [str(common.ROOT / ".venv" / "bin" / "gateway"), "settle", "close"],
+        env=common.gateway_env(),
+        capture_output=True,
+        text=True,
+    )
+    close_seconds = round(time.perf_counter() - started, 1)
+    first_line = closed.stdout.splitlines()[0] if closed.stdout else closed.stderr[-200:]
+    with app.app_context():
+        merchant_id = db.session.execute(
+            select(Payment.merchant_id, func.count())
+            .group_by(Payment.merchant_id)
+            .order_by(func.count().desc())
+            .limit(1)
+        ).first()[0]
+        merchant = db.session.get(Merchant, merchant_id)
+        started = time.perf_counter()
+        day = reports.merchant_day(db.session, merchant, time_now_jakarta(JAKARTA))
+        day_ms = round((time.perf_counter() - started) * 1000, 1)
+        db.session.rollback()
+    return {
+        "close_seconds": close_seconds,
+        "close": first_line,
+        "merchant_day_ms": day_ms,
+        "merchant_day_payments": day["count"],
+    }
+
+
+def time_now_jakarta(zone):
+    import datetime as dt
+
+    return dt.datetime.now(zone).date()
 
 
 def build_report(runs, growth, qr, capture, pending, check, city) -> dict:
@@ -549,6 +595,13 @@ def render_table(report: dict) -> str:
         f"payment SQL: {report['payment_sql']['statements']} statements in "
         f"{report['payment_sql']['transactions']} transactions; ledger check: {report['ledger_check']}"
     )
+    settled = report.get("growth", {}).get("settlement")
+    if settled:
+        lines.append(
+            f"settlement: closing the window of the grown ledger took {settled['close_seconds']} s"
+            f" ({settled['close']}); the busiest merchant's day report took"
+            f" {settled['merchant_day_ms']} ms over {settled['merchant_day_payments']} payments"
+        )
     for item in report["pending"]:
         lines.append(f"pending: {item}")
     lines.append(f"written to {common.RESULTS / 'latest.json'}")

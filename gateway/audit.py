@@ -48,7 +48,9 @@ def cli_actor() -> dict:
     return {"via": "cli", "os_user": user, "host": socket.gethostname()}
 
 
-def events(session: Session, *, cooperative_id: int | None, before: int | None, limit: int) -> list[dict]:
+def events(
+    session: Session, *, cooperative_id: int | None, before: int | None, limit: int
+) -> list[dict]:
     """Return audit events newest first, for one cooperative or (None) all of them."""
     statement = (
         select(AuditEvent, User.public_id, Cooperative.public_id)

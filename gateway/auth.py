@@ -88,7 +88,9 @@ def record_pin_failure(session: Session, user_id: int, policy: PinPolicy) -> Non
     )
 
 
-def verify_pin(session: Session, user: User, pin: str | None, policy: PinPolicy, *, login: bool = False) -> None:
+def verify_pin(
+    session: Session, user: User, pin: str | None, policy: PinPolicy, *, login: bool = False
+) -> None:
     """Check a user's PIN, honouring the lockout. On a wrong PIN raise an error whose follow-up
     counts the failure once the request's transaction has rolled back."""
     now = utcnow()
@@ -129,7 +131,10 @@ def issue_access_token(ring: KeyRing, user: User, issuer: str, ttl_seconds: int)
         "jti": secrets.token_hex(12),
     }
     return jwt.encode(
-        claims, key.private_key, algorithm="EdDSA", headers={"kid": key.kid, "typ": ACCESS_TOKEN_TYPE}
+        claims,
+        key.private_key,
+        algorithm="EdDSA",
+        headers={"kid": key.kid, "typ": ACCESS_TOKEN_TYPE},
     )
 
 

@@ -59,7 +59,7 @@ def keys_list():
         signing = ring.signing_key().kid
     except KeyRingError as error:
         raise click.ClickException(str(error)) from None
-    for key in ring.keys():
+    for key in ring.keys():  # noqa: SIM118 - the key ring, not a dict
         marker = " (signing)" if key.kid == signing else ""
         click.echo(f"{key.kid}\t{key.status}\t{key.created_at}{marker}")
 
@@ -71,7 +71,9 @@ def keys_rotate():
     from gateway import audit
 
     kid = current_app.extensions["keyring"].rotate()
-    transaction(db.session, lambda s: audit.record(s, "keys.rotate", target=kid, detail=audit.cli_actor()))
+    transaction(
+        db.session, lambda s: audit.record(s, "keys.rotate", target=kid, detail=audit.cli_actor())
+    )
     click.echo(kid)
 
 
@@ -88,7 +90,9 @@ def keys_retire(kid):
         raise click.ClickException(str(error)) from None
     from gateway import audit
 
-    transaction(db.session, lambda s: audit.record(s, "keys.retire", target=kid, detail=audit.cli_actor()))
+    transaction(
+        db.session, lambda s: audit.record(s, "keys.retire", target=kid, detail=audit.cli_actor())
+    )
     click.echo(f"retired {kid}")
 
 
@@ -114,7 +118,9 @@ def ledger_check():
 
 @click.command("demo")
 @click.option("--json", "as_json", is_flag=True, help="Print the logins as one JSON object.")
-@click.option("--pay", is_flag=True, help="Also make a morning of demo payments across cooperatives.")
+@click.option(
+    "--pay", is_flag=True, help="Also make a morning of demo payments across cooperatives."
+)
 @with_appcontext
 def demo_command(as_json, pay):
     """Seed the demo city (once: a second run adds nothing) and print its logins."""
@@ -161,7 +167,12 @@ def settle_close():
     from gateway import audit, settlement
 
     window = settlement.close(db.session, lambda work: transaction(db.session, work))
-    transaction(db.session, lambda s: audit.record(s, "settlement.close", target=window.public_id, detail=audit.cli_actor()))
+    transaction(
+        db.session,
+        lambda s: audit.record(
+            s, "settlement.close", target=window.public_id, detail=audit.cli_actor()
+        ),
+    )
     click.echo(settlement.describe(window))
 
 
@@ -194,7 +205,9 @@ def settle_verify(window_id):
     except GatewayError as error:
         click.echo(f"FAIL window {window.public_id}: {error.message_en}", err=True)
         sys.exit(1)
-    click.echo(f"window {window.public_id} verifies: {window.transfer_count} transfers, {window.digest}")
+    click.echo(
+        f"window {window.public_id} verifies: {window.transfer_count} transfers, {window.digest}"
+    )
 
 
 @settle_group.command("mark-settled")
@@ -206,7 +219,10 @@ def settle_mark_settled(window_id):
 
     window = _window_or_exit(window_id)
     settled = transaction(db.session, lambda s: settlement.mark_settled(s, window, None))
-    transaction(db.session, lambda s: audit.record(s, "settlement.settle", target=window_id, detail=audit.cli_actor()))
+    transaction(
+        db.session,
+        lambda s: audit.record(s, "settlement.settle", target=window_id, detail=audit.cli_actor()),
+    )
     click.echo(f"window {settled.public_id} is {settled.status}")
 
 
@@ -227,6 +243,11 @@ def idempotency_purge():
 
 def init_app(app: Flask) -> None:
     for command in (
-        init_db_command, keys_group, ledger_group, demo_command, settle_group, idempotency_group
+        init_db_command,
+        keys_group,
+        ledger_group,
+        demo_command,
+        settle_group,
+        idempotency_group,
     ):
         app.cli.add_command(command)

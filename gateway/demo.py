@@ -78,7 +78,13 @@ def _seed(session: Session, scrypt_n: int) -> dict:
             session, phone=phone, name=name, pin=ADMIN_PIN, scrypt_n=scrypt_n
         )
         registry.grant_staff_role(session, user=user, role=role, cooperative=cooperative)
-        record = {"id": user.public_id, "name": name, "phone": phone, "pin": ADMIN_PIN, "role": role}
+        record = {
+            "id": user.public_id,
+            "name": name,
+            "phone": phone,
+            "pin": ADMIN_PIN,
+            "role": role,
+        }
         if cooperative is not None:
             record["cooperative_id"] = cooperative.public_id
         admins.append(record)
@@ -87,15 +93,15 @@ def _seed(session: Session, scrypt_n: int) -> dict:
     staff(*NETWORK_ADMIN, "network_admin")
     staff(*OBSERVER, "observer")
     admin_users = {}
-    for index, (code, name, _) in enumerate(COOPERATIVES, start=1):
-        admin_users[code] = staff(_admin_phone(index), f"Admin {code}", "coop_admin", cooperatives[code])
+    for index, (code, _name, _kind) in enumerate(COOPERATIVES, start=1):
+        admin_users[code] = staff(
+            _admin_phone(index), f"Admin {code}", "coop_admin", cooperatives[code]
+        )
 
     members = []
     for phone, name, code, tier, counter_code in MEMBERS:
         user = session.scalar(select(User).where(User.phone == phone))
-        member = (
-            session.scalar(select(Member).where(Member.user_id == user.id)) if user else None
-        )
+        member = session.scalar(select(Member).where(Member.user_id == user.id)) if user else None
         if member is None:
             member = registry.register_member(
                 session,
@@ -184,8 +190,6 @@ def describe(city: dict) -> str:
             f"  {merchant['name']}"
         )
     return "\n".join(lines)
-
-
 
 
 # (payer phone, merchant name, amount): a morning in the demo city.

@@ -138,7 +138,9 @@ class KeyRing:
         try:
             mtime_ns = self.ring_path.stat().st_mtime_ns
         except FileNotFoundError as error:
-            raise KeyRingError(f"no key ring at {self.ring_path}: run `gateway keys ensure`") from error
+            raise KeyRingError(
+                f"no key ring at {self.ring_path}: run `gateway keys ensure`"
+            ) from error
         with self._lock:
             if not force and mtime_ns == self._mtime_ns:
                 return

@@ -115,7 +115,9 @@ def lock_accounts(session: Session, account_ids: Iterable[int]) -> dict[int, int
     ordered = sorted(set(account_ids))
     if not ordered:
         return {}
-    statement = select(Account.id, Account.balance).where(Account.id.in_(ordered)).order_by(Account.id)
+    statement = (
+        select(Account.id, Account.balance).where(Account.id.in_(ordered)).order_by(Account.id)
+    )
     if is_postgresql(session):
         statement = statement.with_for_update()
     return {account_id: int(stored) for account_id, stored in session.execute(statement)}
@@ -193,7 +195,9 @@ def post(
     # The window is read by the INSERT itself: a close that switches windows (under a SHARE lock
     # on transfers, see gateway.settlement) either waits for this transaction or comes first.
     open_window = (
-        select(SettlementWindow.id).where(SettlementWindow.status == WindowStatus.OPEN).scalar_subquery()
+        select(SettlementWindow.id)
+        .where(SettlementWindow.status == WindowStatus.OPEN)
+        .scalar_subquery()
     )
     session.execute(insert(Transfer).values(window_id=open_window), rows)
     for account_id, delta in sorted(deltas.items()):
@@ -223,7 +227,7 @@ def post(
 
 
 def open_account(session: Session, kind: AccountKind, cooperative_id: int | None) -> Account:
-    """Create an account owned by a cooperative (or by the network when `cooperative_id` is None)."""
+    """Create an account owned by a cooperative (or the network when `cooperative_id` is None)."""
     account = Account(kind=kind, cooperative_id=cooperative_id, balance=0)
     session.add(account)
     session.flush()
@@ -271,8 +275,12 @@ def system_account_id(session: Session, kind: AccountKind, cooperative_id: int |
 
 def _movements(session: Session, since: datetime | None = None, until: datetime | None = None):
     """Return a selectable of (account_id, signed amount) for every transfer leg in a period."""
-    credits = select(Transfer.credit_account_id.label("account_id"), Transfer.amount.label("amount"))
-    debits = select(Transfer.debit_account_id.label("account_id"), (-Transfer.amount).label("amount"))
+    credits = select(
+        Transfer.credit_account_id.label("account_id"), Transfer.amount.label("amount")
+    )
+    debits = select(
+        Transfer.debit_account_id.label("account_id"), (-Transfer.amount).label("amount")
+    )
     if since is not None:
         credits = credits.where(Transfer.created_at >= since)
         debits = debits.where(Transfer.created_at >= since)
@@ -292,7 +300,10 @@ def derived_balances(session: Session) -> dict[int, int]:
             )
         ).all()
     )
-    return {account_id: int(sums.get(account_id, 0)) for account_id in session.scalars(select(Account.id))}
+    return {
+        account_id: int(sums.get(account_id, 0))
+        for account_id in session.scalars(select(Account.id))
+    }
 
 
 def positions(
@@ -313,8 +324,12 @@ def check(session: Session) -> list[str]:
     """Verify every ledger invariant over the whole database; return one line per violation."""
     problems: list[str] = []
     bad_transfers = session.execute(
-        select(Transfer.public_id, Transfer.amount, Transfer.debit_account_id, Transfer.credit_account_id)
-        .where((Transfer.amount <= 0) | (Transfer.debit_account_id == Transfer.credit_account_id))
+        select(
+            Transfer.public_id,
+            Transfer.amount,
+            Transfer.debit_account_id,
+            Transfer.credit_account_id,
+        ).where((Transfer.amount <= 0) | (Transfer.debit_account_id == Transfer.credit_account_id))
     ).all()
     for public_id, amount, debit_id, credit_id in bad_transfers:
         problems.append(
@@ -327,9 +342,7 @@ def check(session: Session) -> list[str]:
     if windowless:
         problems.append(f"{windowless} transfers belong to no settlement window")
     orphans = session.scalar(
-        select(func.count()).select_from(Transfer).where(
-            Transfer.event_id.not_in(select(Event.id))
-        )
+        select(func.count()).select_from(Transfer).where(Transfer.event_id.not_in(select(Event.id)))
     )
     if orphans:
         problems.append(f"{orphans} transfers belong to no event")

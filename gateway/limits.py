@@ -75,7 +75,8 @@ def limits_for(session: Session, cooperative_id: int, tier: str) -> Limits:
         session.execute(
             select(LimitPolicy.cooperative_id, LimitPolicy.limits).where(
                 LimitPolicy.tier == tier,
-                (LimitPolicy.cooperative_id == cooperative_id) | LimitPolicy.cooperative_id.is_(None),
+                (LimitPolicy.cooperative_id == cooperative_id)
+                | LimitPolicy.cooperative_id.is_(None),
             )
         ).all()
     )
@@ -123,13 +124,17 @@ def check_payment(
     merchant_max = merchant_payment_max(merchant)
     if merchant_max is not None and amount > merchant_max:
         raise _refuse(
-            "merchant_payment_max", merchant_max, merchant_max,
+            "merchant_payment_max",
+            merchant_max,
+            merchant_max,
             f"This merchant takes at most {format_rupiah(merchant_max)} in one payment.",
             f"Merchant ini menerima paling banyak {format_rupiah(merchant_max)} per pembayaran.",
         )
     if amount > limits.payment_max:
         raise _refuse(
-            "payment_max", limits.payment_max, limits.payment_max,
+            "payment_max",
+            limits.payment_max,
+            limits.payment_max,
             f"One payment may be at most {format_rupiah(limits.payment_max)}.",
             f"Satu pembayaran paling banyak {format_rupiah(limits.payment_max)}.",
         )
@@ -145,14 +150,18 @@ def check_payment(
     if spent["today"] + amount > limits.daily_max:
         left = limits.daily_max - spent["today"]
         raise _refuse(
-            "daily_max", limits.daily_max, left,
+            "daily_max",
+            limits.daily_max,
+            left,
             f"This would pass your daily limit; {format_rupiah(max(left, 0))} left today.",
             f"Melebihi batas harian; sisa hari ini {format_rupiah(max(left, 0))}.",
         )
     if spent["month"] + amount > limits.monthly_max:
         left = limits.monthly_max - spent["month"]
         raise _refuse(
-            "monthly_max", limits.monthly_max, left,
+            "monthly_max",
+            limits.monthly_max,
+            left,
             f"This would pass your monthly limit; {format_rupiah(max(left, 0))} left this month.",
             f"Melebihi batas bulanan; sisa bulan ini {format_rupiah(max(left, 0))}.",
         )
@@ -169,13 +178,17 @@ def incoming_this_month(session: Session, wallet_account_id: int, now: datetime)
     )
 
 
-def check_incoming(session: Session, member: Member, amount: int, balance: int, now: datetime) -> None:
+def check_incoming(
+    session: Session, member: Member, amount: int, balance: int, now: datetime
+) -> None:
     """Refuse money into a wallet that would pass its maximum balance or monthly incoming."""
     limits = limits_for(session, member.cooperative_id, member.tier)
     if balance + amount > limits.balance_max:
         left = limits.balance_max - balance
         raise _refuse(
-            "balance_max", limits.balance_max, left,
+            "balance_max",
+            limits.balance_max,
+            left,
             f"A wallet may hold at most {format_rupiah(limits.balance_max)};"
             f" at most {format_rupiah(max(left, 0))} more fits.",
             f"Saldo paling banyak {format_rupiah(limits.balance_max)};"
@@ -185,8 +198,11 @@ def check_incoming(session: Session, member: Member, amount: int, balance: int, 
     if incoming + amount > limits.incoming_monthly_max:
         left = limits.incoming_monthly_max - incoming
         raise _refuse(
-            "incoming_monthly_max", limits.incoming_monthly_max, left,
-            f"This would pass the wallet's monthly incoming limit; {format_rupiah(max(left, 0))} left.",
+            "incoming_monthly_max",
+            limits.incoming_monthly_max,
+            left,
+            "This would pass the wallet's monthly incoming limit;"
+            f" {format_rupiah(max(left, 0))} left.",
             f"Melebihi batas dana masuk bulanan; sisa {format_rupiah(max(left, 0))}.",
         )
 
@@ -212,7 +228,9 @@ def remaining(session: Session, member: Member, balance: int, now: datetime) -> 
     }
 
 
-def put_policy(session: Session, cooperative_id: int | None, tier: str, policy: Limits) -> LimitPolicy:
+def put_policy(
+    session: Session, cooperative_id: int | None, tier: str, policy: Limits
+) -> LimitPolicy:
     """Create or replace the limits of a cooperative's tier (or the city default when None)."""
     row = session.scalar(
         select(LimitPolicy).where(
@@ -252,7 +270,9 @@ def check_net_debit_cap(session: Session, cooperative_id: int, lowering_by: int)
     if position - lowering_by < -cap:
         room = cap + position
         raise _refuse(
-            "net_debit_cap", cap, room,
+            "net_debit_cap",
+            cap,
+            room,
             "The cooperative has reached how much it may owe before settlement. Try again after"
             " the next settlement.",
             "Koperasi telah mencapai batas utang sebelum penyelesaian. Coba lagi setelah"

@@ -25,6 +25,7 @@ from gateway.models import (
     Merchant,
     Payment,
     PaymentStatus,
+    QrCode,
     QrKind,
     QrStatus,
     Refund,
@@ -102,10 +103,21 @@ def payments_json(
     rows: list[Payment],
     merchant: Merchant | None = None,
     payer: Member | None = None,
+    code: QrCode | None = None,
 ) -> list[dict]:
     """Render payments as receipts, loading their merchants, payers and cooperatives in batches."""
     if not rows:
         return []
+    if code is not None:
+        qr_ids = {code.id: code.public_id}
+    else:
+        qr_ids = dict(
+            session.execute(
+                select(QrCode.id, QrCode.public_id).where(
+                    QrCode.id.in_({row.qr_id for row in rows})
+                )
+            ).all()
+        )
     if merchant is not None:
         merchants = {merchant.id: merchant}
     else:
@@ -146,6 +158,7 @@ def payments_json(
                     "network": payment.fee_network_amount,
                 },
                 "refunded_amount": payment.refunded_amount,
+                "qr_id": qr_ids[payment.qr_id],
                 "merchant": {
                     "id": merchant.public_id,
                     "name": merchant.name,
@@ -162,10 +175,14 @@ def payments_json(
 
 
 def payment_json(
-    session: Session, payment: Payment, merchant: Merchant | None = None, payer: Member | None = None
+    session: Session,
+    payment: Payment,
+    merchant: Merchant | None = None,
+    payer: Member | None = None,
+    code: QrCode | None = None,
 ) -> dict:
-    """Render one payment as a receipt (from the merchant and payer in hand, when given)."""
-    return payments_json(session, [payment], merchant=merchant, payer=payer)[0]
+    """Render one payment as a receipt (from the merchant, payer and QR in hand, when given)."""
+    return payments_json(session, [payment], merchant=merchant, payer=payer, code=code)[0]
 
 
 def pay(
@@ -244,7 +261,7 @@ def pay(
     )
     session.add(payment)
     session.flush()
-    body = payment_json(session, payment, merchant=merchant, payer=payer)
+    body = payment_json(session, payment, merchant=merchant, payer=payer, code=code)
     body["event_id"] = posted.public_id
     # The wallet was locked at `locked` and only this payment has moved it since.
     body["balance"] = locked[payer.wallet_account_id] - amount
@@ -260,7 +277,9 @@ def _share_refunded(share: int, refunded: int, amount: int) -> int:
     return share * refunded // amount
 
 
-def refund(session: Session, *, payment: Payment, amount: int | None, actor_user_id: int) -> tuple[dict, int]:
+def refund(
+    session: Session, *, payment: Payment, amount: int | None, actor_user_id: int
+) -> tuple[dict, int]:
     """Give back all or part of a payment; the fee shares go back in proportion."""
     left = payment.amount - payment.refunded_amount
     amount = left if amount is None else amount
@@ -340,7 +359,9 @@ def get_payment(session: Session, public_id: str) -> Payment:
     return payment
 
 
-def list_payments(session: Session, *, merchant_id=None, payer_member_id=None, cursor=None, after=None, limit=50):
+def list_payments(
+    session: Session, *, merchant_id=None, payer_member_id=None, cursor=None, after=None, limit=50
+):
     """Return payments, newest first (page older with `cursor`) or, with `after`, the ones newer
     than that payment, oldest first (for a live feed)."""
     statement = select(Payment)
@@ -357,7 +378,9 @@ def list_payments(session: Session, *, merchant_id=None, payer_member_id=None, c
 
     if after is not None:
         rows = list(
-            session.scalars(statement.where(Payment.id > position(after)).order_by(Payment.id).limit(limit))
+            session.scalars(
+                statement.where(Payment.id > position(after)).order_by(Payment.id).limit(limit)
+            )
         )
         return rows, (rows[-1].public_id if rows else after)
     if cursor is not None:

@@ -51,7 +51,9 @@ class QrBadSignature(QrError):
     slug = "qr-bad-signature"
     title = "QR signature does not verify"
     message_id = "Tanda tangan kode QR tidak sah. Jangan bayar; laporkan ke koperasi."
-    message_en = "The QR code's signature does not verify. Do not pay; report it to the cooperative."
+    message_en = (
+        "The QR code's signature does not verify. Do not pay; report it to the cooperative."
+    )
 
 
 class QrUnknownKey(QrError):
@@ -111,7 +113,13 @@ def _sign(ring: KeyRing, claims: dict) -> tuple[str, str]:
     return token, key.kid
 
 
-def _claims(settings: QrSettings, merchant: Merchant, cooperative: Cooperative, qr_public_id: str, now: datetime) -> dict:
+def _claims(
+    settings: QrSettings,
+    merchant: Merchant,
+    cooperative: Cooperative,
+    qr_public_id: str,
+    now: datetime,
+) -> dict:
     return {
         "iss": settings.issuer,
         "aud": QR_AUDIENCE,
@@ -162,11 +170,14 @@ def issue_dynamic(
 def static_for(session: Session, ring: KeyRing, settings: QrSettings, merchant: Merchant) -> QrCode:
     """Return the merchant's active sticker, issuing one if it has none."""
     qr = session.scalar(
-        select(QrCode).where(
+        select(QrCode)
+        .where(
             QrCode.merchant_id == merchant.id,
             QrCode.kind == QrKind.STATIC,
             QrCode.status == QrStatus.ACTIVE,
-        ).order_by(QrCode.id.desc()).limit(1)
+        )
+        .order_by(QrCode.id.desc())
+        .limit(1)
     )
     if qr is not None:
         return qr
@@ -209,7 +220,9 @@ def transition(session: Session, qr_id: int, kind: str, to_status: str) -> bool:
     return result.rowcount == 1
 
 
-def rotate_static(session: Session, ring: KeyRing, settings: QrSettings, merchant: Merchant) -> QrCode:
+def rotate_static(
+    session: Session, ring: KeyRing, settings: QrSettings, merchant: Merchant
+) -> QrCode:
     """Revoke the merchant's sticker and issue a new one."""
     for qr_id in session.scalars(
         select(QrCode.id).where(
@@ -226,7 +239,10 @@ def rotate_static(session: Session, ring: KeyRing, settings: QrSettings, merchan
 def cancel(session: Session, qr: QrCode) -> None:
     """Cancel an unpaid dynamic QR (a repeat cancel is a no-op)."""
     if qr.kind != QrKind.DYNAMIC:
-        raise QrError("Only a dynamic QR code can be cancelled.", "Hanya kode QR dinamis yang dapat dibatalkan.")
+        raise QrError(
+            "Only a dynamic QR code can be cancelled.",
+            "Hanya kode QR dinamis yang dapat dibatalkan.",
+        )
     if qr.status == QrStatus.CANCELLED:
         return
     if not transition(session, qr.id, QrKind.DYNAMIC, QrStatus.CANCELLED):
@@ -274,14 +290,21 @@ def decode(ring: KeyRing, settings: QrSettings, token: str, now: datetime | None
     if "amt" in claims:
         # A dynamic QR must expire, and within the longest TTL we issue.
         amount = claims.get("amt")
-        if "exp" not in claims or type(amount) is not int or amount <= 0 or claims.get("cur") != CURRENCY:
+        if (
+            "exp" not in claims
+            or type(amount) is not int
+            or amount <= 0
+            or claims.get("cur") != CURRENCY
+        ):
             raise QrMalformed()
         if claims["exp"] - claims["iat"] > settings.ttl_max_seconds:
             raise QrMalformed()
     return claims
 
 
-def verify(session: Session, ring: KeyRing, settings: QrSettings, token: str, *, lock: bool = False) -> VerifiedQr:
+def verify(
+    session: Session, ring: KeyRing, settings: QrSettings, token: str, *, lock: bool = False
+) -> VerifiedQr:
     """Verify a token and the QR's state: return the QR and its merchant, or say exactly why not."""
     claims = decode(ring, settings, token)
     statement = select(QrCode).where(QrCode.public_id == claims["jti"])
@@ -322,7 +345,9 @@ def render_png(url: str) -> bytes:
 @lru_cache(maxsize=2048)
 def render_svg(url: str) -> bytes:
     buffer = io.BytesIO()
-    segno.make(url, error="m", micro=False).save(buffer, kind="svg", scale=8, border=4, xmldecl=True)
+    segno.make(url, error="m", micro=False).save(
+        buffer, kind="svg", scale=8, border=4, xmldecl=True
+    )
     return buffer.getvalue()
 
 

@@ -51,11 +51,18 @@ def merchant_day(session: Session, merchant: Merchant, day: date) -> dict:
             func.count(),
             func.coalesce(func.sum(Refund.amount), 0),
             func.coalesce(
-                func.sum(Refund.fee_issuer_amount + Refund.fee_acquirer_amount + Refund.fee_network_amount), 0
+                func.sum(
+                    Refund.fee_issuer_amount
+                    + Refund.fee_acquirer_amount
+                    + Refund.fee_network_amount
+                ),
+                0,
             ),
         )
         .join(Payment, Payment.id == Refund.payment_id)
-        .where(Payment.merchant_id == merchant.id, Refund.created_at >= start, Refund.created_at < end)
+        .where(
+            Payment.merchant_id == merchant.id, Refund.created_at >= start, Refund.created_at < end
+        )
     ).one()
     paid_out = session.scalar(
         select(func.coalesce(func.sum(Transfer.amount), 0)).where(
@@ -81,7 +88,9 @@ def merchant_day(session: Session, merchant: Merchant, day: date) -> dict:
     }
 
 
-def cooperative_report(session: Session, cooperative: Cooperative, start: datetime, end: datetime) -> dict:
+def cooperative_report(
+    session: Session, cooperative: Cooperative, start: datetime, end: datetime
+) -> dict:
     """A cooperative's period: fee income by partner (net of the fee shares refunds gave back),
     payments made and received, counter cash, active members."""
     public_ids = dict(session.execute(select(Cooperative.id, Cooperative.public_id)).all())
@@ -103,10 +112,18 @@ def cooperative_report(session: Session, cooperative: Cooperative, start: dateti
     # net of them, counted on the refund's day as in the merchant's day.
     refunded_in_period = (Refund.created_at >= start) & (Refund.created_at < end)
     for own_column, partner_column, share_column, side in (
-        (Payment.issuer_cooperative_id, Payment.acquirer_cooperative_id,
-         Refund.fee_issuer_amount, "as_issuer"),
-        (Payment.acquirer_cooperative_id, Payment.issuer_cooperative_id,
-         Refund.fee_acquirer_amount, "as_acquirer"),
+        (
+            Payment.issuer_cooperative_id,
+            Payment.acquirer_cooperative_id,
+            Refund.fee_issuer_amount,
+            "as_issuer",
+        ),
+        (
+            Payment.acquirer_cooperative_id,
+            Payment.issuer_cooperative_id,
+            Refund.fee_acquirer_amount,
+            "as_acquirer",
+        ),
     ):
         for partner_id, total in session.execute(
             select(partner_column, func.sum(share_column))
@@ -119,7 +136,9 @@ def cooperative_report(session: Session, cooperative: Cooperative, start: dateti
 
     def volume(condition) -> dict:
         count, total = session.execute(
-            select(func.count(), func.coalesce(func.sum(Payment.amount), 0)).where(condition, in_period)
+            select(func.count(), func.coalesce(func.sum(Payment.amount), 0)).where(
+                condition, in_period
+            )
         ).one()
         return {"count": int(count), "volume": int(total)}
 
@@ -135,7 +154,10 @@ def cooperative_report(session: Session, cooperative: Cooperative, start: dateti
 
     counter_cash = ledger.system_account(session, "counter_cash", cooperative.id)
     cash: dict[str, dict] = {
-        kind: {"own_members": {"count": 0, "amount": 0}, "partner_members": {"count": 0, "amount": 0}}
+        kind: {
+            "own_members": {"count": 0, "amount": 0},
+            "partner_members": {"count": 0, "amount": 0},
+        }
         for kind in ("cash_in", "cash_out")
     }
     wallet_owner = Account.__table__.alias("wallet")
@@ -168,15 +190,27 @@ def cooperative_report(session: Session, cooperative: Cooperative, start: dateti
         "from": start.isoformat(),
         "to": end.isoformat(),
         "fee_income_by_partner": [
-            {"partner_cooperative_id": partner, **figures, "total": figures["as_issuer"] + figures["as_acquirer"]}
+            {
+                "partner_cooperative_id": partner,
+                **figures,
+                "total": figures["as_issuer"] + figures["as_acquirer"],
+            }
             for partner, figures in sorted(fee_income.items())
         ],
         "fee_income_total": sum(f["as_issuer"] + f["as_acquirer"] for f in fee_income.values()),
-        "payments_made_by_members": {"on_us": volume(on_us), "cross_cooperative": volume(made_cross)},
-        "payments_received_by_merchants": {"on_us": volume(on_us), "cross_cooperative": volume(received_cross)},
+        "payments_made_by_members": {
+            "on_us": volume(on_us),
+            "cross_cooperative": volume(made_cross),
+        },
+        "payments_received_by_merchants": {
+            "on_us": volume(on_us),
+            "cross_cooperative": volume(received_cross),
+        },
         "counter": cash,
         "active_members": int(active_members),
-        "members": int(session.scalar(select(func.count()).where(Member.cooperative_id == cooperative.id))),
+        "members": int(
+            session.scalar(select(func.count()).where(Member.cooperative_id == cooperative.id))
+        ),
     }
 
 
@@ -223,7 +257,10 @@ def observer_figures(session: Session, now: datetime, population: int | None) ->
                 func.coalesce(
                     func.sum(
                         case(
-                            (Payment.issuer_cooperative_id != Payment.acquirer_cooperative_id, Payment.amount),
+                            (
+                                Payment.issuer_cooperative_id != Payment.acquirer_cooperative_id,
+                                Payment.amount,
+                            ),
                             else_=0,
                         )
                     ),
@@ -238,7 +275,9 @@ def observer_figures(session: Session, now: datetime, population: int | None) ->
     previous = period(previous_start, current_start)
     merchant_kinds: dict[int, dict[str, int]] = defaultdict(dict)
     for cooperative_id, kind, count in session.execute(
-        select(Merchant.cooperative_id, Merchant.kind, func.count()).group_by(Merchant.cooperative_id, Merchant.kind)
+        select(Merchant.cooperative_id, Merchant.kind, func.count()).group_by(
+            Merchant.cooperative_id, Merchant.kind
+        )
     ):
         merchant_kinds[cooperative_id][kind] = int(count)
 
@@ -259,7 +298,9 @@ def observer_figures(session: Session, now: datetime, population: int | None) ->
                 "payment_volume_30_days": volume,
                 "cross_cooperative_volume_30_days": cross,
                 "cross_cooperative_share_bps": cross * 10_000 // volume if volume else 0,
-                "growth_bps": (volume - previous_volume) * 10_000 // previous_volume if previous_volume else None,
+                "growth_bps": (volume - previous_volume) * 10_000 // previous_volume
+                if previous_volume
+                else None,
             }
         )
     total_members = sum(row["members"] for row in rows)
@@ -272,7 +313,9 @@ def observer_figures(session: Session, now: datetime, population: int | None) ->
         "payment_volume_30_days": total_volume,
         "cross_cooperative_share_bps": total_cross * 10_000 // total_volume if total_volume else 0,
         "population": population,
-        "members_share_of_population_bps": total_members * 10_000 // population if population else None,
+        "members_share_of_population_bps": total_members * 10_000 // population
+        if population
+        else None,
     }
     return {"period_days": 30, "as_of": now.isoformat(), "cooperatives": rows, "city": city}
 
@@ -295,14 +338,13 @@ def shu_basis(session: Session, cooperative: Cooperative, year: int, pool: int) 
     )
     members = list(
         session.execute(
-            select(Member.id, Member.public_id).where(Member.cooperative_id == cooperative.id).order_by(Member.id)
+            select(Member.id, Member.public_id)
+            .where(Member.cooperative_id == cooperative.id)
+            .order_by(Member.id)
         )
     )
     business = [max(int(volumes.get(member_id, 0)), 0) for member_id, _ in members]
-    if pool and sum(business):
-        shares = split(pool, business)
-    else:
-        shares = [0] * len(members)
+    shares = split(pool, business) if pool and sum(business) else [0] * len(members)
     return {
         "cooperative_id": cooperative.public_id,
         "year": year,
@@ -322,4 +364,3 @@ def shu_csv(basis: dict) -> str:
     for row in basis["members"]:
         writer.writerow([row["member_id"], row["business_volume"], row["share"]])
     return buffer.getvalue()
-

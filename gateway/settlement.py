@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
+
 from sqlalchemy import func, select, text, union_all
 from sqlalchemy.orm import Session
 
@@ -52,7 +53,9 @@ class WindowTampered(GatewayError):
 
 def ensure_open_window(session: Session) -> SettlementWindow:
     """Return the open window, opening the first one if there is none."""
-    window = session.scalar(select(SettlementWindow).where(SettlementWindow.status == WindowStatus.OPEN))
+    window = session.scalar(
+        select(SettlementWindow).where(SettlementWindow.status == WindowStatus.OPEN)
+    )
     if window is None:
         window = SettlementWindow(status=WindowStatus.OPEN, opened_at=utcnow())
         session.add(window)
@@ -119,8 +122,12 @@ def digest(session: Session, window_id: int) -> tuple[str, int]:
 def window_positions(session: Session, window_id: int) -> dict[int | None, int]:
     """Each owner's net position over the window (settlement transfers excluded)."""
     base = (Transfer.window_id == window_id) & (Transfer.code != TransferCode.SETTLEMENT)
-    credits = select(Transfer.credit_account_id.label("account_id"), Transfer.amount.label("amount")).where(base)
-    debits = select(Transfer.debit_account_id.label("account_id"), (-Transfer.amount).label("amount")).where(base)
+    credits = select(
+        Transfer.credit_account_id.label("account_id"), Transfer.amount.label("amount")
+    ).where(base)
+    debits = select(
+        Transfer.debit_account_id.label("account_id"), (-Transfer.amount).label("amount")
+    ).where(base)
     movements = union_all(credits, debits).subquery()
     rows = session.execute(
         select(Account.cooperative_id, func.sum(movements.c.amount))
@@ -137,8 +144,13 @@ def pair_figures(session: Session, window_id: int) -> list[dict]:
     )
     pairs: dict[tuple[int, int], dict] = defaultdict(
         lambda: {
-            "count": 0, "gross": 0, "fee_issuer": 0, "fee_acquirer": 0, "fee_network": 0,
-            "refund_count": 0, "refunds": 0,
+            "count": 0,
+            "gross": 0,
+            "fee_issuer": 0,
+            "fee_acquirer": 0,
+            "fee_network": 0,
+            "refund_count": 0,
+            "refunds": 0,
         }
     )
     for row in session.execute(
@@ -252,7 +264,7 @@ def close(session: Session, commit) -> SettlementWindow:
 
 
 def verify(session: Session, window: SettlementWindow) -> None:
-    """Recompute a sealed window's digest and positions; raise WindowTampered if anything changed."""
+    """Recompute a sealed window's digest and positions; raise WindowTampered if they changed."""
     if window.status not in (WindowStatus.CLOSED, WindowStatus.SETTLED):
         raise Conflict("The window is not closed yet.", "Jendela belum ditutup.")
     recomputed, count = digest(session, window.id)
@@ -265,7 +277,9 @@ def verify(session: Session, window: SettlementWindow) -> None:
             raise WindowTampered(window=window.public_id)
 
 
-def mark_settled(session: Session, window: SettlementWindow, actor_user_id: int | None) -> SettlementWindow:
+def mark_settled(
+    session: Session, window: SettlementWindow, actor_user_id: int | None
+) -> SettlementWindow:
     """Write the window's settlement transfers once; a repeat changes nothing."""
     locked = session.scalar(
         select(SettlementWindow).where(SettlementWindow.id == window.id).with_for_update()
@@ -273,7 +287,9 @@ def mark_settled(session: Session, window: SettlementWindow, actor_user_id: int 
     if locked.status == WindowStatus.SETTLED:
         return locked
     if locked.status != WindowStatus.CLOSED:
-        raise Conflict("Close the window before settling it.", "Tutup jendela sebelum diselesaikan.")
+        raise Conflict(
+            "Close the window before settling it.", "Tutup jendela sebelum diselesaikan."
+        )
     network_account = ledger.system_account(session, AccountKind.SETTLEMENT, None)
     legs = []
     ids = dict(session.execute(select(Cooperative.public_id, Cooperative.id)).all())
@@ -281,11 +297,17 @@ def mark_settled(session: Session, window: SettlementWindow, actor_user_id: int 
         position = line["position"]
         if position == 0:
             continue
-        account = ledger.system_account(session, AccountKind.SETTLEMENT, ids[line["cooperative_id"]])
+        account = ledger.system_account(
+            session, AccountKind.SETTLEMENT, ids[line["cooperative_id"]]
+        )
         if position > 0:
-            legs.append(ledger.Leg(account.id, network_account.id, position, TransferCode.SETTLEMENT))
+            legs.append(
+                ledger.Leg(account.id, network_account.id, position, TransferCode.SETTLEMENT)
+            )
         else:
-            legs.append(ledger.Leg(network_account.id, account.id, -position, TransferCode.SETTLEMENT))
+            legs.append(
+                ledger.Leg(network_account.id, account.id, -position, TransferCode.SETTLEMENT)
+            )
     # The network's own position (its fee income) needs no leg of its own: its settlement
     # account takes the difference of the cooperatives' legs, which is exactly minus it.
     if legs:
@@ -315,9 +337,7 @@ def window_json(window: SettlementWindow, cooperative_public_id: str | None = No
         pairs = window.report["pairs"]
         if cooperative_public_id is not None:
             positions = [p for p in positions if p["cooperative_id"] == cooperative_public_id]
-            pairs = [
-                p for p in pairs if cooperative_public_id in (p["issuer"], p["acquirer"])
-            ]
+            pairs = [p for p in pairs if cooperative_public_id in (p["issuer"], p["acquirer"])]
         else:
             body["network_position"] = window.report["network_position"]
         body["positions"] = positions
@@ -333,22 +353,53 @@ def window_csv(window: SettlementWindow, cooperative_public_id: str | None = Non
     body = window_json(window, cooperative_public_id)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(["section", "window", "cooperative", "code", "position", "pays", "receives", "over_cap"])
+    writer.writerow(
+        ["section", "window", "cooperative", "code", "position", "pays", "receives", "over_cap"]
+    )
     for line in body.get("positions", []):
         writer.writerow(
-            ["position", window.public_id, line["cooperative_id"], line["code"], line["position"],
-             line["pays"], line["receives"], line["over_cap"]]
+            [
+                "position",
+                window.public_id,
+                line["cooperative_id"],
+                line["code"],
+                line["position"],
+                line["pays"],
+                line["receives"],
+                line["over_cap"],
+            ]
         )
     writer.writerow([])
     writer.writerow(
-        ["section", "window", "issuer", "acquirer", "count", "gross", "fee_issuer", "fee_acquirer",
-         "fee_network", "refund_count", "refunds"]
+        [
+            "section",
+            "window",
+            "issuer",
+            "acquirer",
+            "count",
+            "gross",
+            "fee_issuer",
+            "fee_acquirer",
+            "fee_network",
+            "refund_count",
+            "refunds",
+        ]
     )
     for pair in body.get("pairs", []):
         writer.writerow(
-            ["pair", window.public_id, pair["issuer"], pair["acquirer"], pair["count"], pair["gross"],
-             pair["fee_issuer"], pair["fee_acquirer"], pair["fee_network"], pair["refund_count"],
-             pair["refunds"]]
+            [
+                "pair",
+                window.public_id,
+                pair["issuer"],
+                pair["acquirer"],
+                pair["count"],
+                pair["gross"],
+                pair["fee_issuer"],
+                pair["fee_acquirer"],
+                pair["fee_network"],
+                pair["refund_count"],
+                pair["refunds"],
+            ]
         )
     return buffer.getvalue()
 
@@ -376,8 +427,10 @@ def describe(window: SettlementWindow) -> str:
     for pair in window.report["pairs"]:
         lines.append(
             f"  {pair['issuer_code']} -> {pair['acquirer_code']}: {pair['count']} payments,"
-            f" {format_rupiah(pair['gross'])} gross, fees issuer {format_rupiah(pair['fee_issuer'])},"
-            f" acquirer {format_rupiah(pair['fee_acquirer'])}, network {format_rupiah(pair['fee_network'])}"
+            f" {format_rupiah(pair['gross'])} gross,"
+            f" fees issuer {format_rupiah(pair['fee_issuer'])},"
+            f" acquirer {format_rupiah(pair['fee_acquirer'])},"
+            f" network {format_rupiah(pair['fee_network'])}"
         )
     return "\n".join(lines)
 
@@ -387,9 +440,7 @@ def unsettled_position(session: Session, cooperative_id: int) -> int:
     excluded): how much it owes (negative) or is owed since its last settlement."""
     unsettled = select(SettlementWindow.id).where(SettlementWindow.status != WindowStatus.SETTLED)
     owned = select(Account.id).where(Account.cooperative_id == cooperative_id)
-    base = (
-        Transfer.window_id.in_(unsettled) & (Transfer.code != TransferCode.SETTLEMENT)
-    )
+    base = Transfer.window_id.in_(unsettled) & (Transfer.code != TransferCode.SETTLEMENT)
     credits = session.scalar(
         select(func.coalesce(func.sum(Transfer.amount), 0)).where(
             base, Transfer.credit_account_id.in_(owned)

@@ -81,7 +81,9 @@ def postgres_url(keys_dir):
         pytest.skip("no PostgreSQL server answers at 127.0.0.1:5432")
     server = sa.create_engine(POSTGRES_SERVER_URL, isolation_level="AUTOCOMMIT")
     with server.connect() as connection:
-        connection.execute(sa.text(f"DROP DATABASE IF EXISTS {POSTGRES_TEST_DATABASE} WITH (FORCE)"))
+        connection.execute(
+            sa.text(f"DROP DATABASE IF EXISTS {POSTGRES_TEST_DATABASE} WITH (FORCE)")
+        )
         connection.execute(sa.text(f"CREATE DATABASE {POSTGRES_TEST_DATABASE}"))
     server.dispose()
     url = POSTGRES_SERVER_URL.rsplit("/", 1)[0] + "/" + POSTGRES_TEST_DATABASE
@@ -99,9 +101,7 @@ def database_url(request, tmp_path, keys_dir):
     engine = sa.create_engine(url)
     with engine.begin() as connection:
         tables = [
-            name
-            for name in sa.inspect(connection).get_table_names()
-            if name != "alembic_version"
+            name for name in sa.inspect(connection).get_table_names() if name != "alembic_version"
         ]
         connection.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
     engine.dispose()
@@ -165,7 +165,9 @@ class City:
         with self.app.app_context():
             cooperative = transaction(
                 db.session,
-                lambda s: registry.create_cooperative(s, code=code, name=f"Koperasi {code}", kind=kind),
+                lambda s: registry.create_cooperative(
+                    s, code=code, name=f"Koperasi {code}", kind=kind
+                ),
             )
             return cooperative.public_id
 
@@ -181,7 +183,10 @@ class City:
                     session, phone=phone, name="Admin", pin=pin, scrypt_n=TEST_SCRYPT_N
                 )
                 registry.grant_staff_role(
-                    session, user=user, role="coop_admin", cooperative=self._cooperative(session, coop_id)
+                    session,
+                    user=user,
+                    role="coop_admin",
+                    cooperative=self._cooperative(session, coop_id),
                 )
                 return user.public_id
 
@@ -202,7 +207,9 @@ class City:
             user_id = transaction(db.session, work)
         return Person(id=user_id, phone=phone, pin=pin, user_id=user_id)
 
-    def make_member(self, coop_id: str, pin: str = "123456", tier: str = "basic", phone=None) -> Person:
+    def make_member(
+        self, coop_id: str, pin: str = "123456", tier: str = "basic", phone=None
+    ) -> Person:
         phone = phone or self._next_phone()
         with self.app.app_context():
 
@@ -221,7 +228,9 @@ class City:
             member_id, user_id = transaction(db.session, work)
         return Person(id=member_id, phone=phone, pin=pin, user_id=user_id)
 
-    def make_merchant(self, coop_id: str, kind: str = "shop", category: str = "micro", pin: str = "654321") -> Person:
+    def make_merchant(
+        self, coop_id: str, kind: str = "shop", category: str = "micro", pin: str = "654321"
+    ) -> Person:
         phone = self._next_phone()
         with self.app.app_context():
 
@@ -268,14 +277,20 @@ class City:
         return self.client.get(path, headers=self.headers(person))
 
     def cash_in(self, admin: Person, member: Person, amount: int, key: str | None = "auto"):
-        return self.post(admin, "/api/v1/counter/cash-in", {"member_id": member.id, "amount": amount}, key)
+        return self.post(
+            admin, "/api/v1/counter/cash-in", {"member_id": member.id, "amount": amount}, key
+        )
 
-    def cash_out(self, admin: Person, member: Person, amount: int, pin=None, key: str | None = "auto"):
+    def cash_out(
+        self, admin: Person, member: Person, amount: int, pin=None, key: str | None = "auto"
+    ):
         body = {"member_id": member.id, "amount": amount, "pin": pin or member.pin}
         return self.post(admin, "/api/v1/counter/cash-out", body, key)
 
     def payout(self, admin: Person, merchant: Person, amount: int, key: str | None = "auto"):
-        return self.post(admin, "/api/v1/counter/payouts", {"merchant_id": merchant.id, "amount": amount}, key)
+        return self.post(
+            admin, "/api/v1/counter/payouts", {"merchant_id": merchant.id, "amount": amount}, key
+        )
 
     # Ledger views
 
@@ -291,7 +306,9 @@ class City:
 
     def balance_of_system(self, coop_id: str | None, kind: str) -> int:
         with self.app.app_context():
-            cooperative_id = None if coop_id is None else registry.get_cooperative(db.session, coop_id).id
+            cooperative_id = (
+                None if coop_id is None else registry.get_cooperative(db.session, coop_id).id
+            )
             account = ledger.system_account(db.session, kind, cooperative_id)
             value = ledger.balance(db.session, account.id)
             db.session.rollback()
@@ -302,7 +319,9 @@ class City:
         with self.app.app_context():
             raw = ledger.positions(db.session)
             names = dict(db.session.execute(sa.select(Cooperative.id, Cooperative.public_id)).all())
-            return {names.get(key) if key is not None else None: value for key, value in raw.items()}
+            return {
+                names.get(key) if key is not None else None: value for key, value in raw.items()
+            }
 
     def ledger_problems(self) -> list[str]:
         with self.app.app_context():

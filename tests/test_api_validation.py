@@ -990,9 +990,10 @@ def test_an_over_large_body_is_refused_without_a_content_length(town):
 def test_an_unreachable_database_is_a_503_with_retry_after(app, client, monkeypatch):
     import sqlalchemy as sa
 
-
     def broken():
-        raise sa.exc.OperationalError("SELECT 1", {}, Exception("the database system is starting up"))
+        raise sa.exc.OperationalError(
+            "SELECT 1", {}, Exception("the database system is starting up")
+        )
 
     monkeypatch.setitem(app.view_functions, "root.healthz", broken)
     response = client.get("/healthz")

@@ -342,4 +342,9 @@ def test_the_database_refuses_to_change_or_delete_an_audit_event(app, city):
                 assert "append-only" in str(error)
             else:
                 raise AssertionError(f"{statement} was allowed")
-        assert db.session.scalar(sa.text("SELECT outcome FROM audit_events WHERE action = 'test.event'")) == "ok"
+        assert (
+            db.session.scalar(
+                sa.text("SELECT outcome FROM audit_events WHERE action = 'test.event'")
+            )
+            == "ok"
+        )

@@ -33,7 +33,9 @@ def test_demo_members_of_two_cooperatives_pay_a_shop_and_an_angkot_driver(app, c
     # The driver's phone waits on the live feed before anyone pays.
     feed = client.get(f"/api/v1/merchants/{driver['id']}/payments", headers=driver_headers)
     assert feed.status_code == 200 and feed.get_json()["items"] == []
-    sticker = client.get(f"/api/v1/merchants/{driver['id']}/static-qr", headers=driver_headers).get_json()
+    sticker = client.get(
+        f"/api/v1/merchants/{driver['id']}/static-qr", headers=driver_headers
+    ).get_json()
 
     for payer in payers:
         headers = login(client, payer["phone"], payer["pin"])
@@ -56,7 +58,9 @@ def test_demo_members_of_two_cooperatives_pay_a_shop_and_an_angkot_driver(app, c
             headers={**headers, "Idempotency-Key": uuid.uuid4().hex},
         )
         assert fare.status_code == 201, fare.get_json()
-        latest = client.get(f"/api/v1/merchants/{driver['id']}/payments?limit=1", headers=driver_headers)
+        latest = client.get(
+            f"/api/v1/merchants/{driver['id']}/payments?limit=1", headers=driver_headers
+        )
         assert latest.get_json()["items"][0]["id"] == fare.get_json()["id"]
 
     # The shop refunds the last sale.

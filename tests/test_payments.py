@@ -6,7 +6,9 @@ from gateway.models import Payment, Transfer
 
 
 def issue_qr(city, merchant, amount, **extra):
-    response = city.post(merchant, f"/api/v1/merchants/{merchant.id}/qr", {"amount": amount, **extra})
+    response = city.post(
+        merchant, f"/api/v1/merchants/{merchant.id}/qr", {"amount": amount, **extra}
+    )
     assert response.status_code == 201, response.get_json()
     return response.get_json()
 
@@ -52,6 +54,7 @@ def test_cross_cooperative_payment_splits_the_fee_and_moves_positions(city):
     assert sum(receipt["fees"].values()) == 193
     assert receipt["payer_cooperative"] == consumer and receipt["merchant_cooperative"] == market
     assert receipt["balance"] == 972_500
+    assert receipt["qr_id"] == qr["id"]
 
     assert city.balance_of_member(siti) == 972_500
     assert city.balance_of_merchant(shop) == 27_500 - 193
@@ -88,7 +91,9 @@ def test_on_us_angkot_fare_on_a_static_sticker_is_free_for_a_micro_merchant(city
     assert city.positions() == {transport: 0}
 
     # A static QR needs the amount; the angkot typo guard refuses Rp 150.000.
-    assert pay(city, rider, sticker["token"], pin=None).get_json()["type"].endswith("/amount-required")
+    assert (
+        pay(city, rider, sticker["token"], pin=None).get_json()["type"].endswith("/amount-required")
+    )
     refused = pay(city, rider, sticker["token"], amount=150_000)
     assert refused.status_code == 422
     assert refused.get_json()["limit"] == "merchant_payment_max"
@@ -142,7 +147,9 @@ def test_a_cooperative_net_debit_cap_refuses_what_would_pass_it_until_settlement
     assert city.cash_in(teller, siti, 500_000).status_code == 201
     shop = city.make_merchant(market, kind="shop", category="micro")
     with app.app_context():
-        cooperative = db.session.scalar(db.select(Cooperative).where(Cooperative.public_id == consumer))
+        cooperative = db.session.scalar(
+            db.select(Cooperative).where(Cooperative.public_id == consumer)
+        )
         cooperative.net_debit_cap = 100_000
         db.session.commit()
     sticker = static_qr(city, shop)
@@ -155,7 +162,14 @@ def test_a_cooperative_net_debit_cap_refuses_what_would_pass_it_until_settlement
     assert pay(city, siti, sticker["token"], amount=40_000).status_code == 201
 
     # Once the window is closed and settled, the cooperative may owe again.
-    window = city.post(network, "/api/v1/settlement/windows/current/close", None, key=None).get_json()
-    assert city.post(network, f"/api/v1/settlement/windows/{window['id']}/settle", None, key=None).status_code == 200
+    window = city.post(
+        network, "/api/v1/settlement/windows/current/close", None, key=None
+    ).get_json()
+    assert (
+        city.post(
+            network, f"/api/v1/settlement/windows/{window['id']}/settle", None, key=None
+        ).status_code
+        == 200
+    )
     assert pay(city, siti, sticker["token"], amount=45_000).status_code == 201
     assert city.ledger_problems() == []

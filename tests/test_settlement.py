@@ -91,7 +91,9 @@ def test_tampering_with_a_closed_window_fails_verify_naming_the_window(app, city
     coops, admins, network = four_cooperatives(city)
     member = city.make_member(coops["KSM"])
     assert city.cash_in(admins["KSM"], member, 300_000).status_code == 201
-    window = city.post(network, "/api/v1/settlement/windows/current/close", None, key=None).get_json()
+    window = city.post(
+        network, "/api/v1/settlement/windows/current/close", None, key=None
+    ).get_json()
     ok = runner.invoke(args=["settle", "verify", window["id"]])
     assert ok.exit_code == 0, ok.output
 
@@ -115,7 +117,9 @@ def test_the_coop_admin_sees_only_its_own_lines(city):
     coops, admins, network = four_cooperatives(city)
     member = city.make_member(coops["KSM"])
     assert city.cash_in(admins["KPP"], member, 200_000).status_code == 201
-    window = city.post(network, "/api/v1/settlement/windows/current/close", None, key=None).get_json()
+    window = city.post(
+        network, "/api/v1/settlement/windows/current/close", None, key=None
+    ).get_json()
     seen = city.get(admins["KAM"], f"/api/v1/settlement/windows/{window['id']}").get_json()
     assert [line["cooperative_id"] for line in seen["positions"]] == [coops["KAM"]]
     assert "network_position" not in seen
@@ -164,7 +168,9 @@ def test_payments_written_during_a_close_land_in_exactly_one_window(app, city):
     assert statuses.count(201) > 0
     with app.app_context():
         total = db.session.scalar(sa.select(sa.func.count()).select_from(Transfer))
-        windows = db.session.scalars(sa.select(SettlementWindow).order_by(SettlementWindow.id)).all()
+        windows = db.session.scalars(
+            sa.select(SettlementWindow).order_by(SettlementWindow.id)
+        ).all()
         in_windows = db.session.scalar(
             sa.select(sa.func.count()).select_from(Transfer).where(Transfer.window_id.is_not(None))
         )
@@ -174,9 +180,14 @@ def test_payments_written_during_a_close_land_in_exactly_one_window(app, city):
         for window in windows:
             if window.status == "closed":
                 settlement.verify(db.session, window)
-        assert sum(w.transfer_count or 0 for w in windows if w.status == "closed") + db.session.scalar(
-            sa.select(sa.func.count()).select_from(Transfer).join(SettlementWindow).where(
-                SettlementWindow.status == "open"
+        assert (
+            sum(w.transfer_count or 0 for w in windows if w.status == "closed")
+            + db.session.scalar(
+                sa.select(sa.func.count())
+                .select_from(Transfer)
+                .join(SettlementWindow)
+                .where(SettlementWindow.status == "open")
             )
-        ) == total
+            == total
+        )
     assert city.ledger_problems() == []

@@ -23,9 +23,17 @@ BODY_SIZE_MAX = 64 * 1024
 
 HTTP_PROBLEM_SLUGS = {
     404: ("not-found", "Alamat ini tidak ada.", "There is nothing at this address."),
-    405: ("method-not-allowed", "Metode HTTP ini tidak didukung di sini.", "This HTTP method is not supported here."),
+    405: (
+        "method-not-allowed",
+        "Metode HTTP ini tidak didukung di sini.",
+        "This HTTP method is not supported here.",
+    ),
     413: ("payload-too-large", "Isi permintaan terlalu besar.", "The request body is too large."),
-    415: ("unsupported-media-type", "Kirim isi permintaan sebagai JSON.", "Send the request body as JSON."),
+    415: (
+        "unsupported-media-type",
+        "Kirim isi permintaan sebagai JSON.",
+        "Send the request body as JSON.",
+    ),
 }
 
 root = Blueprint("root", __name__)
@@ -189,7 +197,16 @@ def init_app(app: Flask) -> None:
         app.config["MAX_CONTENT_LENGTH"] = BODY_SIZE_MAX
     app.register_blueprint(root)
     for module in (
-        auth, cooperatives, counter, members, qr, payments, fees, limits, settlement, pwa
+        auth,
+        cooperatives,
+        counter,
+        members,
+        qr,
+        payments,
+        fees,
+        limits,
+        settlement,
+        pwa,
     ):
         app.register_blueprint(module.blueprint)
     app.register_error_handler(GatewayError, handle_gateway_error)

@@ -95,8 +95,12 @@ def _tokens(session, user, refresh_token: str) -> dict:
 
 
 @route(
-    blueprint, "POST", "/api/v1/auth/login",
-    summary="Log in with phone and PIN", request=LoginRequest, response=TokenResponse,
+    blueprint,
+    "POST",
+    "/api/v1/auth/login",
+    summary="Log in with phone and PIN",
+    request=LoginRequest,
+    response=TokenResponse,
     authenticated=False,
 )
 def login():
@@ -111,10 +115,14 @@ def login():
 
 
 @route(
-    blueprint, "POST", "/api/v1/auth/refresh",
+    blueprint,
+    "POST",
+    "/api/v1/auth/refresh",
     summary="Trade a refresh token (body, or the session cookie when the body has none) for new "
     "tokens; the old one is spent",
-    request=RefreshRequest, response=TokenResponse, authenticated=False,
+    request=RefreshRequest,
+    response=TokenResponse,
+    authenticated=False,
 )
 def refresh():
     ttl = current_app.config["REFRESH_TOKEN_TTL_SECONDS"]
@@ -135,9 +143,12 @@ def refresh():
 
 
 @route(
-    blueprint, "POST", "/api/v1/auth/logout",
+    blueprint,
+    "POST",
+    "/api/v1/auth/logout",
     summary="End a cookie session: revoke its refresh token family and clear the cookie",
-    response=LogoutResponse, authenticated=False,
+    response=LogoutResponse,
+    authenticated=False,
 )
 def logout():
     _require_json_request()

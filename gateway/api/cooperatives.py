@@ -69,7 +69,13 @@ def _administered(coop_id: str) -> Cooperative:
     return cooperative
 
 
-@route(blueprint, "GET", "/api/v1/cooperatives", summary="The partner cooperatives", response=CooperativeList)
+@route(
+    blueprint,
+    "GET",
+    "/api/v1/cooperatives",
+    summary="The partner cooperatives",
+    response=CooperativeList,
+)
 def list_cooperatives():
     principal()
     cooperatives = db.session.scalars(db.select(Cooperative).order_by(Cooperative.code))
@@ -77,8 +83,13 @@ def list_cooperatives():
 
 
 @route(
-    blueprint, "POST", "/api/v1/cooperatives", summary="Register a cooperative (network admin)",
-    request=CooperativeRequest, response=CooperativeResponse, status=201,
+    blueprint,
+    "POST",
+    "/api/v1/cooperatives",
+    summary="Register a cooperative (network admin)",
+    request=CooperativeRequest,
+    response=CooperativeResponse,
+    status=201,
 )
 def create_cooperative():
     caller = principal()
@@ -95,9 +106,13 @@ def create_cooperative():
 
 
 @route(
-    blueprint, "POST", "/api/v1/cooperatives/{coop_id}/members",
+    blueprint,
+    "POST",
+    "/api/v1/cooperatives/{coop_id}/members",
     summary="Register a member (the cooperative's admin)",
-    request=MemberRequest, response=MemberResponse, status=201,
+    request=MemberRequest,
+    response=MemberResponse,
+    status=201,
 )
 def register_member(coop_id):
     cooperative = _administered(coop_id)
@@ -118,8 +133,11 @@ def register_member(coop_id):
 
 
 @route(
-    blueprint, "GET", "/api/v1/cooperatives/{coop_id}/members",
-    summary="List a cooperative's members (its admin)", response=MemberList,
+    blueprint,
+    "GET",
+    "/api/v1/cooperatives/{coop_id}/members",
+    summary="List a cooperative's members (its admin)",
+    response=MemberList,
     query={"cursor": "next_cursor of the previous page", "limit": "page size, 1 to 200"},
 )
 def list_members(coop_id):
@@ -131,9 +149,13 @@ def list_members(coop_id):
 
 
 @route(
-    blueprint, "POST", "/api/v1/cooperatives/{coop_id}/merchants",
+    blueprint,
+    "POST",
+    "/api/v1/cooperatives/{coop_id}/merchants",
     summary="Register a merchant (the cooperative's admin)",
-    request=MerchantRequest, response=MerchantResponse, status=201,
+    request=MerchantRequest,
+    response=MerchantResponse,
+    status=201,
 )
 def register_merchant(coop_id):
     cooperative = _administered(coop_id)
@@ -156,8 +178,11 @@ def register_merchant(coop_id):
 
 
 @route(
-    blueprint, "GET", "/api/v1/cooperatives/{coop_id}/merchants",
-    summary="List a cooperative's merchants (its admin)", response=MerchantList,
+    blueprint,
+    "GET",
+    "/api/v1/cooperatives/{coop_id}/merchants",
+    summary="List a cooperative's merchants (its admin)",
+    response=MerchantList,
     query={"cursor": "next_cursor of the previous page", "limit": "page size, 1 to 200"},
 )
 def list_merchants(coop_id):

@@ -36,9 +36,14 @@ def _counter_of(caller: Principal, requested_id: str | None) -> Cooperative:
 
 
 @route(
-    blueprint, "POST", "/api/v1/counter/cash-in",
+    blueprint,
+    "POST",
+    "/api/v1/counter/cash-in",
     summary="Take cash in for a member of any partner cooperative (setor tunai)",
-    request=CashInRequest, response=CounterReceipt, status=201, idempotent=True,
+    request=CashInRequest,
+    response=CounterReceipt,
+    status=201,
+    idempotent=True,
 )
 def cash_in():
     caller = principal()
@@ -60,9 +65,14 @@ def cash_in():
 
 
 @route(
-    blueprint, "POST", "/api/v1/counter/cash-out",
+    blueprint,
+    "POST",
+    "/api/v1/counter/cash-out",
     summary="Pay cash out to a member of any partner cooperative, on their PIN (tarik tunai)",
-    request=CashOutRequest, response=CounterReceipt, status=201, idempotent=True,
+    request=CashOutRequest,
+    response=CounterReceipt,
+    status=201,
+    idempotent=True,
 )
 def cash_out():
     caller = principal()
@@ -87,9 +97,14 @@ def cash_out():
 
 
 @route(
-    blueprint, "POST", "/api/v1/counter/payouts",
+    blueprint,
+    "POST",
+    "/api/v1/counter/payouts",
     summary="Pay out a merchant's takings at its own cooperative's counter",
-    request=PayoutRequest, response=CounterReceipt, status=201, idempotent=True,
+    request=PayoutRequest,
+    response=CounterReceipt,
+    status=201,
+    idempotent=True,
 )
 def payout():
     caller = principal()

@@ -17,7 +17,9 @@ KEYWORDS = {"default": "default", "on-us": "on_us"}
 
 def _require_network_admin():
     if not principal().network_admin:
-        raise Forbidden("Only the network operator sets fees.", "Hanya operator jaringan yang mengatur biaya.")
+        raise Forbidden(
+            "Only the network operator sets fees.", "Hanya operator jaringan yang mengatur biaya."
+        )
 
 
 def schedule_json(schedule: FeeSchedule, public_ids: dict) -> dict:
@@ -30,7 +32,9 @@ def schedule_json(schedule: FeeSchedule, public_ids: dict) -> dict:
 
 
 @route(
-    blueprint, "PUT", "/api/v1/fee-schedules/{issuer_coop_id}/{acquirer_coop_id}",
+    blueprint,
+    "PUT",
+    "/api/v1/fee-schedules/{issuer_coop_id}/{acquirer_coop_id}",
     summary="Set the fee rule of a pair; use default/default or on-us/on-us for those rules",
     request=fees.FeeRule,
 )
@@ -51,7 +55,9 @@ def put_schedule(issuer_coop_id, acquirer_coop_id):
     return jsonify(transaction(db.session, work))
 
 
-@route(blueprint, "GET", "/api/v1/fee-schedules", summary="Every fee rule, and the built-in default")
+@route(
+    blueprint, "GET", "/api/v1/fee-schedules", summary="Every fee rule, and the built-in default"
+)
 def list_schedules():
     principal()
     public_ids = dict(db.session.execute(select(Cooperative.id, Cooperative.public_id)).all())

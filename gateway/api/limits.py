@@ -14,7 +14,9 @@ blueprint = Blueprint("limits", __name__, url_prefix="/api/v1")
 
 
 @route(
-    blueprint, "PUT", "/api/v1/limit-policies/{coop_id}/{tier}",
+    blueprint,
+    "PUT",
+    "/api/v1/limit-policies/{coop_id}/{tier}",
     summary="Set the limits of a tier for a cooperative (its admin) or for the city (coop_id"
     " 'default', network admin)",
     request=limits.Limits,
@@ -26,8 +28,10 @@ def put_policy(coop_id, tier):
     policy = parse(limits.Limits)
     if coop_id == "default":
         if not caller.network_admin:
-            raise Forbidden("Only the network operator sets the city's limits.",
-                            "Hanya operator jaringan yang mengatur batas kota.")
+            raise Forbidden(
+                "Only the network operator sets the city's limits.",
+                "Hanya operator jaringan yang mengatur batas kota.",
+            )
         cooperative_id = None
     else:
         cooperative = registry.get_cooperative(db.session, coop_id)
@@ -38,15 +42,26 @@ def put_policy(coop_id, tier):
     return jsonify(cooperative_id=coop_id, tier=tier, limits=policy.model_dump())
 
 
-@route(blueprint, "GET", "/api/v1/limit-policies", summary="Every limit policy and the built-in defaults")
+@route(
+    blueprint,
+    "GET",
+    "/api/v1/limit-policies",
+    summary="Every limit policy and the built-in defaults",
+)
 def list_policies():
     principal()
     public_ids = dict(db.session.execute(select(Cooperative.id, Cooperative.public_id)).all())
     rows = db.session.scalars(select(LimitPolicy).order_by(LimitPolicy.id))
     return jsonify(
         items=[
-            {"cooperative_id": public_ids.get(row.cooperative_id, "default"), "tier": row.tier, "limits": row.limits}
+            {
+                "cooperative_id": public_ids.get(row.cooperative_id, "default"),
+                "tier": row.tier,
+                "limits": row.limits,
+            }
             for row in rows
         ],
-        built_in_defaults={tier: value.model_dump() for tier, value in limits.DEFAULT_LIMITS.items()},
+        built_in_defaults={
+            tier: value.model_dump() for tier, value in limits.DEFAULT_LIMITS.items()
+        },
     )

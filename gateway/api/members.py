@@ -35,7 +35,9 @@ def visible_member(member_id: str) -> Member:
 
 
 @route(
-    blueprint, "GET", "/api/v1/members/{member_id}/wallet",
+    blueprint,
+    "GET",
+    "/api/v1/members/{member_id}/wallet",
     summary="A wallet's balance and last transfers (the member or their cooperative's admin)",
     response=WalletResponse,
 )
@@ -45,7 +47,9 @@ def wallet(member_id):
     rows = db.session.execute(
         select(Transfer, Event.public_id)
         .join(Event, Event.id == Transfer.event_id)
-        .where(or_(Transfer.debit_account_id == account_id, Transfer.credit_account_id == account_id))
+        .where(
+            or_(Transfer.debit_account_id == account_id, Transfer.credit_account_id == account_id)
+        )
         .order_by(Transfer.id.desc())
         .limit(RECENT_TRANSFERS)
     ).all()
@@ -58,7 +62,9 @@ def wallet(member_id):
                 "id": transfer.public_id,
                 "event_id": event_public_id,
                 "code": transfer.code,
-                "amount": transfer.amount if transfer.credit_account_id == account_id else -transfer.amount,
+                "amount": transfer.amount
+                if transfer.credit_account_id == account_id
+                else -transfer.amount,
                 "created_at": transfer.created_at.isoformat(),
             }
             for transfer, event_public_id in rows

@@ -105,7 +105,11 @@ def document(title: str, version: str) -> dict:
         for model in (operation.request, operation.response)
         if model is not None
     }
-    keyed = [(model, mode) for model in sorted(models, key=lambda m: m.__name__) for mode in ("validation",)]
+    keyed = [
+        (model, mode)
+        for model in sorted(models, key=lambda m: m.__name__)
+        for mode in ("validation",)
+    ]
     references, definitions = models_json_schema(keyed, ref_template="#/components/schemas/{model}")
     schemas = dict(definitions.get("$defs", {}))
     schemas["Problem"] = PROBLEM_SCHEMA
@@ -116,7 +120,13 @@ def document(title: str, version: str) -> dict:
             for name in re.findall(r"\{(\w+)\}", operation.path)
         ]
         parameters += [
-            {"name": name, "in": "query", "required": False, "description": text, "schema": {"type": "string"}}
+            {
+                "name": name,
+                "in": "query",
+                "required": False,
+                "description": text,
+                "schema": {"type": "string"},
+            }
             for name, text in operation.query.items()
         ]
         if operation.idempotent:
@@ -144,7 +154,9 @@ def document(title: str, version: str) -> dict:
                 "default": {
                     "description": "A problem",
                     "content": {
-                        "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+                        "application/problem+json": {
+                            "schema": {"$ref": "#/components/schemas/Problem"}
+                        }
                     },
                 },
             },
@@ -165,6 +177,8 @@ def document(title: str, version: str) -> dict:
         "paths": paths,
         "components": {
             "schemas": schemas,
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+            },
         },
     }

@@ -33,9 +33,14 @@ blueprint = Blueprint("payments", __name__, url_prefix="/api/v1")
 
 
 @route(
-    blueprint, "POST", "/api/v1/payments",
+    blueprint,
+    "POST",
+    "/api/v1/payments",
     summary="Pay a scanned QR from my wallet (a member)",
-    request=PaymentRequest, response=PaymentResponse, status=201, idempotent=True,
+    request=PaymentRequest,
+    response=PaymentResponse,
+    status=201,
+    idempotent=True,
 )
 def pay():
     caller = principal()
@@ -78,22 +83,35 @@ def visible_payment(payment_id: str):
     return payment
 
 
-@route(blueprint, "GET", "/api/v1/payments/{payment_id}", summary="A payment's receipt", response=PaymentResponse)
+@route(
+    blueprint,
+    "GET",
+    "/api/v1/payments/{payment_id}",
+    summary="A payment's receipt",
+    response=PaymentResponse,
+)
 def get_payment(payment_id):
     return jsonify(payments.payment_json(db.session, visible_payment(payment_id)))
 
 
 @route(
-    blueprint, "POST", "/api/v1/payments/{payment_id}/refunds",
+    blueprint,
+    "POST",
+    "/api/v1/payments/{payment_id}/refunds",
     summary="Refund all or part of a payment (the merchant)",
-    request=RefundRequest, response=RefundResponse, status=201, idempotent=True,
+    request=RefundRequest,
+    response=RefundResponse,
+    status=201,
+    idempotent=True,
 )
 def refund(payment_id):
     caller = principal()
     body = parse(RefundRequest)
     payment = visible_payment(payment_id)
     if not caller.owns_merchant(payment.merchant_id):
-        raise Forbidden("Only the merchant can refund.", "Hanya merchant yang dapat mengembalikan dana.")
+        raise Forbidden(
+            "Only the merchant can refund.", "Hanya merchant yang dapat mengembalikan dana."
+        )
     actor_user_id = caller.user.id
 
     def work(session):
@@ -130,8 +148,11 @@ def _payment_list(**owner):
 
 
 @route(
-    blueprint, "GET", "/api/v1/merchants/{merchant_id}/payments",
-    summary="The merchant's payments; with after= and wait= a long-poll live feed", response=PaymentList,
+    blueprint,
+    "GET",
+    "/api/v1/merchants/{merchant_id}/payments",
+    summary="The merchant's payments; with after= and wait= a long-poll live feed",
+    response=PaymentList,
     query={
         "cursor": "older page: next_cursor of the previous page",
         "after": "only payments newer than this payment id, oldest first",
@@ -145,8 +166,11 @@ def merchant_payments(merchant_id):
 
 
 @route(
-    blueprint, "GET", "/api/v1/members/{member_id}/payments",
-    summary="A member's payments, newest first", response=PaymentList,
+    blueprint,
+    "GET",
+    "/api/v1/members/{member_id}/payments",
+    summary="A member's payments, newest first",
+    response=PaymentList,
     query={"cursor": "next_cursor of the previous page", "limit": "page size, 1 to 200"},
 )
 def member_payments(member_id):
@@ -155,12 +179,13 @@ def member_payments(member_id):
 
 
 @route(
-    blueprint, "GET", "/api/v1/members/{member_id}/limits",
-    summary="Each limit and what is left of it", response=LimitsResponse,
+    blueprint,
+    "GET",
+    "/api/v1/members/{member_id}/limits",
+    summary="Each limit and what is left of it",
+    response=LimitsResponse,
 )
 def member_limits(member_id):
     member = visible_member(member_id)
     balance = ledger.balance(db.session, member.wallet_account_id)
     return jsonify(limits.remaining(db.session, member, balance, utcnow()))
-
-

@@ -92,7 +92,7 @@ def index():
     return _serve("index.html")
 
 
-@blueprint.get("/<any(\"index.html\", \"manifest.webmanifest\", \"sw.js\"):filename>")
+@blueprint.get('/<any("index.html", "manifest.webmanifest", "sw.js"):filename>')
 def shell_file(filename: str):
     return _serve(filename)
 

@@ -35,7 +35,9 @@ def qr_json(code) -> dict:
         "svg_url": f"/api/v1/qr/{code.public_id}.svg",
     }
     if code.kind == "dynamic":
-        body.update(amount=code.amount, reference=code.reference, expires_at=qr.iso(code.expires_at))
+        body.update(
+            amount=code.amount, reference=code.reference, expires_at=qr.iso(code.expires_at)
+        )
     return body
 
 
@@ -52,18 +54,24 @@ def owned_merchant(session, merchant_id: str) -> Merchant:
 
 
 @route(
-    blueprint, "POST", "/api/v1/merchants/{merchant_id}/qr",
+    blueprint,
+    "POST",
+    "/api/v1/merchants/{merchant_id}/qr",
     summary="Issue a dynamic QR for one sale (the merchant)",
-    request=DynamicQrRequest, response=QrResponse, status=201, idempotent=True,
+    request=DynamicQrRequest,
+    response=QrResponse,
+    status=201,
+    idempotent=True,
 )
 def issue_dynamic(merchant_id):
     body = parse(DynamicQrRequest)
     config = current_app.config
     ttl = body.ttl_seconds
-    if ttl is not None and not config["QR_TTL_MIN_SECONDS"] <= ttl <= config["QR_TTL_MAX_SECONDS"]:
+    ttl_min, ttl_max = config["QR_TTL_MIN_SECONDS"], config["QR_TTL_MAX_SECONDS"]
+    if ttl is not None and not ttl_min <= ttl <= ttl_max:
         raise ValidationFailed(
-            f"ttl_seconds must be from {config['QR_TTL_MIN_SECONDS']} to {config['QR_TTL_MAX_SECONDS']}.",
-            f"ttl_seconds harus antara {config['QR_TTL_MIN_SECONDS']} dan {config['QR_TTL_MAX_SECONDS']}.",
+            f"ttl_seconds must be from {ttl_min} to {ttl_max}.",
+            f"ttl_seconds harus antara {ttl_min} dan {ttl_max}.",
         )
     owned_merchant(db.session, merchant_id)
     ring, settings = keyring(), qr_settings()
@@ -77,8 +85,11 @@ def issue_dynamic(merchant_id):
 
 
 @route(
-    blueprint, "GET", "/api/v1/merchants/{merchant_id}/static-qr",
-    summary="The merchant's static sticker QR (issued on first use)", response=QrResponse,
+    blueprint,
+    "GET",
+    "/api/v1/merchants/{merchant_id}/static-qr",
+    summary="The merchant's static sticker QR (issued on first use)",
+    response=QrResponse,
 )
 def static_qr(merchant_id):
     ring, settings = keyring(), qr_settings()
@@ -90,19 +101,31 @@ def static_qr(merchant_id):
 
 
 @route(
-    blueprint, "POST", "/api/v1/merchants/{merchant_id}/static-qr/rotate",
-    summary="Revoke the sticker and issue a new one", response=QrResponse, status=201,
+    blueprint,
+    "POST",
+    "/api/v1/merchants/{merchant_id}/static-qr/rotate",
+    summary="Revoke the sticker and issue a new one",
+    response=QrResponse,
+    status=201,
 )
 def rotate_static_qr(merchant_id):
     ring, settings = keyring(), qr_settings()
 
     def work(session):
-        return qr_json(qr.rotate_static(session, ring, settings, owned_merchant(session, merchant_id)))
+        return qr_json(
+            qr.rotate_static(session, ring, settings, owned_merchant(session, merchant_id))
+        )
 
     return jsonify(transaction(db.session, work)), 201
 
 
-@route(blueprint, "DELETE", "/api/v1/qr/{qr_id}", summary="Cancel an unpaid dynamic QR", response=QrResponse)
+@route(
+    blueprint,
+    "DELETE",
+    "/api/v1/qr/{qr_id}",
+    summary="Cancel an unpaid dynamic QR",
+    response=QrResponse,
+)
 def cancel_qr(qr_id):
     caller = principal()
 
@@ -126,20 +149,34 @@ def _image(qr_id: str, render, mimetype: str):
     return response
 
 
-@route(blueprint, "GET", "/api/v1/qr/{qr_id}.png", summary="The QR as PNG", authenticated=False,
-       media_types=("image/png",))
+@route(
+    blueprint,
+    "GET",
+    "/api/v1/qr/{qr_id}.png",
+    summary="The QR as PNG",
+    authenticated=False,
+    media_types=("image/png",),
+)
 def qr_png(qr_id):
     return _image(qr_id, qr.render_png, "image/png")
 
 
-@route(blueprint, "GET", "/api/v1/qr/{qr_id}.svg", summary="The QR as SVG", authenticated=False,
-       media_types=("image/svg+xml",))
+@route(
+    blueprint,
+    "GET",
+    "/api/v1/qr/{qr_id}.svg",
+    summary="The QR as SVG",
+    authenticated=False,
+    media_types=("image/svg+xml",),
+)
 def qr_svg(qr_id):
     return _image(qr_id, qr.render_svg, "image/svg+xml")
 
 
 @route(
-    blueprint, "GET", "/api/v1/merchants/{merchant_id}/sticker.svg",
+    blueprint,
+    "GET",
+    "/api/v1/merchants/{merchant_id}/sticker.svg",
     summary="A printable A6 sticker with the static QR (the merchant)",
     media_types=("image/svg+xml",),
 )
@@ -157,9 +194,12 @@ def sticker(merchant_id):
 
 
 @route(
-    blueprint, "POST", "/api/v1/qr/verify",
+    blueprint,
+    "POST",
+    "/api/v1/qr/verify",
     summary="Verify a scanned QR: the merchant's verified name and the amount, or exactly why not",
-    request=QrVerifyRequest, response=QrVerifyResponse,
+    request=QrVerifyRequest,
+    response=QrVerifyResponse,
 )
 def verify_qr():
     principal()

@@ -286,6 +286,7 @@ class PaymentResponse(BaseModel):
     fee_amount: int
     fees: PaymentFees
     refunded_amount: int
+    qr_id: str = Field(description="the QR code paid: a shop's sale screen waits for its own")
     merchant: PaymentMerchant
     payer: PaymentPayer
     payer_cooperative: str

@@ -20,7 +20,10 @@ blueprint = Blueprint("settlement", __name__, url_prefix="/api/v1")
 def _network_admin():
     caller = principal()
     if not caller.network_admin:
-        raise Forbidden("Only the network operator may do this.", "Hanya operator jaringan yang boleh melakukan ini.")
+        raise Forbidden(
+            "Only the network operator may do this.",
+            "Hanya operator jaringan yang boleh melakukan ini.",
+        )
     return caller
 
 
@@ -38,13 +41,26 @@ def _remote() -> str | None:
     return request.remote_addr
 
 
-@route(blueprint, "POST", "/api/v1/settlement/windows/current/close",
-       summary="Close the open settlement window and seal it (network admin)", status=201)
+@route(
+    blueprint,
+    "POST",
+    "/api/v1/settlement/windows/current/close",
+    summary="Close the open settlement window and seal it (network admin)",
+    status=201,
+)
 def close_window():
     caller = _network_admin()
     window = settlement.close(db.session, lambda work: transaction(db.session, work))
-    transaction(db.session, lambda s: audit.record(
-        s, "settlement.close", actor_user_id=caller.user.id, target=window.public_id, remote_address=_remote()))
+    transaction(
+        db.session,
+        lambda s: audit.record(
+            s,
+            "settlement.close",
+            actor_user_id=caller.user.id,
+            target=window.public_id,
+            remote_address=_remote(),
+        ),
+    )
     return jsonify(settlement.window_json(window)), 201
 
 
@@ -59,17 +75,27 @@ def _visible_scope():
     raise Forbidden()
 
 
-@route(blueprint, "GET", "/api/v1/settlement/windows",
-       summary="Settlement windows (a coop admin sees only its own lines)")
+@route(
+    blueprint,
+    "GET",
+    "/api/v1/settlement/windows",
+    summary="Settlement windows (a coop admin sees only its own lines)",
+)
 def list_windows():
     scope = _visible_scope()
-    windows = db.session.scalars(db.select(SettlementWindow).order_by(SettlementWindow.id.desc()).limit(page_limit()))
+    windows = db.session.scalars(
+        db.select(SettlementWindow).order_by(SettlementWindow.id.desc()).limit(page_limit())
+    )
     return jsonify(items=[settlement.window_json(w, scope) for w in windows])
 
 
-@route(blueprint, "GET", "/api/v1/settlement/windows/{window_id}",
-       summary="A window's statement; JSON, or CSV with Accept: text/csv or a .csv suffix",
-       media_types=("application/json", "text/csv"))
+@route(
+    blueprint,
+    "GET",
+    "/api/v1/settlement/windows/{window_id}",
+    summary="A window's statement; JSON, or CSV with Accept: text/csv or a .csv suffix",
+    media_types=("application/json", "text/csv"),
+)
 def get_window(window_id):
     scope = _visible_scope()
     as_csv = window_id.endswith(".csv")
@@ -79,15 +105,23 @@ def get_window(window_id):
     return jsonify(settlement.window_json(window, scope))
 
 
-@route(blueprint, "POST", "/api/v1/settlement/windows/{window_id}/settle",
-       summary="Mark a closed window settled: write its settlement transfers once (network admin)")
+@route(
+    blueprint,
+    "POST",
+    "/api/v1/settlement/windows/{window_id}/settle",
+    summary="Mark a closed window settled: write its settlement transfers once (network admin)",
+)
 def settle_window(window_id):
     caller = _network_admin()
     window = settlement.get_window(db.session, window_id)
     actor = caller.user.id
     settled = transaction(db.session, lambda s: settlement.mark_settled(s, window, actor))
-    transaction(db.session, lambda s: audit.record(
-        s, "settlement.settle", actor_user_id=actor, target=window_id, remote_address=_remote()))
+    transaction(
+        db.session,
+        lambda s: audit.record(
+            s, "settlement.settle", actor_user_id=actor, target=window_id, remote_address=_remote()
+        ),
+    )
     return jsonify(settlement.window_json(settled))
 
 
@@ -102,29 +136,47 @@ def _parse_date(raw: str | None, name: str) -> date:
     except ValueError:
         parsed = None
     if parsed is None or parsed.year not in REPORT_YEARS:
-        raise ValidationFailed(f"{name} must be a date like 2026-11-22, from 2000 to 2100.",
-                               f"{name} harus tanggal seperti 2026-11-22, dari 2000 sampai 2100.")
+        raise ValidationFailed(
+            f"{name} must be a date like 2026-11-22, from 2000 to 2100.",
+            f"{name} harus tanggal seperti 2026-11-22, dari 2000 sampai 2100.",
+        )
     return parsed
 
 
-@route(blueprint, "GET", "/api/v1/merchants/{merchant_id}/settlement",
-       summary="A merchant's Asia/Jakarta day: gross, refunds, fees, net, count, paid out, balance",
-       query={"date": "YYYY-MM-DD (default: today in Asia/Jakarta)"})
+@route(
+    blueprint,
+    "GET",
+    "/api/v1/merchants/{merchant_id}/settlement",
+    summary="A merchant's Asia/Jakarta day: gross, refunds, fees, net, count, paid out, balance",
+    query={"date": "YYYY-MM-DD (default: today in Asia/Jakarta)"},
+)
 def merchant_day(merchant_id):
     merchant = owned_merchant(db.session, merchant_id)
-    return jsonify(reports.merchant_day(db.session, merchant, _parse_date(request.args.get("date"), "date")))
+    return jsonify(
+        reports.merchant_day(db.session, merchant, _parse_date(request.args.get("date"), "date"))
+    )
 
 
-@route(blueprint, "GET", "/api/v1/cooperatives/{coop_id}/report",
-       summary="A cooperative's period report (its admin); JSON or CSV",
-       query={"from": "YYYY-MM-DD, first day", "to": "YYYY-MM-DD, last day (inclusive)", "format": "json or csv"},
-       media_types=("application/json", "text/csv"))
+@route(
+    blueprint,
+    "GET",
+    "/api/v1/cooperatives/{coop_id}/report",
+    summary="A cooperative's period report (its admin); JSON or CSV",
+    query={
+        "from": "YYYY-MM-DD, first day",
+        "to": "YYYY-MM-DD, last day (inclusive)",
+        "format": "json or csv",
+    },
+    media_types=("application/json", "text/csv"),
+)
 def cooperative_report(coop_id):
     caller = principal()
     cooperative = registry.get_cooperative(db.session, coop_id)
     if not (caller.administers(cooperative.id) or caller.network_admin):
-        raise Forbidden("Only this cooperative's admins may read its report.",
-                        "Hanya admin koperasi ini yang boleh membaca laporannya.")
+        raise Forbidden(
+            "Only this cooperative's admins may read its report.",
+            "Hanya admin koperasi ini yang boleh membaca laporannya.",
+        )
     first = _parse_date(request.args.get("from"), "from")
     last = _parse_date(request.args.get("to"), "to")
     if last < first:
@@ -137,38 +189,60 @@ def cooperative_report(coop_id):
     return jsonify(report)
 
 
-@route(blueprint, "GET", "/api/v1/observer/cooperatives",
-       summary="City figures per cooperative, no personal data (observer, network admin)")
+@route(
+    blueprint,
+    "GET",
+    "/api/v1/observer/cooperatives",
+    summary="City figures per cooperative, no personal data (observer, network admin)",
+)
 def observer():
     caller = principal()
     if not (caller.observer or caller.network_admin):
         raise Forbidden()
-    return jsonify(reports.observer_figures(db.session, utcnow(), current_app.config["CITY_POPULATION"]))
+    return jsonify(
+        reports.observer_figures(db.session, utcnow(), current_app.config["CITY_POPULATION"])
+    )
 
 
-@route(blueprint, "GET", "/api/v1/cooperatives/{coop_id}/shu",
-       summary="The SHU basis: each member's business in a year and share of a pool (its admin)",
-       query={"year": "e.g. 2026", "pool": "integer rupiah set aside for members' business", "format": "json or csv"},
-       media_types=("application/json", "text/csv"))
+@route(
+    blueprint,
+    "GET",
+    "/api/v1/cooperatives/{coop_id}/shu",
+    summary="The SHU basis: each member's business in a year and share of a pool (its admin)",
+    query={
+        "year": "e.g. 2026",
+        "pool": "integer rupiah set aside for members' business",
+        "format": "json or csv",
+    },
+    media_types=("application/json", "text/csv"),
+)
 def shu(coop_id):
     caller = principal()
     cooperative = registry.get_cooperative(db.session, coop_id)
     if not caller.administers(cooperative.id):
-        raise Forbidden("Only this cooperative's admins may read its SHU basis.",
-                        "Hanya admin koperasi ini yang boleh membaca dasar SHU.")
+        raise Forbidden(
+            "Only this cooperative's admins may read its SHU basis.",
+            "Hanya admin koperasi ini yang boleh membaca dasar SHU.",
+        )
     year = whole_number_arg("year", 2000, 2100)
     pool = whole_number_arg("pool", 0, AMOUNT_MAX)
     if year is None or pool is None:
-        raise ValidationFailed("Give year and pool (whole rupiah).", "Isi year dan pool (rupiah bulat).")
+        raise ValidationFailed(
+            "Give year and pool (whole rupiah).", "Isi year dan pool (rupiah bulat)."
+        )
     basis = reports.shu_basis(db.session, cooperative, year, pool)
     if request.args.get("format") == "csv" or _wants_csv(False):
         return _csv(reports.shu_csv(basis), f"shu-{cooperative.code}-{year}")
     return jsonify(basis)
 
 
-@route(blueprint, "GET", "/api/v1/audit",
-       summary="The audit trail (network admin: all; coop admin: its cooperative)",
-       query={"before": "an audit event id: older events", "limit": "page size"})
+@route(
+    blueprint,
+    "GET",
+    "/api/v1/audit",
+    summary="The audit trail (network admin: all; coop admin: its cooperative)",
+    query={"before": "an audit event id: older events", "limit": "page size"},
+)
 def audit_trail():
     caller = principal()
     before = whole_number_arg("before", 1, 2**62)
@@ -178,7 +252,6 @@ def audit_trail():
         (scope,) = caller.admin_cooperative_ids
     else:
         raise Forbidden()
-    return jsonify(items=audit.events(db.session, cooperative_id=scope, before=before, limit=page_limit()))
-
-
-
+    return jsonify(
+        items=audit.events(db.session, cooperative_id=scope, before=before, limit=page_limit())
+    )

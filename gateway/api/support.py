@@ -45,7 +45,9 @@ def parse(model: type[BaseModel]):
         # refused: what is left could even parse. Reaching the limit means there was more.
         raise RequestEntityTooLarge()
     if not raw:
-        raise MalformedRequest("The request needs a JSON body.", "Permintaan ini memerlukan isi JSON.")
+        raise MalformedRequest(
+            "The request needs a JSON body.", "Permintaan ini memerlukan isi JSON."
+        )
     try:
         return model.model_validate_json(raw)
     except ValidationError as error:
@@ -91,7 +93,9 @@ def principal() -> auth.Principal:
     return caller
 
 
-def whole_number_arg(name: str, minimum: int, maximum: int, default: int | None = None) -> int | None:
+def whole_number_arg(
+    name: str, minimum: int, maximum: int, default: int | None = None
+) -> int | None:
     """Read a query parameter that must be a whole number from `minimum` to `maximum`.
 
     ASCII digits only, and few of them: str.isdigit() also accepts "²" and "٣", and int() of

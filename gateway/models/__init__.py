@@ -15,8 +15,8 @@ from gateway.models.payments import (
     QrStatus,
     Refund,
 )
-from gateway.models.settlement import AuditEvent, SettlementWindow, WindowStatus
 from gateway.models.people import Member, MemberTier, Role, StaffRole, User
+from gateway.models.settlement import AuditEvent, SettlementWindow, WindowStatus
 
 __all__ = [
     "AuditEvent",

@@ -39,7 +39,9 @@ class QrCode(db.Model):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=lambda: new_public_id("qr"))
+    public_id: Mapped[str] = mapped_column(
+        String(32), unique=True, default=lambda: new_public_id("qr")
+    )
     merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"))
     kind: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16), default=QrStatus.ACTIVE)
@@ -66,13 +68,17 @@ class Payment(db.Model):
             "fee_amount = fee_issuer_amount + fee_acquirer_amount + fee_network_amount",
             name="fee_split_sums",
         ),
-        CheckConstraint("refunded_amount >= 0 AND refunded_amount <= amount", name="refund_bounded"),
+        CheckConstraint(
+            "refunded_amount >= 0 AND refunded_amount <= amount", name="refund_bounded"
+        ),
         Index("ix_payments_merchant_id_id", "merchant_id", "id"),
         Index("ix_payments_payer_created", "payer_member_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=lambda: new_public_id("pay"))
+    public_id: Mapped[str] = mapped_column(
+        String(32), unique=True, default=lambda: new_public_id("pay")
+    )
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id"), unique=True)
     qr_id: Mapped[int] = mapped_column(ForeignKey("qr_codes.id"), index=True)
     payer_member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
@@ -94,7 +100,9 @@ class Refund(db.Model):
     __table_args__ = (CheckConstraint("amount > 0", name="amount_positive"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=lambda: new_public_id("rfd"))
+    public_id: Mapped[str] = mapped_column(
+        String(32), unique=True, default=lambda: new_public_id("rfd")
+    )
     payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id"), index=True)
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id"), unique=True)
     amount: Mapped[int] = mapped_column(BigInteger)
@@ -110,7 +118,13 @@ class FeeSchedule(db.Model):
     __tablename__ = "fee_schedules"
     __table_args__ = (
         CheckConstraint("scope IN ('pair', 'default', 'on_us')", name="scope"),
-        Index("ix_fee_schedules_pair", "scope", "issuer_cooperative_id", "acquirer_cooperative_id", unique=True),
+        Index(
+            "ix_fee_schedules_pair",
+            "scope",
+            "issuer_cooperative_id",
+            "acquirer_cooperative_id",
+            unique=True,
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

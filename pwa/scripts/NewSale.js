@@ -35,7 +35,6 @@ export function NewSale({ api, t, store, me, onLeave }) {
       showButton.disabled = false;
       return;
     }
-    const issuedAt = new Date();
     const expiresAt = Date.parse(code.expires_at);
     const countdown = h("p", { class: "countdown" });
     const cancelProblem = problemLine();
@@ -64,9 +63,9 @@ export function NewSale({ api, t, store, me, onLeave }) {
         cancelProblem.show(sentence(error, t));
       }
     });
-    // The feed says when it is paid: the first payment of this amount after the QR was issued.
+    // The feed says when it is paid: a payment of this very QR code.
     unsubscribe = store.subscribe(({ lastArrival }) => {
-      if (lastArrival && lastArrival.amount === code.amount && new Date(lastArrival.created_at) >= new Date(issuedAt.getTime() - 5000)) {
+      if (lastArrival && lastArrival.qr_id === code.id) {
         finish(`${t("salePaid")} · ${formatRupiah(code.amount)}`, true);
       }
     });

@@ -8,9 +8,13 @@ Screenshots of each main screen land in tests/e2e/screenshots/.
 
 from __future__ import annotations
 
+import re
 import time
+from pathlib import Path
 
 from e2e.pwa_helpers import log_in, screenshot, wait_for_image, write_qr_video
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_member_pays_a_dynamic_qr_by_camera(page, gateway, camera_file):
@@ -201,7 +205,8 @@ def test_service_worker_controls_the_page_and_the_shell_opens_offline(page, cont
     page.reload()
     page.wait_for_selector(".login-screen")
     assert page.evaluate("navigator.serviceWorker.controller !== null")
-    assert page.evaluate("caches.keys()") == ["interkop-shell-v1"]
+    version = re.search(r'const VERSION = "([^"]+)"', (ROOT / "pwa" / "sw.js").read_text())[1]
+    assert page.evaluate("caches.keys()") == [f"interkop-shell-{version}"]
 
     context.set_offline(True)
     page.reload()
