@@ -131,29 +131,31 @@ def _claims(
     }
 
 
-def issue_dynamic(
+def _issue(
     session: Session,
     ring: KeyRing,
     settings: QrSettings,
     merchant: Merchant,
-    amount: int,
-    reference: str | None,
-    ttl_seconds: int | None,
+    *,
+    amount: int | None = None,
+    reference: str | None = None,
+    ttl_seconds: int | None = None,
 ) -> QrCode:
-    """Issue a one-sale QR for an exact amount that expires after `ttl_seconds`."""
+    """Sign and store a QR: dynamic when it has an amount (and then it expires), else static."""
     now = utcnow().replace(microsecond=0)
-    ttl = ttl_seconds or settings.ttl_default_seconds
-    expires_at = now + timedelta(seconds=ttl)
     public_id = new_public_id("qr")
     claims = _claims(settings, merchant, merchant.cooperative, public_id, now)
-    claims.update({"amt": amount, "cur": CURRENCY, "exp": int(expires_at.timestamp())})
-    if reference:
-        claims["ref"] = reference
+    expires_at = None
+    if amount is not None:
+        expires_at = now + timedelta(seconds=ttl_seconds or settings.ttl_default_seconds)
+        claims.update({"amt": amount, "cur": CURRENCY, "exp": int(expires_at.timestamp())})
+        if reference:
+            claims["ref"] = reference
     token, kid = _sign(ring, claims)
     qr = QrCode(
         public_id=public_id,
         merchant_id=merchant.id,
-        kind=QrKind.DYNAMIC,
+        kind=QrKind.STATIC if amount is None else QrKind.DYNAMIC,
         status=QrStatus.ACTIVE,
         amount=amount,
         reference=reference,
@@ -165,6 +167,27 @@ def issue_dynamic(
     session.add(qr)
     session.flush()
     return qr
+
+
+def issue_dynamic(
+    session: Session,
+    ring: KeyRing,
+    settings: QrSettings,
+    merchant: Merchant,
+    amount: int,
+    reference: str | None,
+    ttl_seconds: int | None,
+) -> QrCode:
+    """Issue a one-sale QR for an exact amount that expires after `ttl_seconds`."""
+    return _issue(
+        session,
+        ring,
+        settings,
+        merchant,
+        amount=amount,
+        reference=reference,
+        ttl_seconds=ttl_seconds,
+    )
 
 
 def static_for(session: Session, ring: KeyRing, settings: QrSettings, merchant: Merchant) -> QrCode:
@@ -179,23 +202,7 @@ def static_for(session: Session, ring: KeyRing, settings: QrSettings, merchant: 
         .order_by(QrCode.id.desc())
         .limit(1)
     )
-    if qr is not None:
-        return qr
-    now = utcnow().replace(microsecond=0)
-    public_id = new_public_id("qr")
-    token, kid = _sign(ring, _claims(settings, merchant, merchant.cooperative, public_id, now))
-    qr = QrCode(
-        public_id=public_id,
-        merchant_id=merchant.id,
-        kind=QrKind.STATIC,
-        status=QrStatus.ACTIVE,
-        token=token,
-        kid=kid,
-        issued_at=now,
-    )
-    session.add(qr)
-    session.flush()
-    return qr
+    return qr if qr is not None else _issue(session, ring, settings, merchant)
 
 
 def transition(session: Session, qr_id: int, kind: str, to_status: str) -> bool:

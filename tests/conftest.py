@@ -292,6 +292,36 @@ class City:
             admin, "/api/v1/counter/payouts", {"merchant_id": merchant.id, "amount": amount}, key
         )
 
+    # QR payments
+
+    def issue_qr(self, merchant: Person, amount: int, **extra) -> dict:
+        """Issue a dynamic QR as the merchant; return the API's answer."""
+        path = f"/api/v1/merchants/{merchant.id}/qr"
+        response = self.post(merchant, path, {"amount": amount, **extra})
+        assert response.status_code == 201, response.get_json()
+        return response.get_json()
+
+    def static_qr(self, merchant: Person) -> dict:
+        """Return the merchant's sticker QR."""
+        response = self.get(merchant, f"/api/v1/merchants/{merchant.id}/static-qr")
+        assert response.status_code == 200, response.get_json()
+        return response.get_json()
+
+    def pay(self, member: Person, token: str, amount=None, pin="auto", key=None):
+        """Pay a QR token as the member (with their PIN unless told otherwise)."""
+        body = {"token": token}
+        if amount is not None:
+            body["amount"] = amount
+        if pin == "auto":
+            body["pin"] = member.pin
+        elif pin is not None:
+            body["pin"] = pin
+        return self.post(member, "/api/v1/payments", body, key or uuid.uuid4().hex)
+
+    def pay_sticker(self, member: Person, merchant: Person, amount: int):
+        """Pay `amount` on the merchant's sticker, with the member's PIN."""
+        return self.pay(member, self.static_qr(merchant)["token"], amount=amount)
+
     # Ledger views
 
     def balance_of_member(self, member: Person) -> int:

@@ -49,12 +49,6 @@ def trail(city, person, query: str = "") -> list[dict]:
     return response.get_json()["items"]
 
 
-def pay(city, member, merchant, amount):
-    sticker = city.get(merchant, f"/api/v1/merchants/{merchant.id}/static-qr").get_json()
-    body = {"token": sticker["token"], "amount": amount, "pin": member.pin}
-    return city.post(member, "/api/v1/payments", body)
-
-
 def only(events: list[dict], action: str) -> dict:
     found = [event for event in events if event["action"] == action]
     assert len(found) == 1, (action, [event["action"] for event in events])
@@ -78,7 +72,9 @@ def test_every_staff_change_is_audited_with_actor_action_outcome_and_address(cit
     member = city.make_member(ksm)
     shop = city.make_merchant(ksm, kind="shop")
     assert city.cash_in(ksm_admin, member, 100_000).status_code == 201
-    assert pay(city, member, shop, 40_000).status_code == 201  # a member's payment: not staff
+    assert (
+        city.pay_sticker(member, shop, 40_000).status_code == 201
+    )  # a member's payment: not staff
     assert city.payout(ksm_admin, shop, 30_000).status_code == 201
     assert put(city, network, f"/api/v1/fee-schedules/{ksm}/{kpp}", VALID_RULE).status_code == 200
     assert (
@@ -288,8 +284,8 @@ def test_a_lower_daily_limit_for_a_tier_takes_effect_for_that_cooperative_only(c
 
     limits = city.get(ani, f"/api/v1/members/{ani.id}/limits").get_json()
     assert (limits["daily_max"], limits["daily_remaining"]) == (100_000, 100_000)
-    assert pay(city, ani, shop, 60_000).status_code == 201
-    refused = pay(city, ani, shop, 50_000)
+    assert city.pay_sticker(ani, shop, 60_000).status_code == 201
+    refused = city.pay_sticker(ani, shop, 50_000)
     assert refused.status_code == 422, refused.get_json()
     problem = refused.get_json()
     assert problem["type"].endswith("/limit-exceeded")
@@ -299,11 +295,11 @@ def test_a_lower_daily_limit_for_a_tier_takes_effect_for_that_cooperative_only(c
         40_000,
     )
     assert city.balance_of_member(ani) == 500_000 - 60_000
-    assert pay(city, ani, shop, 40_000).status_code == 201  # exactly what is left
+    assert city.pay_sticker(ani, shop, 40_000).status_code == 201  # exactly what is left
 
     # Another cooperative's basic members and this cooperative's verified ones keep their limits.
-    assert pay(city, bayu, shop, 150_000).status_code == 201
-    assert pay(city, verified, shop, 150_000).status_code == 201
+    assert city.pay_sticker(bayu, shop, 150_000).status_code == 201
+    assert city.pay_sticker(verified, shop, 150_000).status_code == 201
 
 
 def test_closing_and_settling_from_the_command_line_is_audited(city, runner):

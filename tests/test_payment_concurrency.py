@@ -15,18 +15,6 @@ from gateway.models import LimitPolicy, Payment, Transfer
 THREADS = 20
 
 
-def issue_qr(city, merchant, amount):
-    response = city.post(merchant, f"/api/v1/merchants/{merchant.id}/qr", {"amount": amount})
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()
-
-
-def static_qr(city, merchant):
-    response = city.get(merchant, f"/api/v1/merchants/{merchant.id}/static-qr")
-    assert response.status_code == 200, response.get_json()
-    return response.get_json()
-
-
 def race(app, requests: list[tuple[dict, dict]]) -> list[tuple[int, dict]]:
     """POST each (headers, body) to /api/v1/payments from its own thread, all released at once;
     return (status, JSON) in the order given."""
@@ -70,7 +58,7 @@ def test_twenty_members_paying_one_dynamic_qr_at_once_pay_it_once(app, city):
     for member in members:
         assert city.cash_in(teller, member, 200_000).status_code == 201
     amount = 100_000
-    qr = issue_qr(city, shop, amount)
+    qr = city.issue_qr(shop, amount)
     transfers_before = city.count(Transfer)
 
     # Log everyone in first, so that only the payments race.
@@ -122,7 +110,7 @@ def test_one_member_paying_twenty_merchants_at_once_stays_within_the_daily_limit
         == 1000
     )
     shops = [city.make_merchant(coop, kind="shop", category="micro") for _ in range(THREADS)]
-    stickers = [static_qr(city, shop) for shop in shops]
+    stickers = [city.static_qr(shop) for shop in shops]
     transfers_before = city.count(Transfer)
 
     amount = 150_000  # 20 x 150.000 = 3.000.000; at most 13 fit in the day's 2.000.000

@@ -1,33 +1,6 @@
 """Worked examples in rupiah for QR payments and refunds, on SQLite and PostgreSQL."""
 
-import uuid
-
 from gateway.models import Payment, Transfer
-
-
-def issue_qr(city, merchant, amount, **extra):
-    response = city.post(
-        merchant, f"/api/v1/merchants/{merchant.id}/qr", {"amount": amount, **extra}
-    )
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()
-
-
-def static_qr(city, merchant):
-    response = city.get(merchant, f"/api/v1/merchants/{merchant.id}/static-qr")
-    assert response.status_code == 200, response.get_json()
-    return response.get_json()
-
-
-def pay(city, member, token, amount=None, pin="auto", key=None):
-    body = {"token": token}
-    if amount is not None:
-        body["amount"] = amount
-    if pin == "auto":
-        body["pin"] = member.pin
-    elif pin is not None:
-        body["pin"] = pin
-    return city.post(member, "/api/v1/payments", body, key or uuid.uuid4().hex)
 
 
 def test_cross_cooperative_payment_splits_the_fee_and_moves_positions(city):
@@ -38,14 +11,14 @@ def test_cross_cooperative_payment_splits_the_fee_and_moves_positions(city):
     assert city.cash_in(consumer_teller, siti, 1_000_000).status_code == 201
     shop = city.make_merchant(market, kind="shop", category="small")
 
-    qr = issue_qr(city, shop, 27_500, reference="INV-1")
+    qr = city.issue_qr(shop, 27_500, reference="INV-1")
     assert qr["amount"] == 27_500 and qr["url"].endswith("/pay#" + qr["token"])
     verified = city.post(siti, "/api/v1/qr/verify", {"token": qr["token"]}, key=None)
     assert verified.status_code == 200, verified.get_json()
     assert verified.get_json()["merchant"]["id"] == shop.id
     assert verified.get_json()["amount"] == 27_500
 
-    response = pay(city, siti, qr["token"])
+    response = city.pay(siti, qr["token"])
     assert response.status_code == 201, response.get_json()
     receipt = response.get_json()
     # Small merchant: 0,7% of 27.500 = 192,5 -> 193 rupiah, split 35/50/15 by largest remainder.
@@ -68,7 +41,7 @@ def test_cross_cooperative_payment_splits_the_fee_and_moves_positions(city):
     assert city.ledger_problems() == []
 
     # The same QR cannot be paid twice.
-    again = pay(city, siti, qr["token"])
+    again = city.pay(siti, qr["token"])
     assert again.status_code == 409
     assert again.get_json()["type"].endswith("/qr-already-paid")
 
@@ -79,11 +52,11 @@ def test_on_us_angkot_fare_on_a_static_sticker_is_free_for_a_micro_merchant(city
     rider = city.make_member(transport)
     assert city.cash_in(teller, rider, 100_000).status_code == 201
     driver = city.make_merchant(transport, kind="angkot", category="micro")
-    sticker = static_qr(city, driver)
+    sticker = city.static_qr(driver)
     assert sticker["kind"] == "static"
 
     # Below the no-PIN threshold the fare needs no PIN.
-    response = pay(city, rider, sticker["token"], amount=5_000, pin=None)
+    response = city.pay(rider, sticker["token"], amount=5_000, pin=None)
     assert response.status_code == 201, response.get_json()
     assert response.get_json()["fee_amount"] == 0
     assert city.balance_of_member(rider) == 95_000
@@ -92,9 +65,9 @@ def test_on_us_angkot_fare_on_a_static_sticker_is_free_for_a_micro_merchant(city
 
     # A static QR needs the amount; the angkot typo guard refuses Rp 150.000.
     assert (
-        pay(city, rider, sticker["token"], pin=None).get_json()["type"].endswith("/amount-required")
+        city.pay(rider, sticker["token"], pin=None).get_json()["type"].endswith("/amount-required")
     )
-    refused = pay(city, rider, sticker["token"], amount=150_000)
+    refused = city.pay(rider, sticker["token"], amount=150_000)
     assert refused.status_code == 422
     assert refused.get_json()["limit"] == "merchant_payment_max"
     assert city.ledger_problems() == []
@@ -107,8 +80,8 @@ def test_partial_then_full_refund_gives_fees_back_in_proportion(city):
     maya = city.make_member(consumer, tier="verified")
     assert city.cash_in(teller, maya, 2_000_000).status_code == 201
     taxi = city.make_merchant(taxi_coop, kind="taxi", category="regular")
-    qr = issue_qr(city, taxi, 100_000)
-    receipt = pay(city, maya, qr["token"]).get_json()
+    qr = city.issue_qr(taxi, 100_000)
+    receipt = city.pay(maya, qr["token"]).get_json()
     assert receipt["fee_amount"] == 700
     assert receipt["fees"] == {"issuer": 245, "acquirer": 350, "network": 105}
 
@@ -152,14 +125,14 @@ def test_a_cooperative_net_debit_cap_refuses_what_would_pass_it_until_settlement
         )
         cooperative.net_debit_cap = 100_000
         db.session.commit()
-    sticker = static_qr(city, shop)
+    sticker = city.static_qr(shop)
 
-    assert pay(city, siti, sticker["token"], amount=60_000).status_code == 201
-    refused = pay(city, siti, sticker["token"], amount=45_000)
+    assert city.pay(siti, sticker["token"], amount=60_000).status_code == 201
+    refused = city.pay(siti, sticker["token"], amount=45_000)
     assert refused.status_code == 422, refused.get_json()
     assert refused.get_json()["limit"] == "net_debit_cap"
     assert refused.get_json()["remaining"] == 40_000
-    assert pay(city, siti, sticker["token"], amount=40_000).status_code == 201
+    assert city.pay(siti, sticker["token"], amount=40_000).status_code == 201
 
     # Once the window is closed and settled, the cooperative may owe again.
     window = city.post(
@@ -171,5 +144,5 @@ def test_a_cooperative_net_debit_cap_refuses_what_would_pass_it_until_settlement
         ).status_code
         == 200
     )
-    assert pay(city, siti, sticker["token"], amount=45_000).status_code == 201
+    assert city.pay(siti, sticker["token"], amount=45_000).status_code == 201
     assert city.ledger_problems() == []

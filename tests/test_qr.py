@@ -29,32 +29,7 @@ from gateway.keys import KeyRing
 from gateway.models import Payment, QrCode, Transfer, User
 from gateway.qr import QR_AUDIENCE, QR_TOKEN_TYPE
 
-# --- Helpers (as in test_payments) ------------------------------------------------------------
-
-
-def issue_qr(city, merchant, amount, **extra):
-    response = city.post(
-        merchant, f"/api/v1/merchants/{merchant.id}/qr", {"amount": amount, **extra}
-    )
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()
-
-
-def static_qr(city, merchant):
-    response = city.get(merchant, f"/api/v1/merchants/{merchant.id}/static-qr")
-    assert response.status_code == 200, response.get_json()
-    return response.get_json()
-
-
-def pay(city, member, token, amount=None, pin="auto", key=None):
-    body = {"token": token}
-    if amount is not None:
-        body["amount"] = amount
-    if pin == "auto":
-        body["pin"] = member.pin
-    elif pin is not None:
-        body["pin"] = pin
-    return city.post(member, "/api/v1/payments", body, key or uuid.uuid4().hex)
+# --- Helpers -----------------------------------------------------------------------------
 
 
 def verify(city, member, token):
@@ -79,7 +54,7 @@ def assert_refused(city, member, token, slug, status=422, amount=None):
     before = written(city, member)
     checked = verify(city, member, token)
     assert (checked.status_code, problem_type(checked)) == (status, slug), checked.get_json()
-    paid = pay(city, member, token, amount=amount)
+    paid = city.pay(member, token, amount=amount)
     assert (paid.status_code, problem_type(paid)) == (status, slug), paid.get_json()
     assert written(city, member) == before
 
@@ -144,7 +119,7 @@ def scene(city, funds=1_000_000) -> Scene:
 def test_a_token_with_a_changed_amount_merchant_or_expiry_is_refused(city):
     s = scene(city)
     other = city.make_merchant(s.coop)
-    qr = issue_qr(city, s.shop, 60_000)
+    qr = city.issue_qr(s.shop, 60_000)
     claims = claims_of(qr["token"])
 
     assert_refused(city, s.siti, with_claims(qr["token"], amt=1_000), "qr-bad-signature")
@@ -155,7 +130,7 @@ def test_a_token_with_a_changed_amount_merchant_or_expiry_is_refused(city):
     assert_refused(city, s.siti, with_claims(qr["token"], name="Bank Resmi"), "qr-bad-signature")
     # The untouched token is fine and pays once.
     assert verify(city, s.siti, qr["token"]).status_code == 200
-    assert pay(city, s.siti, qr["token"]).status_code == 201
+    assert city.pay(s.siti, qr["token"]).status_code == 201
     assert_refused(city, s.siti, qr["token"], "qr-already-paid", status=409)
     assert city.ledger_problems() == []
 
@@ -168,7 +143,7 @@ def test_garbage_is_not_an_interkop_qr(city):
 
 def test_a_token_signed_by_an_unknown_key_is_refused(app, city):
     s = scene(city)
-    qr = issue_qr(city, s.shop, 60_000)
+    qr = city.issue_qr(s.shop, 60_000)
     claims = claims_of(qr["token"])
     stranger = Ed25519PrivateKey.generate()
     foreign = jwt.encode(
@@ -188,7 +163,7 @@ def test_a_token_signed_by_an_unknown_key_is_refused(app, city):
 
 def test_alg_none_and_hs256_with_the_public_key_are_refused(app, city):
     s = scene(city)
-    qr = issue_qr(city, s.shop, 60_000)
+    qr = city.issue_qr(s.shop, 60_000)
     header = jwt.get_unverified_header(qr["token"])
     claims = claims_of(qr["token"])
 
@@ -210,12 +185,12 @@ def test_alg_none_and_hs256_with_the_public_key_are_refused(app, city):
             lambda data, secret=secret: hmac.digest(secret, data, hashlib.sha256),
         )
         assert_refused(city, s.siti, confused, "qr-bad-signature")
-    assert pay(city, s.siti, qr["token"]).status_code == 201
+    assert city.pay(s.siti, qr["token"]).status_code == 201
 
 
 def test_an_access_token_is_not_a_qr_and_a_qr_is_not_an_access_token(city):
     s = scene(city)
-    qr = issue_qr(city, s.shop, 60_000)
+    qr = city.issue_qr(s.shop, 60_000)
     assert_refused(city, s.siti, city.token(s.siti), "qr-malformed")
     assert_refused(city, s.siti, city.token(s.shop), "qr-malformed")
 
@@ -236,7 +211,7 @@ def test_an_access_token_is_not_a_qr_and_a_qr_is_not_an_access_token(city):
 def test_claims_a_dynamic_qr_must_carry_are_checked_even_under_a_good_signature(app, city):
     s = scene(city)
     ring = app.extensions["keyring"]
-    qr = issue_qr(city, s.shop, 60_000)
+    qr = city.issue_qr(s.shop, 60_000)
     claims = claims_of(qr["token"])
 
     # Ed25519 is deterministic: the real key over the real claims is the QR's own token, so what
@@ -265,9 +240,9 @@ def test_claims_a_dynamic_qr_must_carry_are_checked_even_under_a_good_signature(
     assert_refused(city, s.siti, forge(ring, {**claims, "aud": "interkop-api"}), "qr-malformed")
     assert_refused(city, s.siti, forge(ring, {**claims, "iss": "elsewhere"}), "qr-malformed")
     # The longest TTL itself is allowed: the QR issued for an hour pays.
-    hour = issue_qr(city, s.shop, 60_000, ttl_seconds=longest)
+    hour = city.issue_qr(s.shop, 60_000, ttl_seconds=longest)
     assert claims_of(hour["token"])["exp"] - claims_of(hour["token"])["iat"] == longest
-    assert pay(city, s.siti, hour["token"]).status_code == 201
+    assert city.pay(s.siti, hour["token"]).status_code == 201
 
 
 # --- Expiry -------------------------------------------------------------------------------------
@@ -278,15 +253,15 @@ def test_a_dynamic_qr_expires_after_its_ttl_and_the_leeway(app, city):
     start = datetime.now(UTC).replace(microsecond=0)
     with freeze_time(start) as frozen:
         s = scene(city)
-        first = issue_qr(city, s.shop, 20_000)
-        second = issue_qr(city, s.shop, 20_000)
+        first = city.issue_qr(s.shop, 20_000)
+        second = city.issue_qr(s.shop, 20_000)
         expires_at = datetime.fromisoformat(first["expires_at"])
         assert expires_at == start + timedelta(seconds=600)
         assert claims_of(first["token"])["exp"] == int(expires_at.timestamp())
 
         frozen.move_to(expires_at + timedelta(seconds=leeway - 1))
         assert verify(city, s.siti, first["token"]).status_code == 200
-        paid = pay(city, s.siti, first["token"])
+        paid = city.pay(s.siti, first["token"])
         assert paid.status_code == 201, paid.get_json()
 
         frozen.move_to(expires_at + timedelta(seconds=leeway + 1))
@@ -300,11 +275,11 @@ def test_a_static_sticker_does_not_expire(app, city):
     start = datetime.now(UTC).replace(microsecond=0)
     with freeze_time(start) as frozen:
         s = scene(city)
-        sticker = static_qr(city, s.shop)
+        sticker = city.static_qr(s.shop)
         assert "exp" not in claims_of(sticker["token"])
         frozen.move_to(start + timedelta(days=400))
         city._tokens.clear()  # the access tokens expired meanwhile: log in again
-        assert pay(city, s.siti, sticker["token"], amount=10_000).status_code == 201
+        assert city.pay(s.siti, sticker["token"], amount=10_000).status_code == 201
 
 
 # --- Cancelled, revoked, paid -------------------------------------------------------------------
@@ -312,7 +287,7 @@ def test_a_static_sticker_does_not_expire(app, city):
 
 def test_a_cancelled_dynamic_qr_is_refused(city):
     s = scene(city)
-    qr = issue_qr(city, s.shop, 30_000)
+    qr = city.issue_qr(s.shop, 30_000)
     first = delete(city, s.shop, f"/api/v1/qr/{qr['id']}")
     assert first.status_code == 200, first.get_json()
     assert first.get_json()["status"] == "cancelled"
@@ -322,15 +297,15 @@ def test_a_cancelled_dynamic_qr_is_refused(city):
 
     # Only its merchant can cancel it; a sticker cannot be cancelled.
     other = city.make_merchant(s.coop)
-    mine = issue_qr(city, s.shop, 30_000)
+    mine = city.issue_qr(s.shop, 30_000)
     assert delete(city, other, f"/api/v1/qr/{mine['id']}").status_code == 404
     assert delete(city, s.siti, f"/api/v1/qr/{mine['id']}").status_code == 404
-    sticker = static_qr(city, s.shop)
+    sticker = city.static_qr(s.shop)
     refused = delete(city, s.shop, f"/api/v1/qr/{sticker['id']}")
     assert (refused.status_code, problem_type(refused)) == (422, "qr-invalid")
 
     # A paid QR cannot be cancelled, and stays paid.
-    assert pay(city, s.siti, mine["token"]).status_code == 201
+    assert city.pay(s.siti, mine["token"]).status_code == 201
     refused = delete(city, s.shop, f"/api/v1/qr/{mine['id']}")
     assert (refused.status_code, problem_type(refused)) == (409, "qr-already-paid")
     with city.app.app_context():
@@ -343,16 +318,16 @@ def test_a_cancelled_dynamic_qr_is_refused(city):
 
 def test_a_revoked_sticker_is_refused_and_its_successor_pays(city):
     s = scene(city)
-    old = static_qr(city, s.shop)
-    assert pay(city, s.siti, old["token"], amount=5_000, pin=None).status_code == 201
+    old = city.static_qr(s.shop)
+    assert city.pay(s.siti, old["token"], amount=5_000, pin=None).status_code == 201
     rotated = city.post(s.shop, f"/api/v1/merchants/{s.shop.id}/static-qr/rotate", None, key=None)
     assert rotated.status_code == 201, rotated.get_json()
     new = rotated.get_json()
     assert new["id"] != old["id"] and new["token"] != old["token"] and new["status"] == "active"
-    assert static_qr(city, s.shop)["id"] == new["id"]
+    assert city.static_qr(s.shop)["id"] == new["id"]
 
     assert_refused(city, s.siti, old["token"], "qr-revoked", amount=5_000)
-    assert pay(city, s.siti, new["token"], amount=5_000, pin=None).status_code == 201
+    assert city.pay(s.siti, new["token"], amount=5_000, pin=None).status_code == 201
     assert city.balance_of_member(s.siti) == 1_000_000 - 10_000
     assert city.ledger_problems() == []
 
@@ -362,22 +337,22 @@ def test_a_revoked_sticker_is_refused_and_its_successor_pays(city):
 
 def test_a_dynamic_qr_takes_its_own_amount_and_a_pin_above_the_threshold(app, city):
     s = scene(city)
-    qr = issue_qr(city, s.shop, 60_000)
+    qr = city.issue_qr(s.shop, 60_000)
     before = written(city, s.siti)
 
-    mismatch = pay(city, s.siti, qr["token"], amount=60_001)
+    mismatch = city.pay(s.siti, qr["token"], amount=60_001)
     assert (mismatch.status_code, problem_type(mismatch)) == (422, "amount-mismatch")
     assert mismatch.get_json()["qr_amount"] == 60_000
 
     # Above no_pin_max (Rp 50.000) the PIN is required.
-    needs_pin = pay(city, s.siti, qr["token"], pin=None)
+    needs_pin = city.pay(s.siti, qr["token"], pin=None)
     assert (needs_pin.status_code, problem_type(needs_pin)) == (422, "pin-required")
     assert needs_pin.get_json()["no_pin_max"] == 50_000
 
     # A wrong PIN is refused and counts towards the lockout.
     attempts_max = app.config["PIN_ATTEMPTS_MAX"]
     for attempt in (1, 2):
-        wrong = pay(city, s.siti, qr["token"], pin="000000")
+        wrong = city.pay(s.siti, qr["token"], pin="000000")
         assert (wrong.status_code, problem_type(wrong)) == (403, "wrong-pin")
         assert wrong.get_json()["attempts_left"] == attempts_max - attempt
     with app.app_context():
@@ -386,29 +361,29 @@ def test_a_dynamic_qr_takes_its_own_amount_and_a_pin_above_the_threshold(app, ci
     assert written(city, s.siti) == before
     assert verify(city, s.siti, qr["token"]).status_code == 200  # still unpaid
 
-    paid = pay(city, s.siti, qr["token"], amount=60_000)
+    paid = city.pay(s.siti, qr["token"], amount=60_000)
     assert paid.status_code == 201, paid.get_json()
     with app.app_context():
         user = db.session.scalar(select(User).where(User.phone == s.siti.phone))
         assert user.failed_pin_attempts == 0
 
     # At the threshold itself no PIN is needed.
-    at_threshold = issue_qr(city, s.shop, 50_000)
-    assert pay(city, s.siti, at_threshold["token"], pin=None).status_code == 201
+    at_threshold = city.issue_qr(s.shop, 50_000)
+    assert city.pay(s.siti, at_threshold["token"], pin=None).status_code == 201
     assert city.balance_of_member(s.siti) == 1_000_000 - 110_000
     assert city.ledger_problems() == []
 
 
 def test_wrong_pins_lock_the_payer_out(app, city):
     s = scene(city)
-    qr = issue_qr(city, s.shop, 60_000)
+    qr = city.issue_qr(s.shop, 60_000)
     attempts_max = app.config["PIN_ATTEMPTS_MAX"]
     for _ in range(attempts_max - 1):
-        assert pay(city, s.siti, qr["token"], pin="000000").status_code == 403
-    locked = pay(city, s.siti, qr["token"], pin="000000")
+        assert city.pay(s.siti, qr["token"], pin="000000").status_code == 403
+    locked = city.pay(s.siti, qr["token"], pin="000000")
     assert (locked.status_code, problem_type(locked)) == (423, "pin-locked")
     # Locked: even the right PIN is refused for now.
-    still = pay(city, s.siti, qr["token"])
+    still = city.pay(s.siti, qr["token"])
     assert (still.status_code, problem_type(still)) == (423, "pin-locked")
     assert city.count(Payment) == 0
     assert city.balance_of_member(s.siti) == 1_000_000
@@ -480,7 +455,7 @@ def decode_qr_png(data: bytes) -> list[str]:
 
 def test_the_images_scan_back_to_the_qr_url(city):
     s = scene(city)
-    qr = issue_qr(city, s.shop, 27_500, reference="INV-7")
+    qr = city.issue_qr(s.shop, 27_500, reference="INV-7")
     png = city.client.get(qr["png_url"])  # no login: the cashier's screen shows it
     assert png.status_code == 200 and png.mimetype == "image/png"
     assert decode_qr_png(png.data) == [qr["url"]]
@@ -490,7 +465,7 @@ def test_the_images_scan_back_to_the_qr_url(city):
     assert svg.status_code == 200 and svg.mimetype == "image/svg+xml"
     assert ElementTree.fromstring(svg.data).tag == "{http://www.w3.org/2000/svg}svg"
 
-    sticker = static_qr(city, s.shop)
+    sticker = city.static_qr(s.shop)
     assert decode_qr_png(city.client.get(sticker["png_url"]).data) == [sticker["url"]]
     printable = city.get(s.shop, f"/api/v1/merchants/{s.shop.id}/sticker.svg")
     assert printable.status_code == 200 and printable.mimetype == "image/svg+xml"
@@ -522,7 +497,7 @@ def test_a_merchant_name_is_escaped_in_the_sticker(app, city):
 
 def test_the_jwks_publishes_the_key_that_verifies_a_qr(app, city):
     s = scene(city)
-    qr = issue_qr(city, s.shop, 27_500)
+    qr = city.issue_qr(s.shop, 27_500)
     response = city.client.get("/.well-known/jwks.json")
     assert response.status_code == 200
     keys = response.get_json()["keys"]
@@ -587,8 +562,8 @@ def test_a_retired_key_still_verifies_what_it_signed_and_the_new_key_signs(app, 
     s = scene(city)
     driver = city.make_merchant(s.coop, kind="angkot", category="micro")
     old_kid = ring.signing_key().kid
-    sticker = static_qr(city, driver)
-    dynamic = issue_qr(city, s.shop, 60_000)
+    sticker = city.static_qr(driver)
+    dynamic = city.issue_qr(s.shop, 60_000)
     assert jwt.get_unverified_header(sticker["token"])["kid"] == old_kid
     assert jwt.get_unverified_header(dynamic["token"])["kid"] == old_kid
 
@@ -604,16 +579,16 @@ def test_a_retired_key_still_verifies_what_it_signed_and_the_new_key_signs(app, 
     # What the retired key signed still verifies and pays (access tokens it signed still work).
     checked = verify(city, s.siti, sticker["token"])
     assert checked.status_code == 200, checked.get_json()
-    assert pay(city, s.siti, sticker["token"], amount=5_000, pin=None).status_code == 201
-    assert pay(city, s.siti, dynamic["token"]).status_code == 201
+    assert city.pay(s.siti, sticker["token"], amount=5_000, pin=None).status_code == 201
+    assert city.pay(s.siti, dynamic["token"]).status_code == 201
     # The sticker is not re-issued by a rotation of keys; the new key signs new tokens.
-    assert static_qr(city, driver)["id"] == sticker["id"]
-    fresh = issue_qr(city, s.shop, 10_000)
+    assert city.static_qr(driver)["id"] == sticker["id"]
+    fresh = city.issue_qr(s.shop, 10_000)
     assert jwt.get_unverified_header(fresh["token"])["kid"] == new_kid
     rotated = city.post(driver, f"/api/v1/merchants/{driver.id}/static-qr/rotate", None, key=None)
     assert jwt.get_unverified_header(rotated.get_json()["token"])["kid"] == new_kid
     city._tokens.clear()
-    assert pay(city, s.siti, fresh["token"], pin=None).status_code == 201
+    assert city.pay(s.siti, fresh["token"], pin=None).status_code == 201
     assert city.balance_of_member(s.siti) == 1_000_000 - 75_000
     assert city.ledger_problems() == []
 
@@ -628,15 +603,15 @@ def test_limits_left_shrink_with_each_payment_and_the_daily_maximum_refuses(city
     assert start["tier"] == "basic" and start["daily_max"] == 2_000_000
     assert start["daily_remaining"] == 2_000_000 and start["no_pin_max"] == 50_000
 
-    assert pay(city, s.siti, issue_qr(city, s.shop, 27_500)["token"]).status_code == 201
+    assert city.pay(s.siti, city.issue_qr(s.shop, 27_500)["token"]).status_code == 201
     after = city.get(s.siti, path).get_json()
     assert after["daily_remaining"] == 2_000_000 - 27_500
     assert after["monthly_remaining"] == start["monthly_remaining"] - 27_500
     assert after["balance_room"] == 27_500
 
     before = written(city, s.siti)
-    big = issue_qr(city, s.shop, 1_980_000)
-    refused = pay(city, s.siti, big["token"])
+    big = city.issue_qr(s.shop, 1_980_000)
+    refused = city.pay(s.siti, big["token"])
     assert (refused.status_code, problem_type(refused)) == (422, "limit-exceeded")
     body = refused.get_json()
     assert body["limit"] == "daily_max" and body["limit_amount"] == 2_000_000

@@ -20,14 +20,8 @@ from gateway.reports import day_bounds, shu_basis
 # --- helpers -----------------------------------------------------------------------------------
 
 
-def pay(city, member, merchant, amount):
-    sticker = city.get(merchant, f"/api/v1/merchants/{merchant.id}/static-qr").get_json()
-    body = {"token": sticker["token"], "amount": amount, "pin": member.pin}
-    return city.post(member, "/api/v1/payments", body)
-
-
 def pay_ok(city, member, merchant, amount) -> dict:
-    response = pay(city, member, merchant, amount)
+    response = city.pay_sticker(member, merchant, amount)
     assert response.status_code == 201, response.get_json()
     return response.get_json()
 
@@ -162,7 +156,7 @@ def test_23_59_59_and_00_00_00_jakarta_are_different_days_for_the_report_and_the
         pay_ok(city, siti, shop, 20_000)
         assert remaining_today() == 10_000
         # A second 20.000 the same Jakarta day passes the daily limit.
-        refused = assert_problem(pay(city, siti, shop, 20_000), 422, "limit-exceeded")
+        refused = assert_problem(city.pay_sticker(siti, shop, 20_000), 422, "limit-exceeded")
         assert (refused["limit"], refused["remaining"]) == ("daily_max", 10_000)
 
         frozen.move_to(MIDNIGHT)
