@@ -8,7 +8,9 @@ fee, write the four transfers, record the payment. Any refusal rolls all of it b
 
 from __future__ import annotations
 
-from datetime import timedelta
+import base64
+import json
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -359,16 +361,70 @@ def get_payment(session: Session, public_id: str) -> Payment:
     return payment
 
 
-def list_payments(
-    session: Session, *, merchant_id=None, payer_member_id=None, cursor=None, after=None, limit=50
-):
-    """Return payments, newest first (page older with `cursor`) or, with `after`, the ones newer
-    than that payment, oldest first (for a live feed)."""
-    statement = select(Payment)
+# How far back a live feed looks for payments that committed after a later one was shown: a
+# payment's created_at is stamped before its transaction commits, and no pay transaction lasts
+# anywhere near this long.
+FEED_LOOKBACK = timedelta(seconds=30)
+FEED_CURSOR_PREFIX = "feed."
+
+
+def _encode_feed_cursor(last: str | None, since: datetime, seen: list[str]) -> str:
+    document = {"a": last, "s": since.isoformat(), "k": sorted(seen)}
+    raw = json.dumps(document, separators=(",", ":")).encode()
+    return FEED_CURSOR_PREFIX + base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_feed_cursor(cursor: str) -> tuple[str | None, datetime | None, list[str]]:
+    """Return (last payment id, look-back start, ids already delivered since then)."""
+    if not cursor.startswith(FEED_CURSOR_PREFIX):
+        return cursor, None, []  # a plain payment id: newer payments only
+    try:
+        encoded = cursor.removeprefix(FEED_CURSOR_PREFIX)
+        document = json.loads(base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)))
+        since = datetime.fromisoformat(document["s"])
+        seen = [str(public_id) for public_id in document["k"]]
+        last = document["a"]
+        if since.tzinfo is None or (last is not None and not isinstance(last, str)):
+            raise ValueError("bad cursor")
+    except (ValueError, KeyError, TypeError):
+        raise ValidationFailed("The cursor is not valid.", "Kursor tidak sah.") from None
+    return last, since, seen
+
+
+def _owner_filter(statement, merchant_id, payer_member_id):
     if merchant_id is not None:
         statement = statement.where(Payment.merchant_id == merchant_id)
     if payer_member_id is not None:
         statement = statement.where(Payment.payer_member_id == payer_member_id)
+    return statement
+
+
+def feed_cursor(session: Session, rows: list[Payment], *, merchant_id=None, payer_member_id=None):
+    """Return the live-feed cursor for a client that has just been shown `rows` (newest first or
+    oldest first) and everything older."""
+    now = utcnow()
+    since = now - FEED_LOOKBACK
+    newest = max(rows, key=lambda row: row.id, default=None)
+    recent = _owner_filter(
+        select(Payment.public_id).where(Payment.created_at >= since), merchant_id, payer_member_id
+    )
+    # Nothing shown yet: nothing to remember.
+    recent = recent.where(Payment.id <= newest.id) if newest is not None else recent.where(False)
+    seen = list(session.scalars(recent))
+    return _encode_feed_cursor(newest.public_id if newest else None, since, seen)
+
+
+def list_payments(
+    session: Session, *, merchant_id=None, payer_member_id=None, cursor=None, after=None, limit=50
+):
+    """Return payments, newest first (page older with `cursor`) or, with `after`, the ones the
+    client has not been shown yet, oldest first (for a live feed).
+
+    `after` is a payment id or, better, the feed cursor a previous answer gave: it also remembers
+    which recent payments were delivered, so that a payment whose transaction committed after a
+    newer one was shown (ids are handed out before commit) is still delivered, once.
+    """
+    statement = _owner_filter(select(Payment), merchant_id, payer_member_id)
 
     def position(public_id):
         found = session.scalar(select(Payment.id).where(Payment.public_id == public_id))
@@ -377,12 +433,39 @@ def list_payments(
         return found
 
     if after is not None:
-        rows = list(
+        last, since, seen = _decode_feed_cursor(after)
+        last_id = position(last) if last is not None else 0
+        if since is None:
+            # A plain payment id: the client has been shown it and everything before it.
+            seen = list(
+                session.scalars(
+                    _owner_filter(select(Payment.public_id), merchant_id, payer_member_id).where(
+                        Payment.id <= last_id, Payment.created_at >= utcnow() - FEED_LOOKBACK
+                    )
+                )
+            )
+        newer = Payment.id > last_id
+        if since is not None:
+            late = (Payment.id < last_id) & (Payment.created_at >= since)
+            if seen:
+                late = late & Payment.public_id.not_in(seen)
+            newer = newer | late
+        rows = list(session.scalars(statement.where(newer).order_by(Payment.id).limit(limit)))
+        if not rows:
+            return rows, after
+        now = utcnow()
+        new_since = now - FEED_LOOKBACK
+        newest_id = max([last_id, *(row.id for row in rows)])
+        newest = next((row.public_id for row in rows if row.id == newest_id), last)
+        delivered = set(seen) | {row.public_id for row in rows}
+        still_recent = set(
             session.scalars(
-                statement.where(Payment.id > position(after)).order_by(Payment.id).limit(limit)
+                select(Payment.public_id).where(
+                    Payment.public_id.in_(delivered), Payment.created_at >= new_since
+                )
             )
         )
-        return rows, (rows[-1].public_id if rows else after)
+        return rows, _encode_feed_cursor(newest, new_since, list(still_recent))
     if cursor is not None:
         statement = statement.where(Payment.id < position(cursor))
     rows = list(session.scalars(statement.order_by(Payment.id.desc()).limit(limit + 1)))

@@ -5,6 +5,8 @@ import json
 import threading
 import uuid
 
+import pytest
+
 
 def login(client, phone, pin):
     response = client.post("/api/v1/auth/login", json={"phone": phone, "pin": pin})
@@ -103,4 +105,83 @@ def test_long_poll_returns_as_soon_as_a_payment_lands(app, client, city):
     assert not waiter.is_alive()
     body = result["response"].get_json()
     assert [item["id"] for item in body["items"]] == [second.get_json()["id"]]
-    assert body["next_cursor"] == second.get_json()["id"]
+    # Following the feed's own cursor, nothing is delivered twice.
+    again = city.client.get(
+        f"/api/v1/merchants/{driver.id}/payments?after={body['next_cursor']}&wait=0",
+        headers=headers,
+    )
+    assert again.status_code == 200 and again.get_json()["items"] == []
+
+
+def test_a_payment_that_commits_after_a_newer_one_was_shown_still_reaches_the_feed(
+    app, city, is_postgresql, monkeypatch
+):
+    """Ids are handed out before commit: payment A (lower id) can commit after payment B was
+    already shown on the driver's screen. The feed cursor remembers what it delivered recently,
+    so A is still delivered, once."""
+    if not is_postgresql:
+        pytest.skip("SQLite serialises writers: a lower id can never commit after a higher one")
+    from gateway import payments
+
+    coop = city.make_cooperative("KAM", kind="transport")
+    teller = city.make_admin(coop)
+    slow, quick = city.make_member(coop), city.make_member(coop)
+    for member in (slow, quick):
+        assert city.cash_in(teller, member, 50_000).status_code == 201
+    driver = city.make_merchant(coop, kind="angkot")
+    sticker = city.static_qr(driver)
+    start = city.get(driver, f"/api/v1/merchants/{driver.id}/payments").get_json()
+    assert start["items"] == [] and start["feed_cursor"]
+    for member in (slow, quick):
+        city.token(member)
+
+    inserted, release = threading.Event(), threading.Event()
+    real_pay = payments.pay
+
+    def pay_then_wait(session, **arguments):
+        result = real_pay(session, **arguments)
+        if arguments["amount"] == 3_000:  # the slow payment: hold its transaction open
+            inserted.set()
+            assert release.wait(20)
+        return result
+
+    monkeypatch.setattr(payments, "pay", pay_then_wait)
+    outcome = {}
+
+    def slow_payment():
+        outcome["slow"] = city.pay(slow, sticker["token"], amount=3_000, pin=None)
+
+    thread = threading.Thread(target=slow_payment)
+    thread.start()
+    assert inserted.wait(20)
+    quick_paid = city.pay(quick, sticker["token"], amount=4_000, pin=None)
+    assert quick_paid.status_code == 201
+
+    headers = city.headers(driver)
+    shown = (
+        app.test_client()
+        .get(
+            f"/api/v1/merchants/{driver.id}/payments?after={start['feed_cursor']}", headers=headers
+        )
+        .get_json()
+    )
+    assert [item["amount"] for item in shown["items"]] == [4_000]
+
+    release.set()
+    thread.join(20)
+    assert outcome["slow"].status_code == 201
+    slow_id = outcome["slow"].get_json()["id"]
+    late = (
+        app.test_client()
+        .get(
+            f"/api/v1/merchants/{driver.id}/payments?after={shown['next_cursor']}", headers=headers
+        )
+        .get_json()
+    )
+    assert [item["id"] for item in late["items"]] == [slow_id]
+    nothing_twice = (
+        app.test_client()
+        .get(f"/api/v1/merchants/{driver.id}/payments?after={late['next_cursor']}", headers=headers)
+        .get_json()
+    )
+    assert nothing_twice["items"] == []

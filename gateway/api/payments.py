@@ -143,8 +143,12 @@ def _payment_list(**owner):
         db.session.rollback()
         time.sleep(current_app.config["LONG_POLL_INTERVAL_SECONDS"])
     items = payments.payments_json(db.session, rows)
+    body = {"items": items, "next_cursor": next_cursor}
+    if after is None and cursor is None:
+        # Where a live feed starts: after this page, even if it is empty.
+        body["feed_cursor"] = payments.feed_cursor(db.session, rows, **owner)
     db.session.rollback()
-    return jsonify(items=items, next_cursor=next_cursor)
+    return jsonify(body)
 
 
 @route(
@@ -155,7 +159,8 @@ def _payment_list(**owner):
     response=PaymentList,
     query={
         "cursor": "older page: next_cursor of the previous page",
-        "after": "only payments newer than this payment id, oldest first",
+        "after": "a feed cursor (feed_cursor or next_cursor of a feed answer) or a payment id:"
+        " the payments not yet shown, oldest first",
         "wait": "with after: seconds (at most 30) to wait for a new payment",
         "limit": "page size, 1 to 200",
     },

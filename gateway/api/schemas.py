@@ -299,6 +299,9 @@ class PaymentResponse(BaseModel):
 class PaymentList(BaseModel):
     items: list[PaymentResponse]
     next_cursor: str | None
+    feed_cursor: str | None = Field(
+        default=None, description="on a first page: pass as after= to follow the live feed"
+    )
 
 
 class RefundRequest(Strict):

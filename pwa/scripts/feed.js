@@ -1,6 +1,7 @@
-// A merchant's live feed: the newest payments, then a long poll (`after=` the newest id,
-// `wait=25`) that answers the moment the next one lands. A merchant with no payment yet has no id
-// to wait after, so the feed looks once a second until the first arrives.
+// A merchant's live feed: the newest payments, then a long poll (`after=` the feed cursor,
+// `wait=25`) that answers the moment the next one lands. The cursor is the server's: it also
+// remembers which recent payments were shown, so a payment that committed late is still shown,
+// once. A merchant with no payment yet gets a cursor too and waits on the long poll at once.
 
 export function startFeed(api, merchantId, { onPayments, onError = () => {}, waitSeconds = 25 } = {}) {
   let stopped = false;
@@ -9,19 +10,13 @@ export function startFeed(api, merchantId, { onPayments, onError = () => {}, wai
 
   (async () => {
     let after = null;
-    let first = true;
     while (!stopped) {
       try {
         if (after === null) {
           const page = await api.get(`${base}?limit=100`);
           if (stopped) return;
-          if (page.items.length) {
-            after = page.items[0].id;
-            onPayments(page.items, { initial: first });
-          } else if (first) {
-            onPayments([], { initial: true });
-          }
-          first = false;
+          after = page.feed_cursor ?? (page.items.length ? page.items[0].id : null);
+          onPayments(page.items, { initial: true });
           if (after === null) await sleep(1000);
         } else {
           const page = await api.get(`${base}?after=${encodeURIComponent(after)}&wait=${waitSeconds}`);
