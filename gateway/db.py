@@ -33,7 +33,10 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-db = SQLAlchemy(model_class=Base)
+# Objects stay loaded across a commit: a money request commits its Idempotency-Key claim first and
+# then works with the caller it already loaded, without reading it again. Code that needs what
+# another transaction wrote reads it again explicitly.
+db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 
 T = TypeVar("T")
 

@@ -64,9 +64,38 @@ def fingerprint(method: str, path: str, body: object) -> str:
     return hashlib.sha256(f"{method}\n{path}\n{canonical}".encode()).hexdigest()
 
 
+def _dialect_insert(session: Session):
+    """Return the INSERT construct with ON CONFLICT for this database (PostgreSQL or SQLite)."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
+
+
 def _claim(session: Session, scope: str, key: str, request_hash: str, policy: Policy):
     """Return a stored Outcome to replay, or the (row id, lease token) this request now holds."""
     now = utcnow()
+    lease_token = secrets.token_hex(16)
+    lease_expires_at = now + timedelta(seconds=policy.lease_seconds)
+    # The common case, a new key, in one statement; a known key falls through to the checks.
+    claimed = session.scalar(
+        _dialect_insert(session)(IdempotencyKey)
+        .values(
+            scope=scope,
+            key=key,
+            request_hash=request_hash,
+            state="in_flight",
+            lease_token=lease_token,
+            lease_expires_at=lease_expires_at,
+            created_at=now,
+            expires_at=now + timedelta(seconds=policy.retention_seconds),
+        )
+        .on_conflict_do_nothing(index_elements=["scope", "key"])
+        .returning(IdempotencyKey.id)
+    )
+    if claimed is not None:
+        return claimed, lease_token
     row = session.scalar(
         select(IdempotencyKey).where(IdempotencyKey.scope == scope, IdempotencyKey.key == key)
     )
@@ -74,8 +103,6 @@ def _claim(session: Session, scope: str, key: str, request_hash: str, policy: Po
         session.delete(row)
         session.flush()
         row = None
-    lease_token = secrets.token_hex(16)
-    lease_expires_at = now + timedelta(seconds=policy.lease_seconds)
     if row is None:
         row = IdempotencyKey(
             scope=scope,
