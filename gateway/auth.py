@@ -11,10 +11,10 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import jwt
-from sqlalchemy import and_, case, literal, select, union_all, update
+from sqlalchemy import and_, bindparam, case, literal, select, union_all, update
 from sqlalchemy.orm import Session
 
 from gateway.db import utcnow
@@ -93,16 +93,58 @@ def verify_pin(
 ) -> None:
     """Check a user's PIN, honouring the lockout. On a wrong PIN raise an error whose follow-up
     counts the failure once the request's transaction has rolled back."""
+    if _pin_accepted(
+        user.id,
+        user.pin_hash,
+        user.failed_pin_attempts,
+        user.locked_until,
+        pin,
+        policy,
+        login=login,
+    ):
+        user.failed_pin_attempts = 0
+        user.locked_until = None
+
+
+_CLEAR_PIN_FAILURES = (
+    update(User)
+    .where(User.id == bindparam("user_id"))
+    .values(failed_pin_attempts=0, locked_until=None)
+)
+
+
+def check_pin(
+    session: Session,
+    user_id: int,
+    pin_hash: str,
+    failed_pin_attempts: int,
+    locked_until: datetime | None,
+    pin: str | None,
+    policy: PinPolicy,
+) -> None:
+    """`verify_pin` for a user read as plain values (the pay path loads no ORM objects)."""
+    if _pin_accepted(user_id, pin_hash, failed_pin_attempts, locked_until, pin, policy):
+        session.connection().execute(_CLEAR_PIN_FAILURES, {"user_id": user_id})
+
+
+def _pin_accepted(
+    user_id: int,
+    pin_hash: str,
+    failed_pin_attempts: int,
+    locked_until: datetime | None,
+    pin: str | None,
+    policy: PinPolicy,
+    *,
+    login: bool = False,
+) -> bool:
+    """Return whether a right PIN leaves failures to clear; raise on a lock or a wrong PIN."""
     now = utcnow()
-    if user.locked_until is not None and user.locked_until > now:
-        raise PinLocked(locked_until=user.locked_until.isoformat())
-    if pin is not None and pin_matches(pin, user.pin_hash):
-        if user.failed_pin_attempts or user.locked_until:
-            user.failed_pin_attempts = 0
-            user.locked_until = None
-        return
+    if locked_until is not None and locked_until > now:
+        raise PinLocked(locked_until=locked_until.isoformat())
+    if pin is not None and pin_matches(pin, pin_hash):
+        return bool(failed_pin_attempts or locked_until)
     # An expired lock starts a fresh count (record_pin_failure clears it).
-    attempts = 0 if user.locked_until is not None else user.failed_pin_attempts
+    attempts = 0 if locked_until is not None else failed_pin_attempts
     attempts_left = policy.attempts_max - (attempts + 1)
     error = (
         PinLocked(locked_until=(now + timedelta(seconds=policy.lockout_seconds)).isoformat())
@@ -110,7 +152,6 @@ def verify_pin(
         # At login, say nothing an unknown phone would not also get: no attempts_left.
         else (InvalidCredentials() if login else WrongPin(attempts_left=attempts_left))
     )
-    user_id = user.id
     error.follow_up = lambda follow_session: record_pin_failure(follow_session, user_id, policy)
     raise error
 
@@ -140,6 +181,9 @@ def issue_access_token(ring: KeyRing, user: User, issuer: str, ttl_seconds: int)
 
 def decode_access_token(ring: KeyRing, token: str, issuer: str) -> dict:
     """Verify an access token: EdDSA only, a known kid, our `typ`, `aud` and `iss`, not expired."""
+    known = ring.verified_claims(ACCESS_TOKEN_TYPE, token)
+    if known is not None and known.get("iss") == issuer:
+        return known
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError as error:
@@ -150,7 +194,7 @@ def decode_access_token(ring: KeyRing, token: str, issuer: str) -> dict:
     if public_key is None:
         raise InvalidToken()
     try:
-        return jwt.decode(
+        claims = jwt.decode(
             token,
             public_key,
             algorithms=["EdDSA"],
@@ -160,6 +204,8 @@ def decode_access_token(ring: KeyRing, token: str, issuer: str) -> dict:
         )
     except jwt.PyJWTError as error:
         raise InvalidToken() from error
+    ring.remember_verified(ACCESS_TOKEN_TYPE, token, str(header.get("kid")), claims)
+    return dict(claims)
 
 
 # --- Refresh tokens -----------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import select
+from sqlalchemy import Text, cast, select
 from sqlalchemy.orm import Session
 
 from gateway.models import FeeSchedule
@@ -90,7 +90,7 @@ def compute(rule: FeeRule, amount: int, category: str) -> Fee:
 def rule_for(session: Session, issuer_cooperative_id: int, acquirer_cooperative_id: int) -> FeeRule:
     """Return the rule that applies to a payment from issuer to acquirer."""
     rows = session.execute(
-        select(FeeSchedule.scope, FeeSchedule.rule).where(
+        select(FeeSchedule.scope, cast(FeeSchedule.rule, Text)).where(
             (
                 (FeeSchedule.scope == "pair")
                 & (FeeSchedule.issuer_cooperative_id == issuer_cooperative_id)
@@ -100,12 +100,60 @@ def rule_for(session: Session, issuer_cooperative_id: int, acquirer_cooperative_
         )
     ).all()
     by_scope = {scope: rule for scope, rule in rows}
-    if "pair" in by_scope:
-        return FeeRule.model_validate(by_scope["pair"])
-    if issuer_cooperative_id == acquirer_cooperative_id and "on_us" in by_scope:
-        return FeeRule.model_validate(by_scope["on_us"])
-    if "default" in by_scope:
-        return FeeRule.model_validate(by_scope["default"])
+    return choose_rule(
+        by_scope.get("pair"),
+        by_scope.get("on_us"),
+        by_scope.get("default"),
+        on_us_payment=issuer_cooperative_id == acquirer_cooperative_id,
+    )
+
+
+def rule_texts(issuer_cooperative_id, acquirer_cooperative_id) -> list:
+    """Scalar subqueries for the pair's, the on-us and the default rule as JSON text (None where
+    there is none), so that a caller can read them in a statement it issues anyway."""
+
+    def rule(scope, *where):
+        return (
+            select(cast(FeeSchedule.rule, Text))
+            .where(FeeSchedule.scope == scope, *where)
+            .limit(1)
+            .scalar_subquery()
+        )
+
+    return [
+        rule(
+            "pair",
+            FeeSchedule.issuer_cooperative_id == issuer_cooperative_id,
+            FeeSchedule.acquirer_cooperative_id == acquirer_cooperative_id,
+        ),
+        rule("on_us"),
+        rule("default"),
+    ]
+
+
+# Rules are validated once per distinct JSON text: a payment reads the text and looks it up.
+_parsed_rules: dict[str, FeeRule] = {}
+
+
+def _parse_rule(text: str) -> FeeRule:
+    rule = _parsed_rules.get(text)
+    if rule is None:
+        if len(_parsed_rules) > 1_000:
+            _parsed_rules.clear()
+        rule = _parsed_rules[text] = FeeRule.model_validate_json(text)
+    return rule
+
+
+def choose_rule(
+    pair: str | None, on_us: str | None, default: str | None, *, on_us_payment: bool
+) -> FeeRule:
+    """Pick the rule from the stored JSON texts: the pair's, then on-us, then the default."""
+    if pair is not None:
+        return _parse_rule(pair)
+    if on_us_payment and on_us is not None:
+        return _parse_rule(on_us)
+    if default is not None:
+        return _parse_rule(default)
     return DEFAULT_RULE
 
 

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -64,13 +64,24 @@ def fingerprint(method: str, path: str, body: object) -> str:
     return hashlib.sha256(f"{method}\n{path}\n{canonical}".encode()).hexdigest()
 
 
-def _dialect_insert(session: Session):
-    """Return the INSERT construct with ON CONFLICT for this database (PostgreSQL or SQLite)."""
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert
+def _claim_statement(session: Session):
+    """Return the INSERT … ON CONFLICT DO NOTHING RETURNING id for this database, built once."""
+    dialect = session.get_bind().dialect.name
+    statement = _CLAIM_STATEMENTS.get(dialect)
+    if statement is None:
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        statement = _CLAIM_STATEMENTS[dialect] = (
+            insert(IdempotencyKey)
+            .on_conflict_do_nothing(index_elements=["scope", "key"])
+            .returning(IdempotencyKey.id)
+        )
+    return statement
+
+
+_CLAIM_STATEMENTS: dict = {}
 
 
 def _claim(session: Session, scope: str, key: str, request_hash: str, policy: Policy):
@@ -79,20 +90,22 @@ def _claim(session: Session, scope: str, key: str, request_hash: str, policy: Po
     lease_token = secrets.token_hex(16)
     lease_expires_at = now + timedelta(seconds=policy.lease_seconds)
     # The common case, a new key, in one statement; a known key falls through to the checks.
-    claimed = session.scalar(
-        _dialect_insert(session)(IdempotencyKey)
-        .values(
-            scope=scope,
-            key=key,
-            request_hash=request_hash,
-            state="in_flight",
-            lease_token=lease_token,
-            lease_expires_at=lease_expires_at,
-            created_at=now,
-            expires_at=now + timedelta(seconds=policy.retention_seconds),
+    claimed = (
+        session.connection()
+        .execute(
+            _claim_statement(session),
+            {
+                "scope": scope,
+                "key": key,
+                "request_hash": request_hash,
+                "state": "in_flight",
+                "lease_token": lease_token,
+                "lease_expires_at": lease_expires_at,
+                "created_at": now,
+                "expires_at": now + timedelta(seconds=policy.retention_seconds),
+            },
         )
-        .on_conflict_do_nothing(index_elements=["scope", "key"])
-        .returning(IdempotencyKey.id)
+        .scalar()
     )
     if claimed is not None:
         return claimed, lease_token
@@ -140,23 +153,34 @@ def _claim(session: Session, scope: str, key: str, request_hash: str, policy: Po
     return row.id, lease_token
 
 
+_STORE = (
+    update(IdempotencyKey)
+    .where(
+        IdempotencyKey.id == bindparam("row_id"),
+        IdempotencyKey.lease_token == bindparam("held_lease_token"),
+        IdempotencyKey.state == "in_flight",
+    )
+    .values(
+        state="done",
+        lease_token=None,
+        lease_expires_at=None,
+        response_status=bindparam("response_status"),
+        response_body=bindparam("response_body"),
+        event_id=bindparam("event_id"),
+    )
+)
+
+
 def _store(session: Session, row_id: int, lease_token: str, outcome: Outcome, event_id) -> None:
-    stored = session.execute(
-        update(IdempotencyKey)
-        .where(
-            IdempotencyKey.id == row_id,
-            IdempotencyKey.lease_token == lease_token,
-            IdempotencyKey.state == "in_flight",
-        )
-        .values(
-            state="done",
-            lease_token=None,
-            lease_expires_at=None,
-            response_status=outcome.status,
-            response_body=json.dumps(outcome.body),
-            event_id=event_id,
-        )
-        .execution_options(synchronize_session=False)
+    stored = session.connection().execute(
+        _STORE,
+        {
+            "row_id": row_id,
+            "held_lease_token": lease_token,
+            "response_status": outcome.status,
+            "response_body": json.dumps(outcome.body),
+            "event_id": event_id,
+        },
     )
     if stored.rowcount != 1:
         raise IdempotencyKeyInFlight()

@@ -23,6 +23,9 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+# How many verified tokens a key ring remembers (a few MB at most).
+VERIFIED_TOKENS_MAX = 20_000
+
 
 @dataclass
 class Key:
@@ -48,6 +51,7 @@ class KeyRing:
         self._keys: dict[str, Key] = {}
         self._mtime_ns: int | None = None
         self._lock = threading.Lock()
+        self._verified: dict[tuple[str, str], tuple[str, Ed25519PublicKey, dict]] = {}
 
     @property
     def ring_path(self) -> Path:
@@ -178,6 +182,38 @@ class KeyRing:
         if not candidates:
             raise KeyRingError("the key ring has no active signing key")
         return candidates[-1]
+
+    def verified_claims(self, purpose: str, token: str, leeway_seconds: int = 0) -> dict | None:
+        """Return the claims of a token this ring verified before, if its key is still the same
+        and it is still within its times; None means: verify it in full.
+
+        A driver's sticker and a session's access token arrive again and again; their signature
+        and fixed claims (typ, aud, iss, kid) cannot change, so only the times are checked again.
+        `purpose` keeps the kinds apart: a QR token is never found as an access token.
+        """
+        entry = self._verified.get((purpose, token))
+        if entry is None:
+            return None
+        kid, public_key, claims = entry
+        if self.public_key(kid) is not public_key:
+            return None
+        now = datetime.now(UTC).timestamp()
+        if "exp" in claims and claims["exp"] <= now - leeway_seconds:
+            return None
+        for name in ("nbf", "iat"):
+            if name in claims and claims[name] > now + leeway_seconds:
+                return None
+        return dict(claims)
+
+    def remember_verified(self, purpose: str, token: str, kid: str, claims: dict) -> None:
+        """Remember a token whose signature and claims verified under `kid` (bounded: a full
+        cache is emptied and fills again)."""
+        public_key = self.public_key(kid)
+        if public_key is None:
+            return
+        if len(self._verified) >= VERIFIED_TOKENS_MAX:
+            self._verified.clear()
+        self._verified[(purpose, token)] = (kid, public_key, claims)
 
     def public_key(self, kid: str) -> Ed25519PublicKey | None:
         """Return the public key for `kid`, or None if the ring does not know it."""

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, insert, select, union_all, update
+from sqlalchemy import bindparam, func, insert, select, union_all, update
 from sqlalchemy.orm import Session
 
 from gateway.db import is_postgresql, new_public_id, utcnow
@@ -30,9 +30,10 @@ from gateway.money import AMOUNT_MAX
 _account_kinds: dict[str, dict[int, str]] = {}
 
 
-def _database(session: Session) -> str:
-    """Name the database a session talks to: the caches below are kept per database."""
-    return session.get_bind().url.render_as_string(hide_password=True)
+def _database(session: Session):
+    """Name the database a session talks to: the caches below are kept per database (the
+    engine's URL, hashable and the same for every engine on one database)."""
+    return session.get_bind().url
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,11 @@ def balance(session: Session, account_id: int) -> int:
     return derived_balance(session, account_id)
 
 
+_LOCK = select(Account.id, Account.balance).where(Account.id.in_(bindparam("ids", expanding=True)))
+_LOCK_ORDERED = _LOCK.order_by(Account.id)
+_LOCK_FOR_UPDATE = _LOCK_ORDERED.with_for_update()
+
+
 def lock_accounts(session: Session, account_ids: Iterable[int]) -> dict[int, int]:
     """Lock accounts in id order (so two events never deadlock) and return their stored balances.
 
@@ -115,12 +121,25 @@ def lock_accounts(session: Session, account_ids: Iterable[int]) -> dict[int, int
     ordered = sorted(set(account_ids))
     if not ordered:
         return {}
-    statement = (
-        select(Account.id, Account.balance).where(Account.id.in_(ordered)).order_by(Account.id)
-    )
-    if is_postgresql(session):
-        statement = statement.with_for_update()
-    return {account_id: int(stored) for account_id, stored in session.execute(statement)}
+    statement = _LOCK_FOR_UPDATE if is_postgresql(session) else _LOCK_ORDERED
+    rows = session.connection().execute(statement, {"ids": ordered})
+    return {account_id: int(stored) for account_id, stored in rows}
+
+
+# The statements `post` issues, built once (the pay path runs them on every payment). The window
+# is read by the transfers' INSERT itself: a close that switches windows (under a SHARE lock on
+# transfers, see gateway.settlement) either waits for this transaction or comes first.
+_INSERT_EVENT = insert(Event).returning(Event.id)
+_INSERT_TRANSFERS = insert(Transfer).values(
+    window_id=select(SettlementWindow.id)
+    .where(SettlementWindow.status == WindowStatus.OPEN)
+    .scalar_subquery()
+)
+_MOVE_BALANCE = (
+    update(Account)
+    .where(Account.id == bindparam("account_id"))
+    .values(balance=Account.balance + bindparam("delta"))
+)
 
 
 def post(
@@ -169,17 +188,17 @@ def post(
 
     now = utcnow()
     event_public_id = new_public_id("evt")
-    event_id = session.scalar(
-        insert(Event)
-        .values(
-            public_id=event_public_id,
-            kind=kind,
-            cooperative_id=cooperative_id,
-            actor_user_id=actor_user_id,
-            created_at=now,
-        )
-        .returning(Event.id)
-    )
+    connection = session.connection()
+    event_id = connection.execute(
+        _INSERT_EVENT,
+        {
+            "public_id": event_public_id,
+            "kind": kind,
+            "cooperative_id": cooperative_id,
+            "actor_user_id": actor_user_id,
+            "created_at": now,
+        },
+    ).scalar_one()
     rows = [
         {
             "public_id": new_public_id("trf"),
@@ -192,22 +211,14 @@ def post(
         }
         for leg in legs
     ]
-    # The window is read by the INSERT itself: a close that switches windows (under a SHARE lock
-    # on transfers, see gateway.settlement) either waits for this transaction or comes first.
-    open_window = (
-        select(SettlementWindow.id)
-        .where(SettlementWindow.status == WindowStatus.OPEN)
-        .scalar_subquery()
-    )
-    session.execute(insert(Transfer).values(window_id=open_window), rows)
-    for account_id, delta in sorted(deltas.items()):
-        if delta and kinds[account_id] in STORED_BALANCE_KINDS:
-            session.execute(
-                update(Account)
-                .where(Account.id == account_id)
-                .values(balance=Account.balance + delta)
-                .execution_options(synchronize_session=False)
-            )
+    connection.execute(_INSERT_TRANSFERS, rows)
+    moves = [
+        {"account_id": account_id, "delta": delta}
+        for account_id, delta in sorted(deltas.items())
+        if delta and kinds[account_id] in STORED_BALANCE_KINDS
+    ]
+    if moves:
+        connection.execute(_MOVE_BALANCE, moves)
     return PostedEvent(
         id=event_id,
         public_id=event_public_id,

@@ -13,11 +13,11 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import case, func, select
+from sqlalchemy import Text, case, cast, func, select
 from sqlalchemy.orm import Session
 
 from gateway.errors import LimitExceeded
-from gateway.models import LimitPolicy, Member, Merchant, Payment, Transfer
+from gateway.models import LimitPolicy, Member, Payment, Transfer
 from gateway.money import AMOUNT_MAX, format_rupiah
 
 JAKARTA = ZoneInfo("Asia/Jakarta")
@@ -71,26 +71,50 @@ def start_of_month(moment: datetime) -> datetime:
 
 def limits_for(session: Session, cooperative_id: int, tier: str) -> Limits:
     """Return the cooperative's limits for a tier, else the city's, else the defaults."""
-    rows = dict(
-        session.execute(
-            select(LimitPolicy.cooperative_id, LimitPolicy.limits).where(
-                LimitPolicy.tier == tier,
-                (LimitPolicy.cooperative_id == cooperative_id)
-                | LimitPolicy.cooperative_id.is_(None),
-            )
-        ).all()
-    )
-    if cooperative_id in rows:
-        return Limits.model_validate(rows[cooperative_id])
-    if None in rows:
-        return Limits.model_validate(rows[None])
-    return DEFAULT_LIMITS[tier]
+    own, city = session.execute(select(*limits_texts(cooperative_id, tier))).one()
+    return choose_limits(own, city, tier)
 
 
-def merchant_payment_max(merchant: Merchant) -> int | None:
-    if merchant.payment_max is not None:
-        return merchant.payment_max
-    return MERCHANT_PAYMENT_MAX_BY_KIND.get(merchant.kind)
+def limits_texts(cooperative_id, tier) -> list:
+    """Scalar subqueries for the cooperative's and the city's limits of a tier as JSON text (None
+    where there are none), so that a caller can read them in a statement it issues anyway."""
+
+    def policy(owner):
+        return (
+            select(cast(LimitPolicy.limits, Text))
+            .where(LimitPolicy.tier == tier, owner)
+            .limit(1)
+            .scalar_subquery()
+        )
+
+    return [
+        policy(LimitPolicy.cooperative_id == cooperative_id),
+        policy(LimitPolicy.cooperative_id.is_(None)),
+    ]
+
+
+# Policies are validated once per distinct JSON text: a payment reads the text and looks it up.
+_parsed_limits: dict[str, Limits] = {}
+
+
+def choose_limits(own: str | None, city: str | None, tier: str) -> Limits:
+    """Pick the limits from the stored JSON texts: the cooperative's, the city's, the defaults."""
+    text = own if own is not None else city
+    if text is None:
+        return DEFAULT_LIMITS[tier]
+    limits = _parsed_limits.get(text)
+    if limits is None:
+        if len(_parsed_limits) > 1_000:
+            _parsed_limits.clear()
+        limits = _parsed_limits[text] = Limits.model_validate_json(text)
+    return limits
+
+
+def merchant_payment_max(payment_max: int | None, kind: str) -> int | None:
+    """The most one payment to a merchant may be: its own maximum, else its kind's."""
+    if payment_max is not None:
+        return payment_max
+    return MERCHANT_PAYMENT_MAX_BY_KIND.get(kind)
 
 
 def _refuse(name: str, limit: int, remaining: int, en: str, id_: str) -> LimitExceeded:
@@ -113,15 +137,16 @@ def spending(session: Session, member_id: int, now: datetime) -> dict:
 
 def check_payment(
     session: Session,
-    member: Member,
-    merchant: Merchant,
+    member_id: int,
+    merchant_max: int | None,
     amount: int,
     now: datetime,
-    limits: Limits | None = None,
+    limits: Limits,
 ) -> None:
-    """Refuse a payment that would pass a limit. Call with the payer's wallet locked."""
-    limits = limits or limits_for(session, member.cooperative_id, member.tier)
-    merchant_max = merchant_payment_max(merchant)
+    """Refuse a payment that would pass a limit. Call with the payer's wallet locked.
+
+    `merchant_max` is `merchant_payment_max(...)`: the most this merchant takes at once.
+    """
     if merchant_max is not None and amount > merchant_max:
         raise _refuse(
             "merchant_payment_max",
@@ -138,7 +163,7 @@ def check_payment(
             f"One payment may be at most {format_rupiah(limits.payment_max)}.",
             f"Satu pembayaran paling banyak {format_rupiah(limits.payment_max)}.",
         )
-    spent = spending(session, member.id, now)
+    spent = spending(session, member_id, now)
     if spent["last_minute_count"] >= limits.payments_per_minute:
         raise LimitExceeded(
             f"At most {limits.payments_per_minute} payments a minute. Wait a moment.",
@@ -252,7 +277,8 @@ def put_policy(
 def check_net_debit_cap(session: Session, cooperative_id: int, lowering_by: int) -> None:
     """Refuse an event that would take a cooperative's unsettled position below minus its cap.
 
-    Only cooperatives with a cap pay for this check: their row is locked (so two payments cannot
+    Only cooperatives with a cap pay for this check (the pay path reads the cap with the QR and
+    calls this only when there is one): their row is locked (so two payments cannot
     pass the cap together, at the price of serialising that cooperative's outgoing money) and
     their position summed over the unsettled windows.
     """
@@ -261,11 +287,9 @@ def check_net_debit_cap(session: Session, cooperative_id: int, lowering_by: int)
     from gateway.settlement import unsettled_position
 
     statement = select(Cooperative.net_debit_cap).where(Cooperative.id == cooperative_id)
-    cap = session.scalar(statement)
+    cap = session.scalar(statement.with_for_update() if is_postgresql(session) else statement)
     if cap is None:
         return
-    if is_postgresql(session):
-        session.scalar(statement.with_for_update())
     position = unsettled_position(session, cooperative_id)
     if position - lowering_by < -cap:
         room = cap + position

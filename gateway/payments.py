@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from gateway import fees, ledger, limits, qr
-from gateway.auth import PinPolicy, verify_pin
-from gateway.db import utcnow
+from gateway.auth import PinPolicy, check_pin
+from gateway.db import new_public_id, utcnow
 from gateway.errors import GatewayError, NotFound, ValidationFailed
 from gateway.keys import KeyRing
 from gateway.models import (
@@ -187,48 +188,203 @@ def payment_json(
     return payments_json(session, [payment], merchant=merchant, payer=payer, code=code)[0]
 
 
+@dataclass(frozen=True)
+class Payer:
+    """Who pays: a member and the login behind it, as read once at the start of the request."""
+
+    user_id: int
+    user_public_id: str
+    name: str
+    pin_hash: str
+    failed_pin_attempts: int
+    locked_until: datetime | None
+    member_id: int
+    member_public_id: str
+    cooperative_id: int
+    tier: str
+    wallet_account_id: int
+
+    @classmethod
+    def of(cls, member: Member) -> Payer:
+        user = member.user
+        return cls(
+            user_id=user.id,
+            user_public_id=user.public_id,
+            name=user.name,
+            pin_hash=user.pin_hash,
+            failed_pin_attempts=user.failed_pin_attempts,
+            locked_until=user.locked_until,
+            member_id=member.id,
+            member_public_id=member.public_id,
+            cooperative_id=member.cooperative_id,
+            tier=member.tier,
+            wallet_account_id=member.wallet_account_id,
+        )
+
+
+_PAYER = (
+    select(
+        User.id,
+        User.public_id,
+        User.name,
+        User.pin_hash,
+        User.failed_pin_attempts,
+        User.locked_until,
+        Member.id,
+        Member.public_id,
+        Member.cooperative_id,
+        Member.tier,
+        Member.wallet_account_id,
+    )
+    .outerjoin(Member, Member.user_id == User.id)
+    .where(User.public_id == bindparam("user_public_id"))
+)
+
+
+def payer_for(session: Session, user_public_id: str) -> tuple[bool, Payer | None]:
+    """Read a user and their member record in one statement: (the user exists, the payer)."""
+    row = session.connection().execute(_PAYER, {"user_public_id": user_public_id}).first()
+    if row is None:
+        return False, None
+    if row[6] is None:
+        return True, None
+    return True, Payer(*row)
+
+
+# Everything a payment reads before it locks the wallet, in one statement: the QR and its
+# merchant, and the limits, fee rules and net debit cap that apply (JSON texts, parsed once each).
+_ISSUER, _TIER = bindparam("issuer_id"), bindparam("tier")
+_SCAN = (
+    select(
+        QrCode.id,
+        QrCode.public_id,
+        QrCode.kind,
+        QrCode.status,
+        QrCode.amount,
+        QrCode.token,
+        QrCode.expires_at,
+        Merchant.id,
+        Merchant.public_id,
+        Merchant.cooperative_id,
+        Merchant.owner_user_id,
+        Merchant.name,
+        Merchant.kind,
+        Merchant.category,
+        Merchant.account_id,
+        Merchant.payment_max,
+        *limits.limits_texts(_ISSUER, _TIER),
+        *fees.rule_texts(_ISSUER, Merchant.cooperative_id),
+        select(Cooperative.net_debit_cap).where(Cooperative.id == _ISSUER).scalar_subquery(),
+    )
+    .join(Merchant, Merchant.id == QrCode.merchant_id)
+    .where(QrCode.public_id == bindparam("qr_public_id"))
+)
+
+
+@dataclass(frozen=True)
+class Scanned:
+    """What `_SCAN` reads: the QR, its merchant, and what applies to paying it."""
+
+    qr_id: int
+    qr_public_id: str
+    kind: str
+    status: str
+    qr_amount: int | None
+    token: str
+    expires_at: datetime | None
+    merchant_id: int
+    merchant_public_id: str
+    acquirer_id: int
+    owner_user_id: int | None
+    merchant_name: str
+    merchant_kind: str
+    category: str
+    merchant_account_id: int
+    merchant_payment_max: int | None
+    own_limits: str | None
+    city_limits: str | None
+    pair_rule: str | None
+    on_us_rule: str | None
+    default_rule: str | None
+    net_debit_cap: int | None
+
+
+_INSERT_PAYMENT = insert(Payment)
+
+
 def pay(
     session: Session,
     *,
     ring: KeyRing,
     settings: qr.QrSettings,
-    payer: Member,
+    payer: Payer | Member,
     token: str,
     amount: int | None,
     pin: str | None,
     pin_policy: PinPolicy,
 ) -> tuple[dict, int]:
-    """Pay the merchant of a scanned QR from the payer's wallet; return (receipt, event id)."""
+    """Pay the merchant of a scanned QR from the payer's wallet; return (receipt, event id).
+
+    The hot path: a handful of statements built once, no ORM objects loaded or flushed.
+    """
+    if isinstance(payer, Member):
+        payer = Payer.of(payer)
     now = utcnow()
-    verified = qr.verify(session, ring, settings, token)
-    code, merchant = verified.qr, verified.merchant
-    if code.kind == QrKind.DYNAMIC:
-        if amount is not None and amount != code.amount:
-            raise AmountMismatch(qr_amount=code.amount)
-        amount = code.amount
+    claims = qr.decode(ring, settings, token)
+    connection = session.connection()
+    row = connection.execute(
+        _SCAN,
+        {"qr_public_id": claims["jti"], "issuer_id": payer.cooperative_id, "tier": payer.tier},
+    ).first()
+    if row is None or row[5] != token:
+        raise qr.QrBadSignature()
+    scanned = Scanned(*row)
+    if scanned.merchant_public_id != claims["sub"]:
+        raise qr.QrBadSignature()
+    qr.check_state(scanned.kind, scanned.status, claims)
+    if scanned.kind == QrKind.DYNAMIC:
+        if amount is not None and amount != scanned.qr_amount:
+            raise AmountMismatch(qr_amount=scanned.qr_amount)
+        amount = scanned.qr_amount
     elif amount is None:
         raise AmountRequired()
-    if merchant.owner_user_id == payer.user_id:
+    if scanned.owner_user_id == payer.user_id:
         raise SelfPayment()
-    if code.kind == QrKind.DYNAMIC:
-        if code.expires_at is not None and code.expires_at + _leeway(settings) < now:
+    if scanned.kind == QrKind.DYNAMIC:
+        if scanned.expires_at is not None and scanned.expires_at + _leeway(settings) < now:
             raise qr.QrExpired()
-        if not qr.transition(session, code.id, QrKind.DYNAMIC, QrStatus.PAID):
+        if not qr.transition(session, scanned.qr_id, QrKind.DYNAMIC, QrStatus.PAID):
             raise qr.QrAlreadyPaid()
 
     locked = ledger.lock_accounts(session, [payer.wallet_account_id])
-    policy = limits.limits_for(session, payer.cooperative_id, payer.tier)
+    policy = limits.choose_limits(scanned.own_limits, scanned.city_limits, payer.tier)
     if amount > policy.no_pin_max or pin is not None:
         if pin is None:
             raise PinRequired(no_pin_max=policy.no_pin_max)
-        verify_pin(session, payer.user, pin, pin_policy)
-    limits.check_payment(session, payer, merchant, amount, now, policy)
+        check_pin(
+            session,
+            payer.user_id,
+            payer.pin_hash,
+            payer.failed_pin_attempts,
+            payer.locked_until,
+            pin,
+            pin_policy,
+        )
+    merchant_max = limits.merchant_payment_max(scanned.merchant_payment_max, scanned.merchant_kind)
+    limits.check_payment(session, payer.member_id, merchant_max, amount, now, policy)
 
-    issuer_id, acquirer_id = payer.cooperative_id, merchant.cooperative_id
-    fee = fees.compute(fees.rule_for(session, issuer_id, acquirer_id), amount, merchant.category)
-    if issuer_id != acquirer_id:
+    issuer_id, acquirer_id = payer.cooperative_id, scanned.acquirer_id
+    rule = fees.choose_rule(
+        scanned.pair_rule,
+        scanned.on_us_rule,
+        scanned.default_rule,
+        on_us_payment=issuer_id == acquirer_id,
+    )
+    fee = fees.compute(rule, amount, scanned.category)
+    if issuer_id != acquirer_id and scanned.net_debit_cap is not None:
         limits.check_net_debit_cap(session, issuer_id, amount - fee.issuer)
-    legs = [ledger.Leg(payer.wallet_account_id, merchant.account_id, amount, TransferCode.PAYMENT)]
+    merchant_account_id = scanned.merchant_account_id
+    legs = [ledger.Leg(payer.wallet_account_id, merchant_account_id, amount, TransferCode.PAYMENT)]
     for share, owner, code_name in (
         (fee.issuer, issuer_id, TransferCode.FEE_ISSUER),
         (fee.acquirer, acquirer_id, TransferCode.FEE_ACQUIRER),
@@ -236,7 +392,7 @@ def pay(
     ):
         if share:
             fee_account_id = ledger.system_account_id(session, AccountKind.FEES, owner)
-            legs.append(ledger.Leg(merchant.account_id, fee_account_id, share, code_name))
+            legs.append(ledger.Leg(merchant_account_id, fee_account_id, share, code_name))
     posted = ledger.post(
         session,
         kind=EventKind.PAYMENT,
@@ -245,28 +401,50 @@ def pay(
         actor_user_id=payer.user_id,
         locked=locked,
     )
-    payment = Payment(
-        event_id=posted.id,
-        qr_id=code.id,
-        payer_member_id=payer.id,
-        merchant_id=merchant.id,
-        issuer_cooperative_id=issuer_id,
-        acquirer_cooperative_id=acquirer_id,
-        amount=amount,
-        fee_amount=fee.total,
-        fee_issuer_amount=fee.issuer,
-        fee_acquirer_amount=fee.acquirer,
-        fee_network_amount=fee.network,
-        refunded_amount=0,
-        status=PaymentStatus.COMPLETED,
-        created_at=posted.created_at,
+    public_id = new_public_id("pay")
+    connection.execute(
+        _INSERT_PAYMENT,
+        {
+            "public_id": public_id,
+            "event_id": posted.id,
+            "qr_id": scanned.qr_id,
+            "payer_member_id": payer.member_id,
+            "merchant_id": scanned.merchant_id,
+            "issuer_cooperative_id": issuer_id,
+            "acquirer_cooperative_id": acquirer_id,
+            "amount": amount,
+            "fee_amount": fee.total,
+            "fee_issuer_amount": fee.issuer,
+            "fee_acquirer_amount": fee.acquirer,
+            "fee_network_amount": fee.network,
+            "refunded_amount": 0,
+            "status": PaymentStatus.COMPLETED.value,
+            "created_at": posted.created_at,
+        },
     )
-    session.add(payment)
-    session.flush()
-    body = payment_json(session, payment, merchant=merchant, payer=payer, code=code)
-    body["event_id"] = posted.public_id
-    # The wallet was locked at `locked` and only this payment has moved it since.
-    body["balance"] = locked[payer.wallet_account_id] - amount
+    cooperatives = cooperative_names(session, {issuer_id, acquirer_id})
+    body = {
+        "id": public_id,
+        "status": PaymentStatus.COMPLETED.value,
+        "amount": amount,
+        "fee_amount": fee.total,
+        "fees": {"issuer": fee.issuer, "acquirer": fee.acquirer, "network": fee.network},
+        "refunded_amount": 0,
+        "qr_id": scanned.qr_public_id,
+        "merchant": {
+            "id": scanned.merchant_public_id,
+            "name": scanned.merchant_name,
+            "kind": scanned.merchant_kind,
+            "cooperative": cooperatives[acquirer_id][1],
+        },
+        "payer": {"id": payer.member_public_id, "name": payer.name},
+        "payer_cooperative": cooperatives[issuer_id][0],
+        "merchant_cooperative": cooperatives[acquirer_id][0],
+        "created_at": posted.created_at.isoformat(),
+        "event_id": posted.public_id,
+        # The wallet was locked at `locked` and only this payment has moved it since.
+        "balance": locked[payer.wallet_account_id] - amount,
+    }
     return body, posted.id
 
 

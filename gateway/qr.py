@@ -267,6 +267,9 @@ def decode(ring: KeyRing, settings: QrSettings, token: str, now: datetime | None
     """Verify a QR token's signature and claims (not yet its state in the database)."""
     if not isinstance(token, str) or token.count(".") != 2:
         raise QrMalformed()
+    known = ring.verified_claims(QR_TOKEN_TYPE, token, settings.leeway_seconds)
+    if known is not None and known.get("iss") == settings.issuer:
+        return known
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError:
@@ -306,7 +309,8 @@ def decode(ring: KeyRing, settings: QrSettings, token: str, now: datetime | None
             raise QrMalformed()
         if claims["exp"] - claims["iat"] > settings.ttl_max_seconds:
             raise QrMalformed()
-    return claims
+    ring.remember_verified(QR_TOKEN_TYPE, token, str(header.get("kid")), claims)
+    return dict(claims)
 
 
 def verify(
@@ -321,15 +325,20 @@ def verify(
     merchant = session.get(Merchant, qr.merchant_id)
     if merchant is None or merchant.public_id != claims["sub"]:
         raise QrBadSignature()
-    if (qr.kind == QrKind.DYNAMIC) != ("amt" in claims):
-        raise QrMalformed()
-    if qr.status == QrStatus.PAID:
-        raise QrAlreadyPaid()
-    if qr.status == QrStatus.CANCELLED:
-        raise QrCancelled()
-    if qr.status == QrStatus.REVOKED:
-        raise QrRevoked()
+    check_state(qr.kind, qr.status, claims)
     return VerifiedQr(qr=qr, merchant=merchant, claims=claims)
+
+
+def check_state(kind: str, status: str, claims: dict) -> None:
+    """Refuse a QR whose stored kind does not match its token, or that can no longer be paid."""
+    if (kind == QrKind.DYNAMIC) != ("amt" in claims):
+        raise QrMalformed()
+    if status == QrStatus.PAID:
+        raise QrAlreadyPaid()
+    if status == QrStatus.CANCELLED:
+        raise QrCancelled()
+    if status == QrStatus.REVOKED:
+        raise QrRevoked()
 
 
 def get(session: Session, public_id: str) -> QrCode:

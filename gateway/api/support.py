@@ -77,16 +77,27 @@ def keyring():
     return current_app.extensions["keyring"]
 
 
-def principal() -> auth.Principal:
-    """Return the authenticated caller, or raise 401."""
-    if "principal" in g:
-        return g.principal
+def caller_subject() -> str:
+    """Return the public user id the request's access token was issued to, or raise 401.
+
+    Verifies the token only (no database): `principal` loads who that is and every role.
+    """
+    if "subject" in g:
+        return g.subject
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthenticationRequired()
     claims = auth.decode_access_token(keyring(), token.strip(), current_app.config["GATEWAY_ID"])
-    caller = auth.principal_for(db.session, claims["sub"])
+    g.subject = claims["sub"]
+    return g.subject
+
+
+def principal() -> auth.Principal:
+    """Return the authenticated caller, or raise 401."""
+    if "principal" in g:
+        return g.principal
+    caller = auth.principal_for(db.session, caller_subject())
     if caller is None:
         raise auth.InvalidToken()
     g.principal = caller
@@ -126,7 +137,7 @@ def money_request(work: Callable[[Session], tuple[dict, int | None]], status: in
     key = request.headers.get("Idempotency-Key")
     if not key:
         raise IdempotencyKeyMissing()
-    caller = principal()
+    scope = caller_subject()  # keys are scoped to the caller: their public user id
     body = json.loads(request.get_data(cache=True))
     config = current_app.config
 
@@ -136,7 +147,7 @@ def money_request(work: Callable[[Session], tuple[dict, int | None]], status: in
 
     outcome = idempotency.execute(
         db.session,
-        scope=caller.user.public_id,
+        scope=scope,
         key=key,
         request_hash=idempotency.fingerprint(request.method, request.path, body),
         policy=idempotency.Policy(
