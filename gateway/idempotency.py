@@ -25,7 +25,7 @@ from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from gateway.db import transaction, utcnow
+from gateway.db import HotStatement, transaction, utcnow
 from gateway.errors import (
     GatewayError,
     IdempotencyKeyInFlight,
@@ -73,7 +73,7 @@ def _claim_statement(session: Session):
             from sqlalchemy.dialects.postgresql import insert
         else:
             from sqlalchemy.dialects.sqlite import insert
-        statement = _CLAIM_STATEMENTS[dialect] = (
+        statement = _CLAIM_STATEMENTS[dialect] = HotStatement(
             insert(IdempotencyKey)
             .on_conflict_do_nothing(index_elements=["scope", "key"])
             .returning(IdempotencyKey.id)
@@ -90,25 +90,21 @@ def _claim(session: Session, scope: str, key: str, request_hash: str, policy: Po
     lease_token = secrets.token_hex(16)
     lease_expires_at = now + timedelta(seconds=policy.lease_seconds)
     # The common case, a new key, in one statement; a known key falls through to the checks.
-    claimed = (
-        session.connection()
-        .execute(
-            _claim_statement(session),
-            {
-                "scope": scope,
-                "key": key,
-                "request_hash": request_hash,
-                "state": "in_flight",
-                "lease_token": lease_token,
-                "lease_expires_at": lease_expires_at,
-                "created_at": now,
-                "expires_at": now + timedelta(seconds=policy.retention_seconds),
-            },
-        )
-        .scalar()
+    claimed = _claim_statement(session).first(
+        session,
+        {
+            "scope": scope,
+            "key": key,
+            "request_hash": request_hash,
+            "state": "in_flight",
+            "lease_token": lease_token,
+            "lease_expires_at": lease_expires_at,
+            "created_at": now,
+            "expires_at": now + timedelta(seconds=policy.retention_seconds),
+        },
     )
     if claimed is not None:
-        return claimed, lease_token
+        return claimed[0], lease_token
     row = session.scalar(
         select(IdempotencyKey).where(IdempotencyKey.scope == scope, IdempotencyKey.key == key)
     )
@@ -153,7 +149,7 @@ def _claim(session: Session, scope: str, key: str, request_hash: str, policy: Po
     return row.id, lease_token
 
 
-_STORE = (
+_STORE = HotStatement(
     update(IdempotencyKey)
     .where(
         IdempotencyKey.id == bindparam("row_id"),
@@ -172,8 +168,8 @@ _STORE = (
 
 
 def _store(session: Session, row_id: int, lease_token: str, outcome: Outcome, event_id) -> None:
-    stored = session.connection().execute(
-        _STORE,
+    stored = _STORE.run(
+        session,
         {
             "row_id": row_id,
             "held_lease_token": lease_token,
@@ -182,7 +178,7 @@ def _store(session: Session, row_id: int, lease_token: str, outcome: Outcome, ev
             "event_id": event_id,
         },
     )
-    if stored.rowcount != 1:
+    if stored != 1:
         raise IdempotencyKeyInFlight()
 
 

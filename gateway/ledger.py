@@ -20,7 +20,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, func, insert, select, union_all, update
 from sqlalchemy.orm import Session
 
-from gateway.db import is_postgresql, new_public_id, utcnow
+from gateway.db import HotStatement, is_postgresql, new_public_id, utcnow
 from gateway.errors import InsufficientFunds
 from gateway.models import Account, AccountKind, Event, SettlementWindow, Transfer, WindowStatus
 from gateway.models.ledger import NON_NEGATIVE_KINDS, STORED_BALANCE_KINDS
@@ -107,9 +107,17 @@ def balance(session: Session, account_id: int) -> int:
     return derived_balance(session, account_id)
 
 
-_LOCK = select(Account.id, Account.balance).where(Account.id.in_(bindparam("ids", expanding=True)))
+_LOCK = select(Account.id, Account.balance, Account.kind).where(
+    Account.id.in_(bindparam("ids", expanding=True))
+)
 _LOCK_ORDERED = _LOCK.order_by(Account.id)
 _LOCK_FOR_UPDATE = _LOCK_ORDERED.with_for_update()
+# One account (a payment locks the payer's wallet alone), as a hot statement.
+_LOCK_ONE = select(Account.id, Account.balance, Account.kind).where(
+    Account.id == bindparam("account_id")
+)
+_LOCK_ONE_FOR_UPDATE = HotStatement(_LOCK_ONE.with_for_update())
+_LOCK_ONE = HotStatement(_LOCK_ONE)
 
 
 def lock_accounts(session: Session, account_ids: Iterable[int]) -> dict[int, int]:
@@ -121,21 +129,30 @@ def lock_accounts(session: Session, account_ids: Iterable[int]) -> dict[int, int
     ordered = sorted(set(account_ids))
     if not ordered:
         return {}
-    statement = _LOCK_FOR_UPDATE if is_postgresql(session) else _LOCK_ORDERED
-    rows = session.connection().execute(statement, {"ids": ordered})
-    return {account_id: int(stored) for account_id, stored in rows}
+    postgresql = is_postgresql(session)
+    if len(ordered) == 1:
+        statement = _LOCK_ONE_FOR_UPDATE if postgresql else _LOCK_ONE
+        rows = statement.rows(session, {"account_id": ordered[0]})
+    else:
+        statement = _LOCK_FOR_UPDATE if postgresql else _LOCK_ORDERED
+        rows = session.connection().execute(statement, {"ids": ordered}).all()
+    # The kinds come along for free: `post` then need not read them.
+    _account_kinds.setdefault(_database(session), {}).update((row[0], row[2]) for row in rows)
+    return {account_id: int(stored) for account_id, stored, _ in rows}
 
 
 # The statements `post` issues, built once (the pay path runs them on every payment). The window
 # is read by the transfers' INSERT itself: a close that switches windows (under a SHARE lock on
 # transfers, see gateway.settlement) either waits for this transaction or comes first.
-_INSERT_EVENT = insert(Event).returning(Event.id)
-_INSERT_TRANSFERS = insert(Transfer).values(
-    window_id=select(SettlementWindow.id)
-    .where(SettlementWindow.status == WindowStatus.OPEN)
-    .scalar_subquery()
+_INSERT_EVENT = HotStatement(insert(Event).returning(Event.id))
+_INSERT_TRANSFERS = HotStatement(
+    insert(Transfer).values(
+        window_id=select(SettlementWindow.id)
+        .where(SettlementWindow.status == WindowStatus.OPEN)
+        .scalar_subquery()
+    )
 )
-_MOVE_BALANCE = (
+_MOVE_BALANCE = HotStatement(
     update(Account)
     .where(Account.id == bindparam("account_id"))
     .values(balance=Account.balance + bindparam("delta"))
@@ -188,9 +205,8 @@ def post(
 
     now = utcnow()
     event_public_id = new_public_id("evt")
-    connection = session.connection()
-    event_id = connection.execute(
-        _INSERT_EVENT,
+    event_id = _INSERT_EVENT.first(
+        session,
         {
             "public_id": event_public_id,
             "kind": kind,
@@ -198,7 +214,7 @@ def post(
             "actor_user_id": actor_user_id,
             "created_at": now,
         },
-    ).scalar_one()
+    )[0]
     rows = [
         {
             "public_id": new_public_id("trf"),
@@ -211,14 +227,14 @@ def post(
         }
         for leg in legs
     ]
-    connection.execute(_INSERT_TRANSFERS, rows)
+    _INSERT_TRANSFERS.run(session, rows)
     moves = [
         {"account_id": account_id, "delta": delta}
         for account_id, delta in sorted(deltas.items())
         if delta and kinds[account_id] in STORED_BALANCE_KINDS
     ]
     if moves:
-        connection.execute(_MOVE_BALANCE, moves)
+        _MOVE_BALANCE.run(session, moves)
     return PostedEvent(
         id=event_id,
         public_id=event_public_id,

@@ -13,9 +13,10 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Text, case, cast, func, select
+from sqlalchemy import Text, bindparam, case, cast, func, select
 from sqlalchemy.orm import Session
 
+from gateway.db import HotStatement
 from gateway.errors import LimitExceeded
 from gateway.models import LimitPolicy, Member, Payment, Transfer
 from gateway.money import AMOUNT_MAX, format_rupiah
@@ -121,17 +122,32 @@ def _refuse(name: str, limit: int, remaining: int, en: str, id_: str) -> LimitEx
     return LimitExceeded(en, id_, limit=name, limit_amount=limit, remaining=max(remaining, 0))
 
 
+_SPENDING = HotStatement(
+    select(
+        func.coalesce(
+            func.sum(case((Payment.created_at >= bindparam("day"), Payment.amount), else_=0)), 0
+        ),
+        func.coalesce(func.sum(Payment.amount), 0),
+        func.coalesce(
+            func.sum(case((Payment.created_at >= bindparam("minute_ago"), 1), else_=0)), 0
+        ),
+    ).where(
+        Payment.payer_member_id == bindparam("member_id"), Payment.created_at >= bindparam("month")
+    )
+)
+
+
 def spending(session: Session, member_id: int, now: datetime) -> dict:
     """Return the member's payments today, this month and in the last minute (one query)."""
-    day = start_of_day(now)
-    minute_ago = now - timedelta(minutes=1)
-    today, month, last_minute = session.execute(
-        select(
-            func.coalesce(func.sum(case((Payment.created_at >= day, Payment.amount), else_=0)), 0),
-            func.coalesce(func.sum(Payment.amount), 0),
-            func.coalesce(func.sum(case((Payment.created_at >= minute_ago, 1), else_=0)), 0),
-        ).where(Payment.payer_member_id == member_id, Payment.created_at >= start_of_month(now))
-    ).one()
+    today, month, last_minute = _SPENDING.first(
+        session,
+        {
+            "member_id": member_id,
+            "day": start_of_day(now),
+            "minute_ago": now - timedelta(minutes=1),
+            "month": start_of_month(now),
+        },
+    )
     return {"today": int(today), "month": int(month), "last_minute_count": int(last_minute)}
 
 

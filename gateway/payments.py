@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from gateway import fees, ledger, limits, qr
 from gateway.auth import PinPolicy, check_pin
-from gateway.db import new_public_id, utcnow
+from gateway.db import HotStatement, new_public_id, utcnow
 from gateway.errors import GatewayError, NotFound, ValidationFailed
 from gateway.keys import KeyRing
 from gateway.models import (
@@ -222,7 +222,7 @@ class Payer:
         )
 
 
-_PAYER = (
+_PAYER = HotStatement(
     select(
         User.id,
         User.public_id,
@@ -243,18 +243,21 @@ _PAYER = (
 
 def payer_for(session: Session, user_public_id: str) -> tuple[bool, Payer | None]:
     """Read a user and their member record in one statement: (the user exists, the payer)."""
-    row = session.connection().execute(_PAYER, {"user_public_id": user_public_id}).first()
+    row = _PAYER.first(session, {"user_public_id": user_public_id})
     if row is None:
         return False, None
     if row[6] is None:
         return True, None
-    return True, Payer(*row)
+    payer = Payer(*row)
+    if payer.locked_until is not None:
+        payer = replace(payer, locked_until=payer.locked_until.astimezone(UTC))
+    return True, payer
 
 
 # Everything a payment reads before it locks the wallet, in one statement: the QR and its
 # merchant, and the limits, fee rules and net debit cap that apply (JSON texts, parsed once each).
 _ISSUER, _TIER = bindparam("issuer_id"), bindparam("tier")
-_SCAN = (
+_SCAN = HotStatement(
     select(
         QrCode.id,
         QrCode.public_id,
@@ -309,7 +312,7 @@ class Scanned:
     net_debit_cap: int | None
 
 
-_INSERT_PAYMENT = insert(Payment)
+_INSERT_PAYMENT = HotStatement(insert(Payment))
 
 
 def pay(
@@ -331,11 +334,10 @@ def pay(
         payer = Payer.of(payer)
     now = utcnow()
     claims = qr.decode(ring, settings, token)
-    connection = session.connection()
-    row = connection.execute(
-        _SCAN,
+    row = _SCAN.first(
+        session,
         {"qr_public_id": claims["jti"], "issuer_id": payer.cooperative_id, "tier": payer.tier},
-    ).first()
+    )
     if row is None or row[5] != token:
         raise qr.QrBadSignature()
     scanned = Scanned(*row)
@@ -402,8 +404,8 @@ def pay(
         locked=locked,
     )
     public_id = new_public_id("pay")
-    connection.execute(
-        _INSERT_PAYMENT,
+    _INSERT_PAYMENT.run(
+        session,
         {
             "public_id": public_id,
             "event_id": posted.id,

@@ -8,7 +8,6 @@ control characters and names of nothing but spaces.
 from __future__ import annotations
 
 import re
-import unicodedata
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
@@ -48,6 +47,11 @@ def _not_blank(value: str) -> str:
 Name = Annotated[str, Field(min_length=1, max_length=120), AfterValidator(_not_blank)]
 
 
+# Unicode's control characters (category Cc): C0, DEL and C1. One regular expression scans a
+# 400-character QR token in C instead of a category lookup per character in Python.
+CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
@@ -55,7 +59,7 @@ class Strict(BaseModel):
     @classmethod
     def _no_control_characters(cls, value):
         """Refuse NUL and other control characters: PostgreSQL cannot store or compare a NUL."""
-        if isinstance(value, str) and any(unicodedata.category(c) == "Cc" for c in value):
+        if isinstance(value, str) and CONTROL_CHARACTERS.search(value):
             raise ValueError("must not contain control characters")
         return value
 
