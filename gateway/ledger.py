@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import bindparam, func, insert, select, union_all, update
+from sqlalchemy import bindparam, func, insert, select, text, union_all, update
 from sqlalchemy.orm import Session
 
 from gateway.db import HotStatement, is_postgresql, new_public_id, utcnow
@@ -152,6 +152,36 @@ _INSERT_TRANSFERS = HotStatement(
         .scalar_subquery()
     )
 )
+# On PostgreSQL the event, its transfers and the stored balances they move are one statement
+# (one round trip): data-modifying CTEs, the legs as arrays. Same window rule as above.
+_POST_POSTGRESQL = HotStatement(
+    text(
+        """
+WITH event AS (
+    INSERT INTO events (public_id, kind, cooperative_id, actor_user_id, created_at)
+    VALUES (:event_public_id, :kind, :cooperative_id, :actor_user_id, :created_at)
+    RETURNING id
+), written AS (
+    INSERT INTO transfers (public_id, event_id, debit_account_id, credit_account_id, amount, code,
+                           created_at, window_id)
+    SELECT leg.public_id, event.id, leg.debit_account_id, leg.credit_account_id, leg.amount,
+           leg.code, CAST(:created_at AS timestamptz),
+           (SELECT id FROM settlement_windows WHERE status = 'open')
+    FROM event,
+         unnest(CAST(:transfer_public_ids AS text[]), CAST(:debit_account_ids AS bigint[]),
+                CAST(:credit_account_ids AS bigint[]), CAST(:amounts AS bigint[]),
+                CAST(:codes AS text[]))
+           AS leg(public_id, debit_account_id, credit_account_id, amount, code)
+), moved AS (
+    UPDATE accounts SET balance = accounts.balance + move.delta
+    FROM unnest(CAST(:moved_account_ids AS bigint[]), CAST(:deltas AS bigint[]))
+           AS move(account_id, delta)
+    WHERE accounts.id = move.account_id
+)
+SELECT id FROM event
+"""
+    )
+)
 _MOVE_BALANCE = HotStatement(
     update(Account)
     .where(Account.id == bindparam("account_id"))
@@ -205,6 +235,31 @@ def post(
 
     now = utcnow()
     event_public_id = new_public_id("evt")
+    moves = [
+        (account_id, delta)
+        for account_id, delta in sorted(deltas.items())
+        if delta and kinds[account_id] in STORED_BALANCE_KINDS
+    ]
+    if is_postgresql(session):
+        transfer_public_ids = [new_public_id("trf") for _ in legs]
+        event_id = _POST_POSTGRESQL.first(
+            session,
+            {
+                "event_public_id": event_public_id,
+                "kind": str(kind),
+                "cooperative_id": cooperative_id,
+                "actor_user_id": actor_user_id,
+                "created_at": now,
+                "transfer_public_ids": transfer_public_ids,
+                "debit_account_ids": [leg.debit_account_id for leg in legs],
+                "credit_account_ids": [leg.credit_account_id for leg in legs],
+                "amounts": [leg.amount for leg in legs],
+                "codes": [str(leg.code) for leg in legs],
+                "moved_account_ids": [account_id for account_id, _ in moves],
+                "deltas": [delta for _, delta in moves],
+            },
+        )[0]
+        return _posted(event_id, event_public_id, kind, now, legs, transfer_public_ids)
     event_id = _INSERT_EVENT.first(
         session,
         {
@@ -228,13 +283,14 @@ def post(
         for leg in legs
     ]
     _INSERT_TRANSFERS.run(session, rows)
-    moves = [
-        {"account_id": account_id, "delta": delta}
-        for account_id, delta in sorted(deltas.items())
-        if delta and kinds[account_id] in STORED_BALANCE_KINDS
-    ]
     if moves:
-        _MOVE_BALANCE.run(session, moves)
+        _MOVE_BALANCE.run(
+            session, [{"account_id": account_id, "delta": delta} for account_id, delta in moves]
+        )
+    return _posted(event_id, event_public_id, kind, now, legs, [row["public_id"] for row in rows])
+
+
+def _posted(event_id, event_public_id, kind, now, legs, transfer_public_ids) -> PostedEvent:
     return PostedEvent(
         id=event_id,
         public_id=event_public_id,
@@ -242,13 +298,13 @@ def post(
         created_at=now,
         transfers=[
             {
-                "id": row["public_id"],
-                "debit_account_id": row["debit_account_id"],
-                "credit_account_id": row["credit_account_id"],
-                "amount": row["amount"],
-                "code": row["code"],
+                "id": public_id,
+                "debit_account_id": leg.debit_account_id,
+                "credit_account_id": leg.credit_account_id,
+                "amount": leg.amount,
+                "code": leg.code,
             }
-            for row in rows
+            for leg, public_id in zip(legs, transfer_public_ids, strict=True)
         ],
     )
 

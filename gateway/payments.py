@@ -79,12 +79,12 @@ class RefundTooLarge(GatewayError):
 
 
 # Cooperatives are never renamed through the API, so their public ids and names are cached.
-_cooperative_names: dict[tuple[str, int], tuple[str, str]] = {}
+_cooperative_names: dict[tuple[object, int], tuple[str, str]] = {}
 
 
 def cooperative_names(session: Session, cooperative_ids: set[int]) -> dict[int, tuple[str, str]]:
     """Return (public id, name) for each cooperative id, from a per-process cache."""
-    database = session.get_bind().url.render_as_string(hide_password=True)
+    database = session.get_bind().url
     missing = {c for c in cooperative_ids if (database, c) not in _cooperative_names}
     if missing:
         for cooperative_id, public_id, name in session.execute(
