@@ -77,8 +77,17 @@ def build(statements: list[tuple], offsets: dict, event_ids: dict) -> str:
             value = params[name]
             if name == "event_id":
                 return ":ev_id"
-            if "idempotency_keys" in sql and sql.startswith("UPDATE") and name == "id_1":
+            if (
+                "idempotency_keys" in sql
+                and sql.startswith("UPDATE")
+                and name in ("id_1", "row_id")
+            ):
                 return ":ik_id"
+            if isinstance(value, list):  # the legs of the PostgreSQL posting statement
+                return "ARRAY[" + ", ".join(value_of(item) for item in value) + "]"
+            return value_of(value)
+
+        def value_of(value):
             if isinstance(value, str) and value in unique_strings:
                 return unique_strings[value]
             if (
@@ -115,7 +124,12 @@ def build(statements: list[tuple], offsets: dict, event_ids: dict) -> str:
             lines.append(f"{head} VALUES {rows};")
             continue
         rendered = render(sql, params)
-        if rendered.startswith("INSERT INTO events"):
+        if rendered.startswith("WITH event AS ( INSERT INTO events"):
+            lines.append(
+                rendered.replace("SELECT id FROM event", "SELECT id AS ev_id FROM event")
+                + "\n\\gset"
+            )
+        elif rendered.startswith("INSERT INTO events"):
             lines.append(
                 rendered.replace("RETURNING events.id", "RETURNING events.id AS ev_id") + "\n\\gset"
             )
@@ -139,6 +153,9 @@ def _find_ids(statements: list[tuple]) -> dict:
             ids["lease_token"] = params["lease_token"]
         elif kind == "sql" and sql.startswith("INSERT INTO events"):
             ids["event_public_id"] = params["public_id"]
+        elif kind == "sql" and sql.lstrip().startswith("WITH event AS"):
+            ids["event_public_id"] = params["event_public_id"]
+            ids["transfer_public_ids"] = list(params["transfer_public_ids"])
         elif kind == "sql" and sql.startswith("INSERT INTO payments"):
             ids["payment_public_id"] = params["public_id"]
         elif kind == "many" and sql.startswith("INSERT INTO transfers"):

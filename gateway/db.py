@@ -152,15 +152,16 @@ class HotStatement:
         first = params[0] if many else params
         sql, defaults = self._sql(connection, tuple(sorted(first)))
         cursor = connection.connection.driver_connection.cursor()
+        params = [{**defaults, **row} for row in params] if many else {**defaults, **params}
         if connection._has_events or connection.engine._has_events:
             # Listeners of SQLAlchemy's cursor events (bench.capture) still see the statement.
             for listener in connection.dispatch.before_cursor_execute:
                 listener(connection, cursor, sql, params, None, many)
         try:
             if many:
-                cursor.executemany(sql, [{**defaults, **row} for row in params])
+                cursor.executemany(sql, params)
             else:
-                cursor.execute(sql, {**defaults, **params})
+                cursor.execute(sql, params)
         except connection.dialect.loaded_dbapi.Error as error:
             self._fail(connection, error, sql, params, cursor)
         return connection, cursor
