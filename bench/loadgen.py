@@ -99,12 +99,15 @@ async def _client(index, host, port, make_request, ok_status, deadline, result: 
         writer.close()
 
 
-async def _run(clients, seconds, host, port, make_request, ok_status) -> Result:
+async def _run(clients, seconds, host, ports, make_request, ok_status) -> Result:
     result = Result(clients=clients, seconds=seconds)
     deadline = time.perf_counter() + seconds
     started = time.perf_counter()
     await asyncio.gather(
-        *(_client(i, host, port, make_request, ok_status, deadline, result) for i in range(clients))
+        *(
+            _client(i, host, ports[i % len(ports)], make_request, ok_status, deadline, result)
+            for i in range(clients)
+        )
     )
     # The last requests finish after the deadline: count the real elapsed time.
     result.seconds = time.perf_counter() - started
@@ -115,8 +118,10 @@ def run(
     clients: int,
     seconds: float,
     host: str,
-    port: int,
+    port: int | list[int],
     make_request: Callable[[int, int], bytes],
     ok_status: int = 201,
 ) -> Result:
-    return asyncio.run(_run(clients, seconds, host, port, make_request, ok_status))
+    """Run `clients` closed-loop clients for `seconds`; client i connects to ports[i % n]."""
+    ports = port if isinstance(port, list) else [port]
+    return asyncio.run(_run(clients, seconds, host, ports, make_request, ok_status))

@@ -15,8 +15,9 @@ One run, on this machine:
 Prints one table and writes bench/results/latest.json.
 
 Environment: BENCH_SECONDS (20) per case, BENCH_CLIENTS ("1,8,32,64"), BENCH_PAYMENTS (100000)
-for the memory figure, BENCH_GROWTH_TRANSFERS (1000000), BENCH_WORKERS (2), BENCH_THREADS (8),
-BENCH_SKIP=growth,memory,qr to leave parts out of a quick run.
+for the memory figure (stopped after BENCH_MEMORY_SECONDS_MAX, 1200), BENCH_GROWTH_TRANSFERS
+(1000000), BENCH_WORKERS (2), BENCH_THREADS (8), BENCH_SKIP=growth,memory,qr to leave parts out
+of a quick run.
 """
 
 from __future__ import annotations
@@ -49,9 +50,11 @@ THREADS = int(os.environ.get("BENCH_THREADS", "8"))
 SKIP = set(filter(None, os.environ.get("BENCH_SKIP", "").split(",")))
 GROWTH_CLIENTS = 8
 MEMORY_CLIENTS = 32
+MEMORY_SECONDS_MAX = float(os.environ.get("BENCH_MEMORY_SECONDS_MAX", "1200"))
 ZIPF_S = 1.01  # as pgbench's random_zipfian(1, 1000, 1.01)
 
 HOST_HEADER = f"{common.HOST}:{common.PORT}"
+PORTS = [common.PORT + index for index in range(WORKERS)]
 
 
 def log(message: str) -> None:
@@ -62,59 +65,70 @@ def log(message: str) -> None:
 
 
 class Server:
-    """A gunicorn master on the loopback port, with docker/gunicorn.conf.py."""
+    """WORKERS gunicorn masters of one worker each, on consecutive loopback ports, with
+    docker/gunicorn.conf.py; the load generator spreads its clients over the ports evenly.
+
+    Why not one master with WORKERS workers: its workers share one listening socket, and a
+    handful of keep-alive connections opened at once often land mostly on one worker (seen here:
+    bare Flask at 2.200 or 5.900 requests/s from one run to the next), which measures the luck
+    of accept(), not the gateway. One port per worker is a load balancer spreading connections.
+    """
 
     def __init__(self, app: str, env: dict | None = None):
         self.app = app
         self.env = env or dict(os.environ)
-        self.process: subprocess.Popen | None = None
+        self.processes: list[subprocess.Popen] = []
+        self.ports = [common.PORT + index for index in range(WORKERS)]
 
     def __enter__(self):
-        env = dict(self.env)
-        env.update(
-            {
-                "GUNICORN_BIND": f"{common.HOST}:{common.PORT}",
-                "GUNICORN_WORKERS": str(WORKERS),
-                "GUNICORN_THREADS": str(THREADS),
-                "GUNICORN_ACCESS_LOG": "off",
-                "GUNICORN_LOG_LEVEL": "warning",
-                "GUNICORN_APP": self.app,
-            }
-        )
-        self.process = subprocess.Popen(
-            [
-                str(common.ROOT / ".venv" / "bin" / "gunicorn"),
-                "-c",
-                str(common.ROOT / "docker" / "gunicorn.conf.py"),
-            ],
-            cwd=common.ROOT,
-            env=env,
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                urllib.request.urlopen(f"http://{HOST_HEADER}/healthz", timeout=1)
-                break
-            except Exception:  # noqa: BLE001 - not up yet (the bare app answers 404: that is up)
-                if self._answers():
-                    break
+        for port in self.ports:
+            env = dict(self.env)
+            env.update(
+                {
+                    "GUNICORN_BIND": f"{common.HOST}:{port}",
+                    "GUNICORN_WORKERS": "1",
+                    "GUNICORN_THREADS": str(THREADS),
+                    "GUNICORN_ACCESS_LOG": "off",
+                    "GUNICORN_LOG_LEVEL": "warning",
+                    "GUNICORN_APP": self.app,
+                }
+            )
+            self.processes.append(
+                subprocess.Popen(
+                    [
+                        str(common.ROOT / ".venv" / "bin" / "gunicorn"),
+                        "-c",
+                        str(common.ROOT / "docker" / "gunicorn.conf.py"),
+                    ],
+                    cwd=common.ROOT,
+                    env=env,
+                )
+            )
+        for port in self.ports:
+            deadline = time.monotonic() + 30
+            while not self._answers(port):
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"gunicorn ({self.app}) did not come up on port {port}")
                 time.sleep(0.2)
-        else:
-            raise SystemExit(f"gunicorn ({self.app}) did not come up")
         return self
 
-    def _answers(self) -> bool:
+    @staticmethod
+    def _answers(port: int) -> bool:
         try:
-            urllib.request.urlopen(f"http://{HOST_HEADER}/", timeout=1)
+            urllib.request.urlopen(f"http://{common.HOST}:{port}/healthz", timeout=1)
         except urllib.error.HTTPError:
-            return True
-        except Exception:  # noqa: BLE001
+            return True  # the bare app answers 404: that is up
+        except Exception:  # noqa: BLE001 - not up yet
             return False
         return True
 
     def workers(self) -> list[int]:
-        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        return [int(pid) for pid in children.read_text().split()] if children.exists() else []
+        pids = []
+        for process in self.processes:
+            children = Path(f"/proc/{process.pid}/task/{process.pid}/children")
+            if children.exists():
+                pids += [int(pid) for pid in children.read_text().split()]
+        return pids
 
     def rss_mb(self) -> list[float]:
         sizes = []
@@ -124,8 +138,10 @@ class Server:
         return sizes
 
     def __exit__(self, *exc):
-        self.process.terminate()
-        self.process.wait(timeout=30)
+        for process in self.processes:
+            process.terminate()
+        for process in self.processes:
+            process.wait(timeout=30)
 
 
 # --- requests -----------------------------------------------------------------------------------
@@ -312,7 +328,12 @@ def machine() -> dict:
         "memory_gb": round(memory / 1024 / 1024, 1),
         "python": platform.python_version(),
         "postgresql": version,
-        "gunicorn": {"workers": WORKERS, "threads": THREADS, "worker_class": "gthread"},
+        "gunicorn": {
+            "workers": WORKERS,
+            "threads": THREADS,
+            "worker_class": "gthread",
+            "shape": "one master of one worker per port, clients spread over the ports",
+        },
         "seconds_per_case": SECONDS,
         # Others' processes share these cores: the 1-minute load average as the run ended.
         "load_average": round(os.getloadavg()[0], 2),
@@ -320,7 +341,7 @@ def machine() -> dict:
 
 
 def gateway_case(runs, case, clients, maker, extra=None):
-    result = loadgen.run(clients, SECONDS, common.HOST, common.PORT, maker)
+    result = loadgen.run(clients, SECONDS, common.HOST, PORTS, maker)
     row = {"case": case, **result.row(), **(extra or {})}
     runs.append(row)
     log(
@@ -353,7 +374,7 @@ def main() -> None:
     member_offset = city["offsets"]["member_id"]
 
     with Server("gateway:create_app()", common.gateway_env()) as server:
-        loadgen.run(8, 3, common.HOST, common.PORT, payments.maker(8))  # warm-up, not counted
+        loadgen.run(8, 3, common.HOST, PORTS, payments.maker(8))  # warm-up, not counted
         if "growth" not in SKIP:
             count = history.transfer_count()
             row = gateway_case(
@@ -375,7 +396,7 @@ def main() -> None:
             gateway_case(runs, "busy_merchant", clients, payments.maker(clients, hot=True))
 
     with Server("bench.bare_app:create_app()") as server:
-        loadgen.run(8, 2, common.HOST, common.PORT, bare_maker(8))
+        loadgen.run(8, 2, common.HOST, PORTS, bare_maker(8))
         for clients in CLIENTS:
             gateway_case(runs, "bare_flask", clients, bare_maker(clients))
 
@@ -393,7 +414,7 @@ def main() -> None:
         count = history.grow_to(GROWTH_TRANSFERS, member_offset)
         log(f"  {count} transfers in {time.perf_counter() - grow_started:.0f} s")
     with Server("gateway:create_app()", common.gateway_env()) as server:
-        loadgen.run(8, 3, common.HOST, common.PORT, payments.maker(8))
+        loadgen.run(8, 3, common.HOST, PORTS, payments.maker(8))
         if "growth" not in SKIP:
             row = gateway_case(
                 runs,
@@ -410,15 +431,21 @@ def main() -> None:
             }
         if "memory" not in SKIP:
             before = server.rss_mb()
-            done, samples = 0, []
-            maker = payments.maker(MEMORY_CLIENTS)
+            done, errors, samples = 0, 0, []
             chunk_started = time.perf_counter()
-            while done < PAYMENTS:
-                result = loadgen.run(MEMORY_CLIENTS, 10, common.HOST, common.PORT, maker)
+            # Bounded in time as well as in count; each chunk has keys of its own (a maker's
+            # keys restart with every run: reused with new bodies they would be refused 422).
+            while done < PAYMENTS and time.perf_counter() - chunk_started < MEMORY_SECONDS_MAX:
+                maker = payments.maker(MEMORY_CLIENTS)
+                result = loadgen.run(MEMORY_CLIENTS, 10, common.HOST, PORTS, maker)
                 done += len(result.latencies)
+                errors += result.errors
                 samples.append({"payments": done, "rss_mb": [round(x, 1) for x in server.rss_mb()]})
+                if result.errors > len(result.latencies):
+                    raise SystemExit(f"the memory run is failing: {result.sample_error}")
             growth["worker_memory"] = {
                 "payments": done,
+                "errors": errors,
                 "workers": WORKERS,
                 "rss_mb_before": [round(x, 1) for x in before],
                 "rss_mb_after": samples[-1]["rss_mb"],
@@ -548,8 +575,8 @@ def render_table(report: dict) -> str:
     lines = [
         "",
         "Interkop bench — " + f"{report['machine']['cpus']} cores, {report['machine']['cpu']}, "
-        f"PostgreSQL {report['machine']['postgresql']}, gunicorn gthread "
-        f"{WORKERS}x{THREADS}, {SECONDS:g} s per case",
+        f"PostgreSQL {report['machine']['postgresql']}, {WORKERS} gunicorn masters of 1 gthread "
+        f"worker x {THREADS} threads, {SECONDS:g} s per case",
         "",
     ]
     header = f"{'case':<16}{'clients':>8}{'per s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}"

@@ -1,15 +1,21 @@
 """The Idempotency-Key store (IETF draft "The Idempotency-Key HTTP Header Field").
 
-A money-moving request runs through `execute`:
-1. In a short transaction of its own, claim the key for the caller: a new key is stored
-   `in_flight` under a lease; a known key with another request's fingerprint is refused (422);
-   one still in flight answers 409; one that is done replays its stored answer.
-2. In the work's own transaction, do the work and store its answer under the key: the answer is
-   committed with the money it describes, or not at all. The lease is checked as the answer is
-   stored, so a request whose lease ran out (its process presumed dead) cannot also commit.
-3. A refusal (a `GatewayError`: insufficient funds, a limit) is an answer too and is stored;
-   a crash or a database failure releases the key so that the client's retry runs again, and so
-   does a wrong or missing PIN: the person types it again and the app retries with the same key.
+A money-moving request runs through `execute`, in one database transaction:
+1. Claim the key for the caller: a new key is inserted `in_flight`. The row is not committed
+   until the work is, so nobody else sees it: the same key arriving meanwhile waits on the
+   unique index (PostgreSQL) or the write lock (SQLite) until this transaction ends, and then
+   replays its answer (or, if it rolled back, runs itself). A known key with another request's
+   fingerprint is refused (422); one that is done replays its stored answer.
+2. Do the work and store its answer under the key: the answer commits with the money it
+   describes, or neither does. One commit a request, and a process killed mid-way leaves nothing
+   behind: its retry runs at once.
+3. A refusal (a `GatewayError`: insufficient funds, a limit) is an answer too and is stored, in a
+   transaction of its own after the work's rolled back; a crash or a database failure stores
+   nothing, so that the client's retry runs again, and neither does a wrong or missing PIN: the
+   person types it again and the app retries with the same key.
+
+A row left `in_flight` and committed (by the earlier protocol, which committed the claim first)
+answers 409 while its lease runs and is taken over once it has run out.
 """
 
 from __future__ import annotations
@@ -22,7 +28,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import bindparam, delete, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gateway.db import HotStatement, transaction, utcnow
@@ -106,25 +111,31 @@ def _claim(session: Session, scope: str, key: str, request_hash: str, policy: Po
     if claimed is not None:
         return claimed[0], lease_token
     row = session.scalar(
-        select(IdempotencyKey).where(IdempotencyKey.scope == scope, IdempotencyKey.key == key)
+        select(IdempotencyKey)
+        .where(IdempotencyKey.scope == scope, IdempotencyKey.key == key)
+        .execution_options(populate_existing=True)
     )
-    if row is not None and row.expires_at <= now:
-        session.delete(row)
-        session.flush()
-        row = None
-    if row is None:
-        row = IdempotencyKey(
-            scope=scope,
-            key=key,
-            request_hash=request_hash,
-            state="in_flight",
-            lease_token=lease_token,
-            lease_expires_at=lease_expires_at,
-            expires_at=now + timedelta(seconds=policy.retention_seconds),
+    if row is None or row.expires_at <= now:
+        if row is not None:
+            session.delete(row)
+            session.flush()
+        # The row that was in the way is gone (expired, or purged since): claim the key anew.
+        claimed = _claim_statement(session).first(
+            session,
+            {
+                "scope": scope,
+                "key": key,
+                "request_hash": request_hash,
+                "state": "in_flight",
+                "lease_token": lease_token,
+                "lease_expires_at": lease_expires_at,
+                "created_at": now,
+                "expires_at": now + timedelta(seconds=policy.retention_seconds),
+            },
         )
-        session.add(row)
-        session.flush()
-        return row.id, lease_token
+        if claimed is None:
+            raise IdempotencyKeyInFlight()
+        return claimed[0], lease_token
     if row.request_hash != request_hash:
         raise IdempotencyKeyReused()
     if row.state == "done":
@@ -182,18 +193,6 @@ def _store(session: Session, row_id: int, lease_token: str, outcome: Outcome, ev
         raise IdempotencyKeyInFlight()
 
 
-def _release(session: Session, row_id: int, lease_token: str) -> None:
-    session.execute(
-        delete(IdempotencyKey)
-        .where(
-            IdempotencyKey.id == row_id,
-            IdempotencyKey.lease_token == lease_token,
-            IdempotencyKey.state == "in_flight",
-        )
-        .execution_options(synchronize_session=False)
-    )
-
-
 def execute(
     session: Session,
     *,
@@ -209,40 +208,39 @@ def execute(
     `work(session)` returns (HTTP status, JSON body, event id) and must not commit.
     """
     validate_key(key)
-    try:
-        claimed = transaction(session, lambda s: _claim(s, scope, key, request_hash, policy))
-    except IntegrityError:
-        # Another request inserted the same key between our read and our insert.
-        session.rollback()
-        claimed = transaction(session, lambda s: _claim(s, scope, key, request_hash, policy))
-    if isinstance(claimed, Outcome):
-        return claimed
-    row_id, lease_token = claimed
 
-    def work_and_store(work_session: Session) -> Outcome:
+    def claim_work_store(work_session: Session) -> Outcome:
+        claimed = _claim(work_session, scope, key, request_hash, policy)
+        if isinstance(claimed, Outcome):
+            return claimed
+        row_id, lease_token = claimed
         status, body, event_id = work(work_session)
         outcome = Outcome(status, body)
         _store(work_session, row_id, lease_token, outcome, event_id)
         return outcome
 
     try:
-        return transaction(session, work_and_store)
-    except IdempotencyKeyInFlight:
+        return transaction(session, claim_work_store)
+    except (IdempotencyKeyInFlight, IdempotencyKeyReused):
         raise
     except GatewayError as error:
+        # The work's transaction rolled back, and the claim with it.
         if error.follow_up is not None:
             transaction(session, error.follow_up)
             error.follow_up = None  # done: the error handler must not run it again
         if error.status >= 500 or error.releases_idempotency_key:
-            transaction(session, lambda s: _release(s, row_id, lease_token))
             raise
-        outcome = Outcome(error.status, render_error(error))
-        transaction(session, lambda s: _store(s, row_id, lease_token, outcome, None))
-        return outcome
-    except BaseException:
-        session.rollback()
-        transaction(session, lambda s: _release(s, row_id, lease_token))
-        raise
+        refusal = Outcome(error.status, render_error(error))
+
+        def claim_and_store_refusal(refusal_session: Session) -> Outcome:
+            claimed = _claim(refusal_session, scope, key, request_hash, policy)
+            if isinstance(claimed, Outcome):
+                return claimed  # another request with this key answered meanwhile
+            row_id, lease_token = claimed
+            _store(refusal_session, row_id, lease_token, refusal, None)
+            return refusal
+
+        return transaction(session, claim_and_store_refusal)
 
 
 def purge(session: Session) -> int:

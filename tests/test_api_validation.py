@@ -1001,3 +1001,16 @@ def test_an_unreachable_database_is_a_503_with_retry_after(app, client, monkeypa
     assert response.headers["Retry-After"] == "1"
     assert response.mimetype == "application/problem+json"
     assert response.get_json()["type"].endswith("/service-unavailable")
+
+
+def test_the_control_character_pattern_is_exactly_unicodes_category_cc():
+    """Bodies are scanned with one regular expression; it must refuse what category Cc names."""
+    import unicodedata
+
+    from gateway.api.schemas import CONTROL_CHARACTERS
+
+    for code_point in range(0x110000):
+        character = chr(code_point)
+        assert bool(CONTROL_CHARACTERS.search(character)) == (
+            unicodedata.category(character) == "Cc"
+        ), f"U+{code_point:04X}"

@@ -1,6 +1,7 @@
 """The Idempotency-Key store through the counter's money-moving requests, on SQLite and
 PostgreSQL: a request runs at most once per caller and key, its answer commits with its money,
-and a key still in flight answers 409."""
+and a key still in flight waits for its first request (or, left over in flight by a dead
+process, answers 409 until its lease runs out)."""
 
 from __future__ import annotations
 
@@ -210,21 +211,15 @@ def test_a_key_whose_lease_ran_out_is_taken_over_and_runs_once(app, city):
     assert city.balance_of_member(siti) == 50_000
 
 
-def test_a_request_whose_lease_was_taken_over_cannot_commit(app, city):
-    """The first request comes back after another took its key over: its money rolls back."""
+def test_a_claim_is_not_seen_by_anyone_before_its_money_commits(app, city):
+    """The key is claimed in the work's own transaction: no other connection sees it in flight,
+    and it becomes visible done, with its answer, as the money commits."""
     coop, teller, siti = scene(city)
     policy = idempotency.Policy(retention_seconds=24 * 3600, lease_seconds=30)
     request_hash = idempotency.fingerprint("POST", CASH_IN, {"amount": 50_000})
+    seen_meanwhile = []
 
     def work(session):
-        # Another process takes the key over (the session holds no transaction yet, so the
-        # write does not wait on it, on SQLite either).
-        with db.engine.begin() as connection:
-            connection.execute(
-                db.update(IdempotencyKey)
-                .where(IdempotencyKey.key == "setor-1")
-                .values(lease_token="b" * 32)
-            )
         receipt, event_id = counter.cash_in(
             session,
             counter=registry.get_cooperative(session, coop),
@@ -234,32 +229,35 @@ def test_a_request_whose_lease_was_taken_over_cannot_commit(app, city):
                 db.select(User.id).where(User.public_id == teller.user_id)
             ),
         )
+        # Another connection (on SQLite a WAL reader, which the write lock does not block).
+        with db.engine.connect() as connection:
+            seen_meanwhile.append(
+                connection.execute(
+                    db.select(db.func.count())
+                    .select_from(IdempotencyKey)
+                    .where(IdempotencyKey.key == "setor-1")
+                ).scalar_one()
+            )
         return 201, receipt, event_id
 
     with app.app_context():
-        try:
-            idempotency.execute(
-                db.session,
-                scope=teller.user_id,
-                key="setor-1",
-                request_hash=request_hash,
-                policy=policy,
-                work=work,
-                render_error=lambda error: error.problem("en"),
-            )
-        except idempotency.IdempotencyKeyInFlight:
-            pass
-        else:
-            raise AssertionError("the request whose lease was taken over committed")
-    assert city.count(Transfer) == 0
-    assert city.count(Event) == 0
+        outcome = idempotency.execute(
+            db.session,
+            scope=teller.user_id,
+            key="setor-1",
+            request_hash=request_hash,
+            policy=policy,
+            work=work,
+            render_error=lambda error: error.problem("en"),
+        )
+    assert outcome.status == 201 and not outcome.replayed
+    assert seen_meanwhile == [0]
     row = stored_key(app, teller.user_id, "setor-1")
-    assert row.state == "in_flight" and row.lease_token == "b" * 32
+    assert row.state == "done" and row.lease_token is None and row.response_status == 201
+    assert city.count(Transfer) == 1
 
 
-def test_two_requests_with_the_same_key_at_once_move_money_once(
-    app, city, is_postgresql, monkeypatch
-):
+def test_two_requests_with_the_same_key_at_once_move_money_once(app, city, monkeypatch):
     _, teller, siti = scene(city)
     headers = city.headers(teller, "setor-1")  # log in first, so that only the requests race
     body = {"member_id": siti.id, "amount": 50_000}
@@ -302,15 +300,10 @@ def test_two_requests_with_the_same_key_at_once_move_money_once(
     ran = [r for r in results if r.status_code == 201 and "Idempotent-Replayed" not in r.headers]
     assert len(ran) == 1, [(r.status_code, r.get_json()) for r in results]
     (other,) = [r for r in results if r is not ran[0]]
-    if is_postgresql:
-        # Row locks, no table lock: the second request finds the key in flight at once.
-        assert_problem(other, 409, "idempotency-key-in-flight")
-    elif other.status_code == 409:
-        assert_problem(other, 409, "idempotency-key-in-flight")
-    else:
-        # SQLite serialises write transactions: the second waits for the first and replays it.
-        assert other.status_code == 201 and other.headers["Idempotent-Replayed"] == "true"
-        assert other.get_json() == ran[0].get_json()
+    # The claim is not committed before the money: the second request waits for the first (on
+    # the key's unique index on PostgreSQL, the write lock on SQLite) and replays its answer.
+    assert other.status_code == 201 and other.headers["Idempotent-Replayed"] == "true"
+    assert other.get_json() == ran[0].get_json()
 
 
 # --- The answer commits with the money ----------------------------------------------------------
