@@ -229,15 +229,15 @@ def test_a_claim_is_not_seen_by_anyone_before_its_money_commits(app, city):
                 db.select(User.id).where(User.public_id == teller.user_id)
             ),
         )
-        # Another connection (on SQLite a WAL reader, which the write lock does not block).
-        with db.engine.connect() as connection:
-            seen_meanwhile.append(
-                connection.execute(
-                    db.select(db.func.count())
-                    .select_from(IdempotencyKey)
-                    .where(IdempotencyKey.key == "setor-1")
-                ).scalar_one()
-            )
+        # Another connection, on the driver's own: SQLAlchemy's connections begin IMMEDIATE on
+        # SQLite, and a plain read (a WAL reader) is what the write lock does not block.
+        other = db.engine.raw_connection()
+        try:
+            cursor = other.cursor()
+            cursor.execute("SELECT count(*) FROM idempotency_keys WHERE key = 'setor-1'")
+            seen_meanwhile.append(cursor.fetchone()[0])
+        finally:
+            other.close()
         return 201, receipt, event_id
 
     with app.app_context():
