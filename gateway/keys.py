@@ -23,8 +23,9 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-# How many verified tokens a key ring remembers (a few MB at most).
-VERIFIED_TOKENS_MAX = 20_000
+# How many verified tokens a key ring remembers: about 1,5 kB each (the token and its claims),
+# so 15 MB at most per process; a full cache is emptied and fills again.
+VERIFIED_TOKENS_MAX = 10_000
 
 
 @dataclass

@@ -4,7 +4,8 @@ SAME key and the SAME body until a definitive answer.
 Definitive: any 2xx (acknowledged), or a 4xx other than 409 idempotency-key-in-flight (a refusal:
 insufficient funds, a limit, a refund larger than what is left). Retried: connection errors
 (refused, reset, a worker killed mid-request), timeouts, 5xx (the database went away), and 409
-in-flight (a killed worker's key waits out its lease).
+in-flight (only a key left in flight by the earlier protocol: a killed request's claim now rolls
+back with its money).
 """
 
 from __future__ import annotations
