@@ -82,9 +82,10 @@ def account_kinds(session: Session, account_ids: Iterable[int]) -> dict[int, str
         rows = session.execute(select(Account.id, Account.kind).where(Account.id.in_(missing)))
         for account_id, kind in rows:
             cache[account_id] = kind
-    unknown = wanted - cache.keys()
-    if unknown:
-        raise LedgerError(f"unknown accounts {sorted(unknown)}")
+        # Only what was missing can still be unknown (`set - dict.keys()` walks every key).
+        unknown = [account_id for account_id in missing if account_id not in cache]
+        if unknown:
+            raise LedgerError(f"unknown accounts {sorted(unknown)}")
     return {account_id: cache[account_id] for account_id in wanted}
 
 
