@@ -94,20 +94,18 @@ def _claim(session: Session, scope: str, key: str, request_hash: str, policy: Po
     now = utcnow()
     lease_token = secrets.token_hex(16)
     lease_expires_at = now + timedelta(seconds=policy.lease_seconds)
+    new_row = {
+        "scope": scope,
+        "key": key,
+        "request_hash": request_hash,
+        "state": "in_flight",
+        "lease_token": lease_token,
+        "lease_expires_at": lease_expires_at,
+        "created_at": now,
+        "expires_at": now + timedelta(seconds=policy.retention_seconds),
+    }
     # The common case, a new key, in one statement; a known key falls through to the checks.
-    claimed = _claim_statement(session).first(
-        session,
-        {
-            "scope": scope,
-            "key": key,
-            "request_hash": request_hash,
-            "state": "in_flight",
-            "lease_token": lease_token,
-            "lease_expires_at": lease_expires_at,
-            "created_at": now,
-            "expires_at": now + timedelta(seconds=policy.retention_seconds),
-        },
-    )
+    claimed = _claim_statement(session).first(session, new_row)
     if claimed is not None:
         return claimed[0], lease_token
     row = session.scalar(
@@ -120,19 +118,7 @@ def _claim(session: Session, scope: str, key: str, request_hash: str, policy: Po
             session.delete(row)
             session.flush()
         # The row that was in the way is gone (expired, or purged since): claim the key anew.
-        claimed = _claim_statement(session).first(
-            session,
-            {
-                "scope": scope,
-                "key": key,
-                "request_hash": request_hash,
-                "state": "in_flight",
-                "lease_token": lease_token,
-                "lease_expires_at": lease_expires_at,
-                "created_at": now,
-                "expires_at": now + timedelta(seconds=policy.retention_seconds),
-            },
-        )
+        claimed = _claim_statement(session).first(session, new_row)
         if claimed is None:
             raise IdempotencyKeyInFlight()
         return claimed[0], lease_token
