@@ -33,9 +33,9 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-# Objects stay loaded across a commit: a money request commits its Idempotency-Key claim first and
-# then works with the caller it already loaded, without reading it again. Code that needs what
-# another transaction wrote reads it again explicitly.
+# Objects stay loaded across a commit: after a request's transaction commits, what it loaded (the
+# caller, above all) is still there to answer with, without reading it again. Code that needs
+# what another transaction wrote reads it again explicitly.
 db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 
 T = TypeVar("T")
