@@ -10,6 +10,7 @@ Lookup order: the pair's own rule, then the on-us rule (issuer = acquirer), then
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import Text, cast, select
@@ -131,17 +132,10 @@ def rule_texts(issuer_cooperative_id, acquirer_cooperative_id) -> list:
     ]
 
 
-# Rules are validated once per distinct JSON text: a payment reads the text and looks it up.
-_parsed_rules: dict[str, FeeRule] = {}
-
-
+@lru_cache(maxsize=1024)
 def _parse_rule(text: str) -> FeeRule:
-    rule = _parsed_rules.get(text)
-    if rule is None:
-        if len(_parsed_rules) > 1_000:
-            _parsed_rules.clear()
-        rule = _parsed_rules[text] = FeeRule.model_validate_json(text)
-    return rule
+    """Validate a stored rule once per distinct JSON text: a payment reads the text, not a dict."""
+    return FeeRule.model_validate_json(text)
 
 
 def choose_rule(

@@ -114,11 +114,11 @@ _LOCK = select(Account.id, Account.balance, Account.kind).where(
 _LOCK_ORDERED = _LOCK.order_by(Account.id)
 _LOCK_FOR_UPDATE = _LOCK_ORDERED.with_for_update()
 # One account (a payment locks the payer's wallet alone), as a hot statement.
-_LOCK_ONE = select(Account.id, Account.balance, Account.kind).where(
+_ONE_ACCOUNT = select(Account.id, Account.balance, Account.kind).where(
     Account.id == bindparam("account_id")
 )
-_LOCK_ONE_FOR_UPDATE = HotStatement(_LOCK_ONE.with_for_update())
-_LOCK_ONE = HotStatement(_LOCK_ONE)
+_LOCK_ONE_FOR_UPDATE = HotStatement(_ONE_ACCOUNT.with_for_update())
+_LOCK_ONE = HotStatement(_ONE_ACCOUNT)
 
 
 def lock_accounts(session: Session, account_ids: Iterable[int]) -> dict[int, int]:

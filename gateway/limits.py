@@ -10,6 +10,7 @@ Days and months are Asia/Jakarta days and months.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -94,21 +95,16 @@ def limits_texts(cooperative_id, tier) -> list:
     ]
 
 
-# Policies are validated once per distinct JSON text: a payment reads the text and looks it up.
-_parsed_limits: dict[str, Limits] = {}
+@lru_cache(maxsize=1024)
+def _parse_limits(text: str) -> Limits:
+    """Validate a stored policy once per distinct JSON text: a payment reads the text."""
+    return Limits.model_validate_json(text)
 
 
 def choose_limits(own: str | None, city: str | None, tier: str) -> Limits:
     """Pick the limits from the stored JSON texts: the cooperative's, the city's, the defaults."""
     text = own if own is not None else city
-    if text is None:
-        return DEFAULT_LIMITS[tier]
-    limits = _parsed_limits.get(text)
-    if limits is None:
-        if len(_parsed_limits) > 1_000:
-            _parsed_limits.clear()
-        limits = _parsed_limits[text] = Limits.model_validate_json(text)
-    return limits
+    return DEFAULT_LIMITS[tier] if text is None else _parse_limits(text)
 
 
 def merchant_payment_max(payment_max: int | None, kind: str) -> int | None:

@@ -101,91 +101,86 @@ def forget_cached_names() -> None:
     _cooperative_names.clear()
 
 
-def payments_json(
-    session: Session,
-    rows: list[Payment],
-    merchant: Merchant | None = None,
-    payer: Member | None = None,
-    code: QrCode | None = None,
-) -> list[dict]:
+def payments_json(session: Session, rows: list[Payment]) -> list[dict]:
     """Render payments as receipts, loading their merchants, payers and cooperatives in batches."""
     if not rows:
         return []
-    if code is not None:
-        qr_ids = {code.id: code.public_id}
-    else:
-        qr_ids = dict(
-            session.execute(
-                select(QrCode.id, QrCode.public_id).where(
-                    QrCode.id.in_({row.qr_id for row in rows})
-                )
-            ).all()
+    qr_ids = dict(
+        session.execute(
+            select(QrCode.id, QrCode.public_id).where(QrCode.id.in_({row.qr_id for row in rows}))
+        ).all()
+    )
+    merchants = {
+        merchant_id: (public_id, name, kind)
+        for merchant_id, public_id, name, kind in session.execute(
+            select(Merchant.id, Merchant.public_id, Merchant.name, Merchant.kind).where(
+                Merchant.id.in_({row.merchant_id for row in rows})
+            )
         )
-    if merchant is not None:
-        merchants = {merchant.id: merchant}
-    else:
-        merchants = {
-            found.id: found
-            for found in session.scalars(
-                select(Merchant).where(Merchant.id.in_({row.merchant_id for row in rows}))
-            )
-        }
-    if payer is not None:
-        payers = {payer.id: (payer.public_id, payer.user.name)}
-    else:
-        payers = {
-            member_id: (public_id, name)
-            for member_id, public_id, name in session.execute(
-                select(Member.id, Member.public_id, User.name)
-                .join(User, User.id == Member.user_id)
-                .where(Member.id.in_({row.payer_member_id for row in rows}))
-            )
-        }
+    }
+    payers = {
+        member_id: (public_id, name)
+        for member_id, public_id, name in session.execute(
+            select(Member.id, Member.public_id, User.name)
+            .join(User, User.id == Member.user_id)
+            .where(Member.id.in_({row.payer_member_id for row in rows}))
+        )
+    }
     cooperative_ids = {row.issuer_cooperative_id for row in rows} | {
         row.acquirer_cooperative_id for row in rows
     }
     cooperatives = cooperative_names(session, cooperative_ids)
-    rendered = []
-    for payment in rows:
-        merchant = merchants[payment.merchant_id]
-        payer_id, payer_name = payers[payment.payer_member_id]
-        rendered.append(
-            {
-                "id": payment.public_id,
-                "status": payment.status,
-                "amount": payment.amount,
-                "fee_amount": payment.fee_amount,
-                "fees": {
-                    "issuer": payment.fee_issuer_amount,
-                    "acquirer": payment.fee_acquirer_amount,
-                    "network": payment.fee_network_amount,
-                },
-                "refunded_amount": payment.refunded_amount,
-                "qr_id": qr_ids[payment.qr_id],
-                "merchant": {
-                    "id": merchant.public_id,
-                    "name": merchant.name,
-                    "kind": merchant.kind,
-                    "cooperative": cooperatives[payment.acquirer_cooperative_id][1],
-                },
-                "payer": {"id": payer_id, "name": payer_name},
-                "payer_cooperative": cooperatives[payment.issuer_cooperative_id][0],
-                "merchant_cooperative": cooperatives[payment.acquirer_cooperative_id][0],
-                "created_at": payment.created_at.isoformat(),
-            }
+    return [
+        _receipt(
+            payment,
+            qr_ids[payment.qr_id],
+            merchants[payment.merchant_id],
+            payers[payment.payer_member_id],
+            cooperatives,
         )
-    return rendered
+        for payment in rows
+    ]
 
 
-def payment_json(
-    session: Session,
+def _receipt(
     payment: Payment,
-    merchant: Merchant | None = None,
-    payer: Member | None = None,
-    code: QrCode | None = None,
+    qr_public_id: str,
+    merchant: tuple[str, str, str],
+    payer: tuple[str, str],
+    cooperatives: dict[int, tuple[str, str]],
 ) -> dict:
-    """Render one payment as a receipt (from the merchant, payer and QR in hand, when given)."""
-    return payments_json(session, [payment], merchant=merchant, payer=payer, code=code)[0]
+    """One receipt: the payment, its QR's public id, its merchant (public id, name, kind), its
+    payer (public id, name) and the names of the cooperatives by id."""
+    merchant_id, merchant_name, merchant_kind = merchant
+    payer_id, payer_name = payer
+    return {
+        "id": payment.public_id,
+        "status": payment.status,
+        "amount": payment.amount,
+        "fee_amount": payment.fee_amount,
+        "fees": {
+            "issuer": payment.fee_issuer_amount,
+            "acquirer": payment.fee_acquirer_amount,
+            "network": payment.fee_network_amount,
+        },
+        "refunded_amount": payment.refunded_amount,
+        "qr_id": qr_public_id,
+        "merchant": {
+            "id": merchant_id,
+            "name": merchant_name,
+            "kind": merchant_kind,
+            "cooperative": cooperatives[payment.acquirer_cooperative_id][1],
+        },
+        "payer": {"id": payer_id, "name": payer_name},
+        "payer_cooperative": cooperatives[payment.issuer_cooperative_id][0],
+        "merchant_cooperative": cooperatives[payment.acquirer_cooperative_id][0],
+        "created_at": payment.created_at.isoformat(),
+    }
+
+
+def payment_json(session: Session, payment: Payment) -> dict:
+    """Render one payment as a receipt."""
+    return payments_json(session, [payment])[0]
 
 
 @dataclass(frozen=True)
@@ -403,50 +398,34 @@ def pay(
         actor_user_id=payer.user_id,
         locked=locked,
     )
-    public_id = new_public_id("pay")
-    _INSERT_PAYMENT.run(
-        session,
-        {
-            "public_id": public_id,
-            "event_id": posted.id,
-            "qr_id": scanned.qr_id,
-            "payer_member_id": payer.member_id,
-            "merchant_id": scanned.merchant_id,
-            "issuer_cooperative_id": issuer_id,
-            "acquirer_cooperative_id": acquirer_id,
-            "amount": amount,
-            "fee_amount": fee.total,
-            "fee_issuer_amount": fee.issuer,
-            "fee_acquirer_amount": fee.acquirer,
-            "fee_network_amount": fee.network,
-            "refunded_amount": 0,
-            "status": PaymentStatus.COMPLETED.value,
-            "created_at": posted.created_at,
-        },
-    )
-    cooperatives = cooperative_names(session, {issuer_id, acquirer_id})
-    body = {
-        "id": public_id,
-        "status": PaymentStatus.COMPLETED.value,
+    values = {
+        "public_id": new_public_id("pay"),
+        "event_id": posted.id,
+        "qr_id": scanned.qr_id,
+        "payer_member_id": payer.member_id,
+        "merchant_id": scanned.merchant_id,
+        "issuer_cooperative_id": issuer_id,
+        "acquirer_cooperative_id": acquirer_id,
         "amount": amount,
         "fee_amount": fee.total,
-        "fees": {"issuer": fee.issuer, "acquirer": fee.acquirer, "network": fee.network},
+        "fee_issuer_amount": fee.issuer,
+        "fee_acquirer_amount": fee.acquirer,
+        "fee_network_amount": fee.network,
         "refunded_amount": 0,
-        "qr_id": scanned.qr_public_id,
-        "merchant": {
-            "id": scanned.merchant_public_id,
-            "name": scanned.merchant_name,
-            "kind": scanned.merchant_kind,
-            "cooperative": cooperatives[acquirer_id][1],
-        },
-        "payer": {"id": payer.member_public_id, "name": payer.name},
-        "payer_cooperative": cooperatives[issuer_id][0],
-        "merchant_cooperative": cooperatives[acquirer_id][0],
-        "created_at": posted.created_at.isoformat(),
-        "event_id": posted.public_id,
-        # The wallet was locked at `locked` and only this payment has moved it since.
-        "balance": locked[payer.wallet_account_id] - amount,
+        "status": PaymentStatus.COMPLETED.value,
+        "created_at": posted.created_at,
     }
+    _INSERT_PAYMENT.run(session, values)
+    body = _receipt(
+        Payment(**values),  # transient: rendered from the values in hand, never added
+        scanned.qr_public_id,
+        (scanned.merchant_public_id, scanned.merchant_name, scanned.merchant_kind),
+        (payer.member_public_id, payer.name),
+        cooperative_names(session, {issuer_id, acquirer_id}),
+    )
+    body["event_id"] = posted.public_id
+    # The wallet was locked at `locked` and only this payment has moved it since.
+    body["balance"] = locked[payer.wallet_account_id] - amount
     return body, posted.id
 
 
