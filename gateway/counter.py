@@ -5,6 +5,9 @@ A teller of cooperative C may take cash in and pay cash out for a member of any 
 cooperative I: C's counter cash account is debited (cash in) or credited (cash out) and the
 member's wallet at I moves the other way, so C holds the cash and owes it to I (or I owes C).
 Payouts are only made at the merchant's own cooperative. The caller commits.
+
+No use case here checks a balance or a net debit cap itself: `gateway.ledger.post` refuses a
+wallet or merchant account below zero and a cooperative past its cap, for every event.
 """
 
 from __future__ import annotations
@@ -66,9 +69,6 @@ def cash_in(
     """
     stored = ledger.lock_accounts(session, [member.wallet_account_id])
     limits.check_incoming(session, member, amount, stored[member.wallet_account_id], utcnow())
-    if counter.id != member.cooperative_id:
-        # The counter holds cash it owes the member's cooperative.
-        limits.check_net_debit_cap(session, counter.id, amount)
     counter_cash = ledger.system_account(session, AccountKind.COUNTER_CASH, counter.id)
     posted = ledger.post(
         session,

@@ -5,6 +5,11 @@ positive amount, so every row balances by construction. The transfers of one bus
 written together by `post`, inside the caller's database transaction, after locking every
 account that must not go negative and whose balance the event lowers.
 
+`post` is also where the balance limits live, as TigerBeetle keeps them with the transfer: no
+wallet or merchant account below zero, and no cooperative's unsettled position below minus its
+net debit cap (`gateway.limits.check_net_debit_caps`). Every use case that moves money goes
+through `post`, so none can forget either rule.
+
 Balances are credit-normal (credits minus debits). Wallets keep a running balance in
 `accounts.balance`; every other account's balance is the sum of its transfers (see
 `gateway.models.ledger.STORED_BALANCE_KINDS` for why).
@@ -20,14 +25,16 @@ from datetime import datetime
 from sqlalchemy import bindparam, func, insert, select, text, union_all, update
 from sqlalchemy.orm import Session
 
+from gateway import limits
 from gateway.db import HotStatement, is_postgresql, new_public_id, utcnow
 from gateway.errors import InsufficientFunds
 from gateway.models import Account, AccountKind, Event, SettlementWindow, Transfer, WindowStatus
-from gateway.models.ledger import NON_NEGATIVE_KINDS, STORED_BALANCE_KINDS
+from gateway.models.ledger import NON_NEGATIVE_KINDS, STORED_BALANCE_KINDS, TransferCode
 from gateway.money import AMOUNT_MAX
 
-# Account kinds never change, so they are cached per process (and database) once read.
-_account_kinds: dict[str, dict[int, str]] = {}
+# An account's kind and owner never change, so they are cached per process (and database) once
+# read: account id -> (kind, owner cooperative id, None for the network).
+_account_facts: dict[str, dict[int, tuple[str, int | None]]] = {}
 
 
 def _database(session: Session):
@@ -73,20 +80,31 @@ def _validate(legs: list[Leg]) -> None:
             raise LedgerError("a transfer must be between two different accounts")
 
 
-def account_kinds(session: Session, account_ids: Iterable[int]) -> dict[int, str]:
-    """Return the kind of each account (cached: kinds never change)."""
+def account_facts(
+    session: Session, account_ids: Iterable[int]
+) -> dict[int, tuple[str, int | None]]:
+    """Return the kind and the owner of each account (cached: neither ever changes)."""
     wanted = set(account_ids)
-    cache = _account_kinds.setdefault(_database(session), {})
+    cache = _account_facts.setdefault(_database(session), {})
     missing = [account_id for account_id in wanted if account_id not in cache]
     if missing:
-        rows = session.execute(select(Account.id, Account.kind).where(Account.id.in_(missing)))
-        for account_id, kind in rows:
-            cache[account_id] = kind
+        rows = session.execute(
+            select(Account.id, Account.kind, Account.cooperative_id).where(Account.id.in_(missing))
+        )
+        for account_id, kind, owner in rows:
+            cache[account_id] = (kind, owner)
         # Only what was missing can still be unknown (`set - dict.keys()` walks every key).
         unknown = [account_id for account_id in missing if account_id not in cache]
         if unknown:
             raise LedgerError(f"unknown accounts {sorted(unknown)}")
     return {account_id: cache[account_id] for account_id in wanted}
+
+
+def account_kinds(session: Session, account_ids: Iterable[int]) -> dict[int, str]:
+    """Return the kind of each account (cached: kinds never change)."""
+    return {
+        account_id: kind for account_id, (kind, _) in account_facts(session, account_ids).items()
+    }
 
 
 def derived_balance(session: Session, account_id: int) -> int:
@@ -108,24 +126,26 @@ def balance(session: Session, account_id: int) -> int:
     return derived_balance(session, account_id)
 
 
-_LOCK = select(Account.id, Account.balance, Account.kind).where(
-    Account.id.in_(bindparam("ids", expanding=True))
-)
+# FOR NO KEY UPDATE, not FOR UPDATE: it serialises the callers of `lock_accounts` (and the
+# balance UPDATE) as well, but does not wait for, or hold back, the KEY SHARE lock that inserting
+# a transfer takes on the accounts it names (its foreign keys). With FOR UPDATE, a payment (wallet
+# locked, then a transfer naming the merchant) and a refund (merchant locked, then a transfer
+# naming the wallet) could each wait for the other.
+_FACTS = (Account.id, Account.balance, Account.kind, Account.cooperative_id)
+_LOCK = select(*_FACTS).where(Account.id.in_(bindparam("ids", expanding=True)))
 _LOCK_ORDERED = _LOCK.order_by(Account.id)
-_LOCK_FOR_UPDATE = _LOCK_ORDERED.with_for_update()
+_LOCK_FOR_UPDATE = _LOCK_ORDERED.with_for_update(key_share=True)
 # One account (a payment locks the payer's wallet alone), as a hot statement.
-_ONE_ACCOUNT = select(Account.id, Account.balance, Account.kind).where(
-    Account.id == bindparam("account_id")
-)
-_LOCK_ONE_FOR_UPDATE = HotStatement(_ONE_ACCOUNT.with_for_update())
+_ONE_ACCOUNT = select(*_FACTS).where(Account.id == bindparam("account_id"))
+_LOCK_ONE_FOR_UPDATE = HotStatement(_ONE_ACCOUNT.with_for_update(key_share=True))
 _LOCK_ONE = HotStatement(_ONE_ACCOUNT)
 
 
 def lock_accounts(session: Session, account_ids: Iterable[int]) -> dict[int, int]:
     """Lock accounts in id order (so two events never deadlock) and return their stored balances.
 
-    PostgreSQL: SELECT ... FOR UPDATE. SQLite: the transaction began IMMEDIATE and already holds
-    the database's write lock.
+    PostgreSQL: SELECT ... FOR NO KEY UPDATE. SQLite: the transaction began IMMEDIATE and already
+    holds the database's write lock.
     """
     ordered = sorted(set(account_ids))
     if not ordered:
@@ -137,9 +157,11 @@ def lock_accounts(session: Session, account_ids: Iterable[int]) -> dict[int, int
     else:
         statement = _LOCK_FOR_UPDATE if postgresql else _LOCK_ORDERED
         rows = session.connection().execute(statement, {"ids": ordered}).all()
-    # The kinds come along for free: `post` then need not read them.
-    _account_kinds.setdefault(_database(session), {}).update((row[0], row[2]) for row in rows)
-    return {account_id: int(stored) for account_id, stored, _ in rows}
+    # The kinds and owners come along for free: `post` then need not read them.
+    _account_facts.setdefault(_database(session), {}).update(
+        (row[0], (row[2], row[3])) for row in rows
+    )
+    return {row[0]: int(row[1]) for row in rows}
 
 
 # The statements `post` issues, built once (the pay path runs them on every payment). The window
@@ -190,6 +212,24 @@ _MOVE_BALANCE = HotStatement(
 )
 
 
+def position_changes(
+    legs: list[Leg], facts: dict[int, tuple[str, int | None]]
+) -> dict[int | None, int]:
+    """Return how an event's legs change each owner's net position (None: the network).
+
+    Settlement transfers are left out, as positions leave them out (gateway.settlement): they
+    pay a window's positions back to zero, and the window they settle drops out of what is
+    unsettled at the same moment, so they never add to what a cooperative owes.
+    """
+    changes: dict[int | None, int] = defaultdict(int)
+    for leg in legs:
+        if leg.code == TransferCode.SETTLEMENT:
+            continue
+        changes[facts[leg.debit_account_id][1]] -= leg.amount
+        changes[facts[leg.credit_account_id][1]] += leg.amount
+    return changes
+
+
 def post(
     session: Session,
     *,
@@ -198,25 +238,30 @@ def post(
     cooperative_id: int | None = None,
     actor_user_id: int | None = None,
     locked: dict[int, int] | None = None,
+    net_debit_caps: dict[int, int | None] | None = None,
 ) -> PostedEvent:
-    """Write one business event's transfers, refusing any that would overdraw a guarded account.
+    """Write one business event's transfers, refusing any that would overdraw a guarded account
+    or take a cooperative's unsettled position past its net debit cap.
 
     Runs inside the caller's transaction; the caller commits. Raises `InsufficientFunds` (with the
-    account's public id and balance) before anything is written.
+    account's public id and balance) or `LimitExceeded` (limit "net_debit_cap") before anything
+    is written. `locked`: stored balances of accounts the caller already locked in this
+    transaction. `net_debit_caps`: caps the caller has already read (None: no cap), so that a
+    payment of an uncapped cooperative's member reads nothing more.
     """
     _validate(legs)
     deltas: dict[int, int] = defaultdict(int)
     for leg in legs:
         deltas[leg.debit_account_id] -= leg.amount
         deltas[leg.credit_account_id] += leg.amount
-    kinds = account_kinds(session, deltas)
+    facts = account_facts(session, deltas)
+    kinds = {account_id: kind for account_id, (kind, _) in facts.items()}
 
     lowered = [
         account_id
         for account_id, delta in deltas.items()
         if delta < 0 and kinds[account_id] in NON_NEGATIVE_KINDS
     ]
-    # `locked`: stored balances of accounts the caller already locked in this transaction.
     locked = locked or {}
     stored = {**lock_accounts(session, [a for a in lowered if a not in locked]), **locked}
     for account_id in sorted(lowered):
@@ -233,6 +278,15 @@ def post(
                 balance=current,
                 kind=kinds[account_id],
             )
+    # Accounts first, then cooperatives (in id order): every event takes its locks in that
+    # order, so two events never wait for each other in a circle.
+    lowering = {
+        owner: -change
+        for owner, change in position_changes(legs, facts).items()
+        if change < 0 and owner is not None
+    }
+    if lowering:
+        limits.check_net_debit_caps(session, lowering, net_debit_caps or {})
 
     now = utcnow()
     event_public_id = new_public_id("evt")
@@ -463,5 +517,5 @@ def check(session: Session) -> list[str]:
 def forget_cached_kinds() -> None:
     """Forget cached account kinds and system account ids (tests that empty a database and
     reuse its ids need this; in production ids are never reused)."""
-    _account_kinds.clear()
+    _account_facts.clear()
     _system_account_ids.clear()

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from gateway.db import HotStatement
 from gateway.errors import LimitExceeded
-from gateway.models import LimitPolicy, Member, Payment, Transfer
+from gateway.models import Cooperative, LimitPolicy, Member, Payment, Transfer
 from gateway.money import AMOUNT_MAX, format_rupiah
 
 JAKARTA = ZoneInfo("Asia/Jakarta")
@@ -286,31 +286,54 @@ def put_policy(
     return row
 
 
-def check_net_debit_cap(session: Session, cooperative_id: int, lowering_by: int) -> None:
+# The caps of the cooperatives an event lowers, their rows locked, uncapped ones neither read
+# nor locked. FOR NO KEY UPDATE serialises the events that lower one capped cooperative without
+# waiting for the KEY SHARE locks that inserting its events and accounts takes.
+_CAPPED = (
+    select(Cooperative.id, Cooperative.net_debit_cap)
+    .where(
+        Cooperative.id.in_(bindparam("ids", expanding=True)),
+        Cooperative.net_debit_cap.is_not(None),
+    )
+    .order_by(Cooperative.id)
+)
+_CAPPED_LOCKED = _CAPPED.with_for_update(key_share=True)
+
+
+def check_net_debit_caps(
+    session: Session, lowering: dict[int, int], known_caps: dict[int, int | None]
+) -> None:
     """Refuse an event that would take a cooperative's unsettled position below minus its cap.
 
-    Only cooperatives with a cap pay for this check (the pay path reads the cap with the QR and
-    calls this only when there is one): their row is locked (so two payments cannot
-    pass the cap together, at the price of serialising that cooperative's outgoing money) and
-    their position summed over the unsettled windows.
+    Called by `gateway.ledger.post` for every event, with how much it lowers each cooperative's
+    position (`lowering`, cooperative id -> rupiah, all positive) and the caps its caller has
+    already read (`known_caps`; None: no cap). A cooperative known to have no cap costs nothing;
+    for the others one statement reads the cap and locks the cooperative's row, so that two
+    events lowering one capped cooperative at once (two cash-outs at two counters, a payment and
+    a refund) are serialised: the second sums the position only once the first has committed.
+    The position is then summed over the unsettled windows (gateway.settlement).
     """
+    wanted = [
+        cooperative_id
+        for cooperative_id in lowering
+        if cooperative_id not in known_caps or known_caps[cooperative_id] is not None
+    ]
+    if not wanted:
+        return
     from gateway.db import is_postgresql
-    from gateway.models import Cooperative
     from gateway.settlement import unsettled_position
 
-    statement = select(Cooperative.net_debit_cap).where(Cooperative.id == cooperative_id)
-    cap = session.scalar(statement.with_for_update() if is_postgresql(session) else statement)
-    if cap is None:
-        return
-    position = unsettled_position(session, cooperative_id)
-    if position - lowering_by < -cap:
-        room = cap + position
-        raise _refuse(
-            "net_debit_cap",
-            cap,
-            room,
-            "The cooperative has reached how much it may owe before settlement. Try again after"
-            " the next settlement.",
-            "Koperasi telah mencapai batas utang sebelum penyelesaian. Coba lagi setelah"
-            " penyelesaian berikutnya.",
-        )
+    statement = _CAPPED_LOCKED if is_postgresql(session) else _CAPPED
+    capped = session.execute(statement, {"ids": sorted(wanted)}).all()
+    for cooperative_id, cap in capped:
+        position = unsettled_position(session, cooperative_id)
+        if position - lowering[cooperative_id] < -cap:
+            raise _refuse(
+                "net_debit_cap",
+                cap,
+                cap + position,
+                "The cooperative has reached how much it may owe before settlement. Try again"
+                " after the next settlement.",
+                "Koperasi telah mencapai batas utang sebelum penyelesaian. Coba lagi setelah"
+                " penyelesaian berikutnya.",
+            )

@@ -378,8 +378,6 @@ def pay(
         on_us_payment=issuer_id == acquirer_id,
     )
     fee = fees.compute(rule, amount, scanned.category)
-    if issuer_id != acquirer_id and scanned.net_debit_cap is not None:
-        limits.check_net_debit_cap(session, issuer_id, amount - fee.issuer)
     merchant_account_id = scanned.merchant_account_id
     legs = [ledger.Leg(payer.wallet_account_id, merchant_account_id, amount, TransferCode.PAYMENT)]
     for share, owner, code_name in (
@@ -397,6 +395,7 @@ def pay(
         cooperative_id=acquirer_id,
         actor_user_id=payer.user_id,
         locked=locked,
+        net_debit_caps={issuer_id: scanned.net_debit_cap},
     )
     values = {
         "public_id": new_public_id("pay"),

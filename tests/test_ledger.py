@@ -1,5 +1,6 @@
-"""The ledger on SQLite and PostgreSQL: what `post` refuses and writes, immutable transfers,
-`check` catching a tampered balance, and one wallet emptied by twenty tellers at once."""
+"""The ledger on SQLite and PostgreSQL: what `post` refuses and writes (overdrafts, net debit
+caps), immutable transfers, `check` catching a tampered balance, and one wallet emptied by twenty
+tellers at once."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ from conftest import TEST_SCRYPT_N
 
 from gateway import counter, ledger, registry
 from gateway.db import db, transaction
-from gateway.errors import PROBLEM_BASE, InsufficientFunds
-from gateway.models import Account, AccountKind, Event, Transfer
+from gateway.errors import PROBLEM_BASE, InsufficientFunds, LimitExceeded
+from gateway.models import Account, AccountKind, Cooperative, Event, Transfer
 from gateway.models.ledger import EventKind, TransferCode
 from gateway.money import AMOUNT_MAX
 
@@ -301,6 +302,105 @@ def test_post_raises_ledger_error_for_the_same_account_on_both_sides(session, bo
         )
     assert count(session, Transfer) == transfers_before
     session.rollback()
+
+
+def set_cap(session, cooperative_id: int, cap: int | None) -> None:
+    session.execute(
+        sa.update(Cooperative).where(Cooperative.id == cooperative_id).values(net_debit_cap=cap)
+    )
+    session.commit()
+
+
+def cash_out_at_the_market(books: Books, amount: int) -> list[ledger.Leg]:
+    """A member of KSM takes cash at KPP's counter: KSM's position falls by the amount."""
+    return [ledger.Leg(books.wallet, books.market_counter_cash, amount, TransferCode.CASH_OUT)]
+
+
+def test_post_refuses_any_event_that_takes_a_cooperative_past_its_net_debit_cap(session, books):
+    set_cap(session, books.consumer_id, 3_000)
+    transaction(
+        session,
+        lambda s: ledger.post(
+            s, kind=EventKind.CASH_OUT, legs=cash_out_at_the_market(books, 2_000)
+        ),
+    )
+    transfers_before, events_before = count(session, Transfer), count(session, Event)
+    with pytest.raises(LimitExceeded) as refused:
+        ledger.post(session, kind=EventKind.CASH_OUT, legs=cash_out_at_the_market(books, 1_001))
+    assert refused.value.extensions == {
+        "limit": "net_debit_cap",
+        "limit_amount": 3_000,
+        "remaining": 1_000,
+    }
+    session.rollback()
+    assert (count(session, Transfer), count(session, Event)) == (transfers_before, events_before)
+
+    # The cap weighs each owner's net change: a payment of 1.000 whose issuer share is 100
+    # lowers KSM by 900, and KPP, which receives, is not asked.
+    set_cap(session, books.market_id, 1)
+    transaction(
+        session,
+        lambda s: ledger.post(
+            s, kind=EventKind.PAYMENT, legs=payment_legs(books, 1_000, (100, 10, 10))
+        ),
+    )
+    assert ledger.positions(session)[books.consumer_id] == -2_900
+    with pytest.raises(LimitExceeded):
+        ledger.post(session, kind=EventKind.CASH_OUT, legs=cash_out_at_the_market(books, 101))
+    session.rollback()
+    transaction(
+        session,
+        lambda s: ledger.post(s, kind=EventKind.CASH_OUT, legs=cash_out_at_the_market(books, 100)),
+    )
+    assert ledger.positions(session)[books.consumer_id] == -3_000
+    # Money within one cooperative moves no position: its own counter pays out past the cap.
+    own = [ledger.Leg(books.wallet, books.consumer_counter_cash, 1_000, TransferCode.CASH_OUT)]
+    transaction(session, lambda s: ledger.post(s, kind=EventKind.CASH_OUT, legs=own))
+    assert ledger.check(session) == []
+
+
+def test_settlement_transfers_are_never_refused_by_a_net_debit_cap(session, books):
+    # A settlement pays a closed window's positions back to zero, and the window drops out of
+    # what is unsettled at once: its transfers add nothing to what a cooperative owes, even when
+    # the cooperative receives (its settlement account is debited).
+    set_cap(session, books.consumer_id, 1)
+    consumer = ledger.system_account_id(session, AccountKind.SETTLEMENT, books.consumer_id)
+    network = ledger.system_account_id(session, AccountKind.SETTLEMENT, None)
+    legs = [ledger.Leg(consumer, network, 50_000, TransferCode.SETTLEMENT)]
+    assert ledger.position_changes(legs, ledger.account_facts(session, [consumer, network])) == {}
+    transaction(session, lambda s: ledger.post(s, kind=EventKind.SETTLEMENT, legs=legs))
+    assert ledger.balance(session, consumer) == -50_000
+
+
+def test_post_reads_no_cap_of_a_cooperative_its_caller_knows_has_none(session, books):
+    statements: list[str] = []
+
+    def record(connection, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        # The pay path knows the issuer's cap from the QR scan: None reads and locks nothing.
+        transaction(
+            session,
+            lambda s: ledger.post(
+                s,
+                kind=EventKind.CASH_OUT,
+                legs=cash_out_at_the_market(books, 100),
+                net_debit_caps={books.consumer_id: None},
+            ),
+        )
+        assert not [statement for statement in statements if "cooperatives" in statement]
+        # Unknown: one statement reads the caps of the cooperatives the event lowers.
+        transaction(
+            session,
+            lambda s: ledger.post(
+                s, kind=EventKind.CASH_OUT, legs=cash_out_at_the_market(books, 100)
+            ),
+        )
+        assert len([statement for statement in statements if "cooperatives" in statement]) == 1
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)
 
 
 IMMUTABILITY_BREACHES = [
