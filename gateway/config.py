@@ -42,11 +42,14 @@ PAGE_SIZE_DEFAULT = 50
 PAGE_SIZE_MAX = 200
 
 # QR codes: a dynamic QR lives 10 minutes unless the merchant asks otherwise, between 1 minute
-# and 1 hour; expiry is checked with a small leeway for clocks that drift.
+# and 1 hour. It cannot be paid from its `exp` on, by the clock of the gateway that is asked: the
+# merchant's screen says "kedaluwarsa" then, and that must be true. The leeway is only for clock
+# skew between gateway machines, and only where skew can wrongly refuse: a QR signed by a machine
+# whose clock runs a few seconds ahead carries an `iat` that is still in the future here.
 QR_TTL_DEFAULT_SECONDS = 600
 QR_TTL_MIN_SECONDS = 60
 QR_TTL_MAX_SECONDS = 3600
-QR_LEEWAY_SECONDS = 30
+QR_LEEWAY_SECONDS = 5
 
 # The merchant's payment feed long-polls at most this long.
 LONG_POLL_MAX_SECONDS = 30

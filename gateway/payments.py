@@ -328,7 +328,7 @@ def pay(
     if isinstance(payer, Member):
         payer = Payer.of(payer)
     now = utcnow()
-    claims = qr.decode(ring, settings, token)
+    claims = qr.decode(ring, settings, token, now)
     row = _SCAN.first(
         session,
         {"qr_public_id": claims["jti"], "issuer_id": payer.cooperative_id, "tier": payer.tier},
@@ -348,7 +348,7 @@ def pay(
     if scanned.owner_user_id == payer.user_id:
         raise SelfPayment()
     if scanned.kind == QrKind.DYNAMIC:
-        if scanned.expires_at is not None and scanned.expires_at + _leeway(settings) < now:
+        if scanned.expires_at is not None and scanned.expires_at <= now:
             raise qr.QrExpired()
         if not qr.transition(session, scanned.qr_id, QrKind.DYNAMIC, QrStatus.PAID):
             raise qr.QrAlreadyPaid()
@@ -426,10 +426,6 @@ def pay(
     # The wallet was locked at `locked` and only this payment has moved it since.
     body["balance"] = locked[payer.wallet_account_id] - amount
     return body, posted.id
-
-
-def _leeway(settings: qr.QrSettings) -> timedelta:
-    return timedelta(seconds=settings.leeway_seconds)
 
 
 def _share_refunded(share: int, refunded: int, amount: int) -> int:

@@ -3,8 +3,9 @@
 A QR code holds `{PUBLIC_URL}/pay#<token>`; the token is a compact JWS signed by the key ring
 (`alg` EdDSA, header `kid` and `typ` "interkop-qr+jwt", `aud` "interkop-qr"). Dynamic QR codes
 carry the amount and expire; static stickers carry neither. Verification pins the algorithm,
-finds the key by `kid`, checks `typ`, `aud`, `iss`, the expiry with a small leeway, the lifetime,
-and then the QR's state in the database. An access token is never accepted here (other `typ` and
+finds the key by `kid`, checks `typ`, `aud`, `iss`, the expiry (none from `exp` on: what the
+merchant's screen says must be true), the issue time (with a few seconds' leeway for clock skew
+between gateway machines), the lifetime, and then the QR's state in the database. An access token is never accepted here (other `typ` and
 `aud`), nor a QR token as an access token.
 """
 
@@ -264,10 +265,16 @@ class VerifiedQr:
 
 
 def decode(ring: KeyRing, settings: QrSettings, token: str, now: datetime | None = None) -> dict:
-    """Verify a QR token's signature and claims (not yet its state in the database)."""
+    """Verify a QR token's signature and claims (not yet its state in the database).
+
+    A dynamic QR is expired from its `exp` on, by this machine's clock (`now`), with no leeway.
+    """
     if not isinstance(token, str) or token.count(".") != 2:
         raise QrMalformed()
-    known = ring.verified_claims(QR_TOKEN_TYPE, token, settings.leeway_seconds)
+    now = now or utcnow()
+    # No leeway for a remembered token: at its `exp` it is refused below, and an `iat` still in
+    # the future here is checked in full, with the leeway.
+    known = ring.verified_claims(QR_TOKEN_TYPE, token)
     if known is not None and known.get("iss") == settings.issuer:
         return known
     try:
@@ -288,15 +295,20 @@ def decode(ring: KeyRing, settings: QrSettings, token: str, now: datetime | None
             algorithms=["EdDSA"],
             audience=QR_AUDIENCE,
             issuer=settings.issuer,
+            # The leeway applies to `iat` alone (clock skew between gateway machines); `exp` is
+            # checked below without one.
             leeway=settings.leeway_seconds,
-            options={"require": ["iss", "aud", "sub", "jti", "iat"]},
+            options={"require": ["iss", "aud", "sub", "jti", "iat"], "verify_exp": False},
         )
-    except jwt.ExpiredSignatureError:
-        raise QrExpired() from None
     except jwt.InvalidSignatureError:
         raise QrBadSignature() from None
     except jwt.PyJWTError:
         raise QrMalformed() from None
+    if "exp" in claims:
+        if type(claims["exp"]) is not int:
+            raise QrMalformed()
+        if claims["exp"] <= now.timestamp():
+            raise QrExpired()
     if "amt" in claims:
         # A dynamic QR must expire, and within the longest TTL we issue.
         amount = claims.get("amt")
