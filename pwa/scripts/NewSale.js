@@ -1,9 +1,12 @@
 // .new-sale — type the amount, show a dynamic QR with its countdown; cancel it, or see it paid.
+// What the screen says must be true: the countdown runs on the gateway's clock (read from the
+// QR's own `iat`), the QR leaves the screen at `exp`, and the screen keeps listening a few seconds
+// more, so that a payment the gateway accepted just in time still turns it LUNAS.
 
 import { h, problemLine, sentence } from "./dom.js";
 import { Keypad } from "./Keypad.js";
 import { formatRupiah } from "./money.js";
-import { formatCountdown, secondsLeft } from "./token.js";
+import { decodeToken, formatCountdown, gatewayClock, paidWith, saleState, secondsLeft } from "./token.js";
 
 export function NewSale({ api, t, store, me, onLeave }) {
   const merchantId = me.merchant_ids[0];
@@ -36,42 +39,54 @@ export function NewSale({ api, t, store, me, onLeave }) {
       return;
     }
     const expiresAt = Date.parse(code.expires_at);
+    const issuedAt = decodeToken(code.token)?.claims?.iat;
+    const clock = typeof issuedAt === "number" ? gatewayClock(issuedAt * 1000, Date.now()) : () => Date.now();
     const countdown = h("p", { class: "countdown" });
     const cancelProblem = problemLine();
     const status = h("p", { class: "new-sale-status", role: "status", "aria-live": "assertive" });
     const cancel = h("button", { class: "secondary danger" }, t("cancel"));
     const image = h("img", { class: "new-sale-qr", src: code.svg_url, alt: "QR", width: "300", height: "300" });
-    const finish = (text, paid) => {
-      clearInterval(timer);
-      unsubscribe?.();
-      status.textContent = text;
-      status.classList.toggle("paid", paid);
-      image.classList.add("done");
+    let paid = false;
+    let cancelled = false;
+    const render = () => {
+      const now = clock();
+      const state = saleState({ expiresAtMs: expiresAt, nowMs: now, paid, cancelled });
+      countdown.textContent = formatCountdown(secondsLeft(expiresAt, now));
+      if (state === "open") return;
       countdown.hidden = true;
       cancel.hidden = true;
-    };
-    const tick = () => {
-      const left = secondsLeft(expiresAt);
-      countdown.textContent = formatCountdown(left);
-      if (!left) finish(t("expired"), false);
+      // No one may scan a QR that can no longer be paid; a paid one stays, faded, as proof.
+      image.hidden = state !== "paid";
+      image.classList.add("done");
+      status.classList.toggle("paid", state === "paid");
+      if (state === "checking") {
+        status.textContent = t("saleChecking");
+        return;
+      }
+      clearInterval(timer);
+      unsubscribe?.();
+      status.textContent = { paid: `${t("salePaid")} · ${formatRupiah(code.amount)}`, cancelled: t("cancelled"), expired: t("expired") }[state];
     };
     cancel.addEventListener("click", async () => {
       try {
         await api.delete(`/qr/${code.id}`);
-        finish(t("cancelled"), false);
+        cancelled = true;
+        render();
       } catch (error) {
         cancelProblem.show(sentence(error, t));
       }
     });
-    // The feed says when it is paid: a payment of this very QR code.
-    unsubscribe = store.subscribe(({ lastArrival }) => {
-      if (lastArrival && lastArrival.qr_id === code.id) {
-        finish(`${t("salePaid")} · ${formatRupiah(code.amount)}`, true);
+    // The feed says when it is paid: a payment of this very QR code, in whichever batch it comes,
+    // before `exp` or while the screen still listens after it.
+    unsubscribe = store.subscribe(({ payments, lastArrival }) => {
+      if (!paid && (lastArrival?.qr_id === code.id || paidWith(payments, code.id))) {
+        paid = true;
+        render();
       }
     });
     stage.replaceChildren(h("p", { class: "amount-big" }, formatRupiah(code.amount)), image, countdown, status, cancelProblem, h("div", { class: "actions" }, cancel));
-    tick();
-    timer = setInterval(tick, 1000);
+    render();
+    timer = setInterval(render, 250);
   });
   return root;
 }

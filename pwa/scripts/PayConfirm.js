@@ -1,12 +1,13 @@
 // .pay-confirm — who and how much, verified by the gateway; the fare keypad for a sticker; the
 // PIN; then pay. The payment's Idempotency-Key is made at the first tap on Bayar and reused on
 // every retry. When no answer came back, the form locks and offers only "try again" with the
-// same key: a payment is shown as done only when the gateway said so.
+// same key: a payment is shown as done only when the gateway said so. A dynamic QR's Bayar turns
+// off when its countdown runs out, as the gateway refuses it from its `exp` on.
 
 import { h, navigate, problemLine, sentence } from "./dom.js";
 import { Keypad } from "./Keypad.js";
 import { formatRupiah } from "./money.js";
-import { formatCountdown, secondsLeft } from "./token.js";
+import { canPay, formatCountdown, secondsLeft } from "./token.js";
 
 export function PayConfirm({ api, t, store, params, onLeave }) {
   const { token } = params;
@@ -20,11 +21,15 @@ export function PayConfirm({ api, t, store, params, onLeave }) {
   let verified = null;
   let payment = null; // {body, key, send} of the attempt in progress
   let outcomeUnknown = false;
+  let expiresAt = null; // a dynamic QR's exp (milliseconds)
   let timer = null;
   onLeave(() => clearInterval(timer));
 
+  // A retry of an attempt whose outcome is unknown stays possible after `exp`: it sends the same
+  // Idempotency-Key, so it only replays what the gateway answered in time.
+  const timeLeft = () => !verified || outcomeUnknown || canPay(verified.kind, expiresAt);
   const offlineGuard = () => {
-    payButton.disabled = !verified || !store.get().online || (verified.kind === "static" && !amount);
+    payButton.disabled = !verified || !store.get().online || (verified.kind === "static" && !amount) || !timeLeft();
   };
   onLeave(store.subscribe(offlineGuard));
 
@@ -34,7 +39,7 @@ export function PayConfirm({ api, t, store, params, onLeave }) {
       class: "pay-confirm-form",
       onsubmit: async (event) => {
         event.preventDefault();
-        if (!verified) return;
+        if (!verified || !timeLeft()) return;
         const body = { token, pin: pin.value };
         if (verified.kind === "static") body.amount = amount;
         if (!payment || (!outcomeUnknown && JSON.stringify(payment.body) !== JSON.stringify(body))) {
@@ -89,10 +94,17 @@ export function PayConfirm({ api, t, store, params, onLeave }) {
     if (verified.kind === "dynamic") {
       amount = verified.amount;
       const countdown = h("p", { class: "countdown" });
-      const expiresAt = Date.parse(verified.expires_at);
-      const tick = () => (countdown.textContent = `${t("expiresIn")} ${formatCountdown(secondsLeft(expiresAt))}`);
+      expiresAt = Date.parse(verified.expires_at);
+      const tick = () => {
+        const left = secondsLeft(expiresAt);
+        countdown.textContent = left ? `${t("expiresIn")} ${formatCountdown(left)}` : t("expired");
+        if (!left) {
+          clearInterval(timer);
+          offlineGuard();
+        }
+      };
       tick();
-      timer = setInterval(tick, 1000);
+      timer = setInterval(tick, 250);
       amountSlot.replaceChildren(h("p", { class: "label" }, t("amount")), h("p", { class: "amount-big" }, formatRupiah(amount)), countdown);
     } else {
       const keypad = Keypad({ label: t("enterFare") });
