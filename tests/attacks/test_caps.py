@@ -178,3 +178,34 @@ def test_a_burst_of_payouts_refunds_and_cash_outs_never_takes_an_account_below_z
     assert city.balance_of_member(spender) == 30_000 - 10_000 * spent >= 0
     assert spent <= 3
     assert city.ledger_problems() == []
+
+
+def test_refunds_and_cash_ins_past_the_net_debit_cap_are_refused_too_and_payouts_never(app, city):
+    consumer = city.make_cooperative("KSM")
+    capped = city.make_cooperative("KPP", kind="market_traders")
+    consumer_teller, capped_teller = city.make_admin(consumer), city.make_admin(capped)
+    siti, budi = city.make_member(consumer), city.make_member(capped)
+    shop = city.make_merchant(capped, kind="shop", category="micro")
+    assert city.cash_in(consumer_teller, siti, 100_000).status_code == 201
+    paid = city.pay_sticker(siti, shop, 50_000)  # KPP is owed 50.000
+    assert paid.status_code == 201, paid.get_json()
+    set_cap(app, capped, 10_000)
+
+    # Budi (KPP) takes 55.000 out at KSM's counter: KPP at -5.000, within its cap.
+    assert city.cash_in(capped_teller, budi, 60_000).status_code == 201
+    assert city.cash_out(consumer_teller, budi, 55_000).status_code == 201
+    assert city.positions()[capped] == -5_000
+    before = (city.count(Transfer), city.count(Event))
+    # The shop's refund of 50.000 would take KPP to -55.000.
+    refund = city.post(shop, f"/api/v1/payments/{paid.get_json()['id']}/refunds", {})
+    assert_refused_by_cap(refund)
+    assert refund.get_json()["remaining"] == 5_000
+    # KPP's counter taking 5.001 in cash for Siti would owe KSM that much: -10.001.
+    assert_refused_by_cap(city.cash_in(capped_teller, siti, 5_001))
+    assert (city.count(Transfer), city.count(Event)) == before
+    assert city.balance_of_member(siti) == 50_000
+    # A payout moves money within KPP: no position changes, never refused by the cap.
+    assert city.payout(capped_teller, shop, 50_000).status_code == 201
+    assert city.cash_in(capped_teller, siti, 5_000).status_code == 201
+    assert city.positions()[capped] == -10_000  # exactly the cap
+    assert city.ledger_problems() == []
