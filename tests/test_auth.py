@@ -92,14 +92,22 @@ def test_me_shows_a_members_roles_member_id_and_wallet_balance(city):
 
 
 def test_a_driver_who_is_also_a_member_has_both_roles(city):
+    # The driver already has a login, so the admin's registration is an invitation that the
+    # driver accepts in their own app with their own PIN (tests/test_invitations.py).
     coop = city.make_cooperative("KAM", kind="transport")
+    admin = city.make_admin(coop)
     driver = city.make_merchant(coop, kind="angkot")
-    as_member = city.make_member(coop, pin=driver.pin, phone=driver.phone)
-    assert as_member.user_id == driver.user_id
+    body = {"phone": driver.phone, "name": "Pak Darmo", "pin": "000000"}
+    invited = city.post(admin, f"/api/v1/cooperatives/{coop}/members", body, key=None)
+    assert invited.status_code == 201, invited.get_json()
+    path = f"/api/v1/me/invitations/{invited.get_json()['id']}/accept"
+    accepted = city.post(driver, path, {"pin": driver.pin}, key=None)
+    assert accepted.status_code == 200, accepted.get_json()
+    member_id = accepted.get_json()["member_id"]
 
     body = city.get(driver, "/api/v1/me").get_json()
     assert body["roles"] == ["member", "merchant"]
-    assert body["member_id"] == as_member.id
+    assert body["member_id"] == member_id
     assert body["merchant_ids"] == [driver.id]
     assert body["wallet_balance"] == 0
 
