@@ -193,9 +193,13 @@ def _at(moment: datetime):
     return literal(moment, UTCDateTime())
 
 
-def _give_back(user_id: int, policy: PinPolicy):
-    """Return the attempt a right PIN claimed (and the lock, if that claim set it)."""
-    failures = case((_USERS.c.failed_pin_attempts > 0, _USERS.c.failed_pin_attempts - 1), else_=0)
+def _forgive(user_id: int, count: int, policy: PinPolicy):
+    """Take `count` failures off a person (and their lock, if what is left is under the
+    maximum): a right PIN's own attempt, or the failures counted before it. Never a plain reset
+    to zero, which would also wipe wrong PINs claimed meanwhile by concurrent requests."""
+    failures = case(
+        (_USERS.c.failed_pin_attempts > count, _USERS.c.failed_pin_attempts - count), else_=0
+    )
     return (
         update(_USERS)
         .where(_USERS.c.id == user_id)
@@ -205,14 +209,6 @@ def _give_back(user_id: int, policy: PinPolicy):
                 (failures >= policy.attempts_max, _USERS.c.locked_until), else_=null()
             ),
         )
-    )
-
-
-def _clear(user_id: int):
-    return (
-        update(_USERS)
-        .where(_USERS.c.id == user_id)
-        .values(failed_pin_attempts=0, locked_until=None)
     )
 
 
@@ -252,12 +248,15 @@ def _checked(
     dummy_hash = f"scrypt${policy.scrypt_n}$8$1$00$00"
     right = _pin_matches(pin or "", pin_hash or dummy_hash) and pin is not None
     if right and pin_hash is not None:
+        earlier = failures - 1
         if side is not None:
-            _run_beside(session, side, _give_back(user_id, policy))
-        if side is None or failures > 1:
+            _run_beside(session, side, _forgive(user_id, 1, policy))  # this PIN's own attempt
+        else:
+            earlier += 1  # on SQLite the claim itself is part of the request's transaction
+        if earlier:
             # Earlier failures are forgiven with the request's work: if it fails (not enough
             # money), they stand, as they would have without this PIN.
-            session.connection().execute(_clear(user_id))
+            session.connection().execute(_forgive(user_id, earlier, policy))
         return
     if side is None:
         commit_alone(session, claim)

@@ -307,9 +307,6 @@ def pay(
     if isinstance(payer, Member):
         payer = payer_for(session, payer.user.public_id)[1]
     now = utcnow()
-    # While the payer's PIN is locked no money leaves their wallet, with or without a PIN.
-    if is_locked(payer.locked_until, now):
-        raise pin_policy.locked(payer.locked_until)
     claims = qr.decode(ring, settings, token)
     row = _SCAN.first(
         session,
@@ -337,6 +334,9 @@ def pay(
 
     locked = ledger.lock_accounts(session, [payer.wallet_account_id])
     policy = limits.choose_limits(scanned.own_limits, scanned.city_limits, payer.tier)
+    # While the payer's PIN is locked no money leaves their wallet, with or without a PIN.
+    if is_locked(payer.locked_until, now):
+        raise pin_policy.locked(payer.locked_until)
     if amount > policy.no_pin_max or pin is not None:
         if pin is None:
             raise PinRequired(no_pin_max=policy.no_pin_max)
