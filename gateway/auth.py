@@ -107,17 +107,18 @@ def is_locked(locked_until: datetime | None, now: datetime | None = None) -> boo
 _USERS = User.__table__
 _PHONES = PhonePinAttempts.__table__
 
-# On PostgreSQL an attempt is claimed on a connection of its own that commits every statement
-# at once (one engine per database, beside the application's pool so that a burst holding every
-# pooled connection can still claim). A claim waits on the person's row only while another
-# request that took the right PIN commits; it gives up after two seconds rather than hang.
+# On PostgreSQL an attempt is claimed, compared and settled in a short transaction of its own,
+# on an engine beside the application's pool (so that a burst holding every pooled connection
+# can still claim). The claim's row lock makes concurrent checks of one person take turns, each
+# seeing the settled outcome of the one before: no right PIN in flight is ever mistaken for a
+# failure. A check waits at most two seconds for its turn, then answers "busy" (409).
 _SIDE_ENGINES: dict[str, Engine] = {}
 _SIDE_ENGINES_LOCK = threading.Lock()
 LOCK_NOT_AVAILABLE = "55P03"
 
 
 def _side_engine(session: Session) -> Engine | None:
-    """The autocommit engine beside the session's, on PostgreSQL; None on SQLite.
+    """The engine beside the session's, on PostgreSQL; None on SQLite.
 
     SQLite has one write lock for the whole database and a request holds it from its first
     statement, so there a claim is made in the request's own transaction (no other PIN check can
@@ -133,7 +134,6 @@ def _side_engine(session: Session) -> Engine | None:
         if side is None:
             side = _SIDE_ENGINES[key] = create_engine(
                 engine.url,
-                isolation_level="AUTOCOMMIT",
                 pool_size=5,
                 max_overflow=20,
                 pool_pre_ping=True,
@@ -212,20 +212,22 @@ def _forgive(user_id: int, count: int, policy: PinPolicy):
     )
 
 
-def _run_beside(session: Session, side: Engine | None, statement):
-    """Run a claim statement: committed at once on PostgreSQL, in the request's transaction on
-    SQLite. Return its first row."""
-    if side is None:
-        result = session.connection().execute(statement)
-        return result.first() if result.returns_rows else None
-    try:
-        with side.connect() as connection:
-            result = connection.execute(statement)
-            return result.first() if result.returns_rows else None
-    except OperationalError as error:
-        if getattr(error.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE:
-            raise PinCheckBusy() from None
-        raise
+def _compare(connection, claim, locked_until_query, pin, policy, *, user_id, own_transaction):
+    """Claim an attempt on `connection`, then compare; return ("locked", locked_until),
+    ("right", failures) or ("wrong", failures, locked_until). Raises nothing, so that a
+    transaction of its own commits the claim whatever the outcome."""
+    claimed = connection.execute(claim).first()
+    if claimed is None:
+        row = connection.execute(locked_until_query).first()
+        return "locked", (row[0] if row and row[0] else utcnow())
+    pin_hash, failures, locked_until = claimed
+    dummy_hash = f"scrypt${policy.scrypt_n}$8$1$00$00"
+    matches = _pin_matches(pin or "", pin_hash or dummy_hash)
+    if matches and pin is not None and pin_hash is not None:
+        if own_transaction:
+            connection.execute(_forgive(user_id, 1, policy))  # this PIN's own attempt
+        return "right", failures
+    return "wrong", failures, locked_until
 
 
 def _checked(
@@ -240,24 +242,29 @@ def _checked(
 ) -> None:
     """Claim an attempt, then compare; raise unless the PIN is right (see `check_pin`)."""
     side = _side_engine(session)
-    claimed = _run_beside(session, side, claim)
-    if claimed is None:
-        locked_until = _run_beside(session, side, locked_until_query)
-        raise policy.locked(locked_until[0] if locked_until and locked_until[0] else utcnow())
-    pin_hash, failures, locked_until = claimed
-    dummy_hash = f"scrypt${policy.scrypt_n}$8$1$00$00"
-    right = _pin_matches(pin or "", pin_hash or dummy_hash) and pin is not None
-    if right and pin_hash is not None:
-        earlier = failures - 1
-        if side is not None:
-            _run_beside(session, side, _forgive(user_id, 1, policy))  # this PIN's own attempt
-        else:
-            earlier += 1  # on SQLite the claim itself is part of the request's transaction
+    arguments = (claim, locked_until_query, pin, policy)
+    if side is None:
+        outcome = _compare(session.connection(), *arguments, user_id=user_id, own_transaction=False)
+    else:
+        try:
+            with side.begin() as connection:
+                outcome = _compare(connection, *arguments, user_id=user_id, own_transaction=True)
+        except OperationalError as error:
+            if getattr(error.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE:
+                raise PinCheckBusy() from None
+            raise
+    if outcome[0] == "locked":
+        raise policy.locked(outcome[1])
+    if outcome[0] == "right":
+        # On PostgreSQL the claim was handed back in its own transaction; on SQLite the claim
+        # is part of the request's transaction, so it is forgiven with the earlier failures.
+        earlier = outcome[1] - 1 if side is not None else outcome[1]
         if earlier:
             # Earlier failures are forgiven with the request's work: if it fails (not enough
             # money), they stand, as they would have without this PIN.
             session.connection().execute(_forgive(user_id, earlier, policy))
         return
+    _, failures, locked_until = outcome
     if side is None:
         commit_alone(session, claim)
     if failures >= policy.attempts_max:
@@ -274,13 +281,14 @@ def check_pin(
 
     The attempt is claimed BEFORE hashing, atomically: a conditional UPDATE adds one failure
     unless the person is locked, and locks them when the count reaches `attempts_max`. On
-    PostgreSQL the claim commits at once on a connection of its own, so concurrent checks see it;
-    on SQLite the request holds the database's single write lock throughout. So at most
-    `attempts_max` PINs are ever compared per lock period, under any concurrency; a locked person
-    is refused without a comparison, whether the PIN is right or not.
+    PostgreSQL claim, comparison and outcome are one short transaction on a connection of its
+    own, committed before the request goes on, whose row lock makes a person's concurrent checks
+    take turns; on SQLite the request holds the database's single write lock throughout. So at
+    most `attempts_max` wrong PINs are ever compared per lock period, under any concurrency; a
+    locked person is refused without a comparison, whether the PIN is right or not.
 
-    A right PIN hands its attempt back at once and forgives earlier failures with the request's
-    work; a wrong one stays counted (on SQLite committed alone before the refusal is raised).
+    A right PIN hands its own attempt back at once and forgives earlier failures with the
+    request's work; a wrong one stays counted (on SQLite committed alone before the refusal).
     """
     now = utcnow()
     _checked(
