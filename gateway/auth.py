@@ -2,7 +2,8 @@
 
 Access tokens are short-lived JWTs signed by the key ring (`alg` EdDSA, header `typ` "at+jwt",
 `aud` "interkop-api"); refresh tokens are random strings stored as SHA-256 hashes and rotated on
-every use (reuse of a spent one revokes its whole family). PINs are hashed with scrypt.
+every use (reuse of a spent one revokes its whole family). PINs are hashed with scrypt and
+compared in one place, `check_pin`, which counts every attempt before it hashes.
 """
 
 from __future__ import annotations
@@ -10,17 +11,41 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import jwt
-from sqlalchemy import and_, bindparam, case, literal, select, union_all, update
+from sqlalchemy import (
+    Engine,
+    and_,
+    case,
+    create_engine,
+    literal,
+    null,
+    or_,
+    select,
+    union_all,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from gateway.db import utcnow
-from gateway.errors import InvalidCredentials, InvalidToken, PinLocked, WrongPin
+from gateway.db import commit_alone, utcnow
+from gateway.errors import InvalidCredentials, InvalidToken, PinCheckBusy, PinLocked, WrongPin
 from gateway.keys import KeyRing
-from gateway.models import Member, Merchant, RefreshToken, Role, StaffRole, User
+from gateway.models import (
+    Member,
+    Merchant,
+    PhonePinAttempts,
+    RefreshToken,
+    Role,
+    StaffRole,
+    User,
+)
+from gateway.models.types import UTCDateTime
 
 ACCESS_TOKEN_TYPE = "at+jwt"
 ACCESS_TOKEN_AUDIENCE = "interkop-api"
@@ -37,8 +62,12 @@ def hash_pin(pin: str, scrypt_n: int) -> str:
     return f"scrypt${scrypt_n}$8$1${salt.hex()}${digest.hex()}"
 
 
-def pin_matches(pin: str, pin_hash: str) -> bool:
-    """Compare a PIN with its stored hash in constant time."""
+def _pin_matches(pin: str, pin_hash: str) -> bool:
+    """Compare a PIN with its stored hash in constant time.
+
+    Private: only `check_pin` (which counts) and `login` (for a phone with no login, counted
+    likewise) call it, so that no answer anywhere tells whether a PIN was right uncounted.
+    """
     try:
         scheme, n, r, p, salt_hex, digest_hex = pin_hash.split("$")
     except ValueError:
@@ -61,99 +90,223 @@ class PinPolicy:
     lockout_seconds: int
     scrypt_n: int
 
+    def locked(self, locked_until: datetime) -> PinLocked:
+        """The refusal for a person locked until `locked_until`."""
+        return PinLocked(
+            locked_until=locked_until.isoformat(),
+            attempts_max=self.attempts_max,
+            lockout_seconds=self.lockout_seconds,
+        )
 
-def record_pin_failure(session: Session, user_id: int, policy: PinPolicy) -> None:
-    """Count a wrong PIN (atomically) and lock the user once the count reaches the maximum.
 
-    Runs in its own transaction after the request's transaction rolled back, so the count sticks
-    although the request failed. A lock that has run out is cleared here and the count starts
-    again from this failure: a reset made in the request's own transaction would be rolled back
-    with it, and the old count would lock the user again on the first slip.
+def is_locked(locked_until: datetime | None, now: datetime | None = None) -> bool:
+    """Whether a PIN lock that runs until `locked_until` still holds."""
+    return locked_until is not None and locked_until > (now or utcnow())
+
+
+_USERS = User.__table__
+_PHONES = PhonePinAttempts.__table__
+
+# On PostgreSQL an attempt is claimed, compared and settled in a short transaction of its own,
+# on an engine beside the application's pool (so that a burst holding every pooled connection
+# can still claim). The claim's row lock makes concurrent checks of one person take turns, each
+# seeing the settled outcome of the one before: no right PIN in flight is ever mistaken for a
+# failure. A check waits at most two seconds for its turn, then answers "busy" (409).
+_SIDE_ENGINES: dict[str, Engine] = {}
+_SIDE_ENGINES_LOCK = threading.Lock()
+LOCK_NOT_AVAILABLE = "55P03"
+
+
+def _side_engine(session: Session) -> Engine | None:
+    """The engine beside the session's, on PostgreSQL; None on SQLite.
+
+    SQLite has one write lock for the whole database and a request holds it from its first
+    statement, so there a claim is made in the request's own transaction (no other PIN check can
+    run until it ends) and a wrong PIN's count is committed alone by `db.commit_alone`.
     """
-    now = utcnow()
-    locked_until = now + timedelta(seconds=policy.lockout_seconds)
-    lock_expired = and_(User.locked_until.is_not(None), User.locked_until <= now)
-    attempts = case((lock_expired, 1), else_=User.failed_pin_attempts + 1)
-    session.execute(
-        update(User)
-        .where(User.id == user_id)
+    bind = session.get_bind()
+    engine = getattr(bind, "engine", bind)
+    if engine.dialect.name != "postgresql":
+        return None
+    key = engine.url.render_as_string(hide_password=False)
+    with _SIDE_ENGINES_LOCK:
+        side = _SIDE_ENGINES.get(key)
+        if side is None:
+            side = _SIDE_ENGINES[key] = create_engine(
+                engine.url,
+                pool_size=5,
+                max_overflow=20,
+                pool_pre_ping=True,
+                connect_args={"options": "-c lock_timeout=2000"},
+            )
+    return side
+
+
+def _claim_person(user_id: int, policy: PinPolicy, now: datetime):
+    """Add one failure to a person who is not locked (locking them on reaching the maximum);
+    return (pin_hash, failures, locked_until), or no row if they are locked."""
+    expired = and_(_USERS.c.locked_until.is_not(None), _USERS.c.locked_until <= now)
+    failures = case((expired, 0), else_=_USERS.c.failed_pin_attempts) + 1
+    return (
+        update(_USERS)
+        .where(_USERS.c.id == user_id, or_(_USERS.c.locked_until.is_(None), expired))
         .values(
-            failed_pin_attempts=attempts,
+            failed_pin_attempts=failures,
             locked_until=case(
-                (attempts >= policy.attempts_max, locked_until),
-                (lock_expired, None),
-                else_=User.locked_until,
+                (failures >= policy.attempts_max, _at(now + _lockout(policy))),
+                else_=null(),
+            ),
+        )
+        .returning(_USERS.c.pin_hash, _USERS.c.failed_pin_attempts, _USERS.c.locked_until)
+    )
+
+
+def _claim_phone(phone: str, policy: PinPolicy, now: datetime, dialect: str):
+    """`_claim_person` for a phone number that has no login: (None, failures, locked_until)."""
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    expired = and_(_PHONES.c.locked_until.is_not(None), _PHONES.c.locked_until <= now)
+    failures = case((expired, 0), else_=_PHONES.c.failed_pin_attempts) + 1
+    first_lock = _at(now + _lockout(policy)) if policy.attempts_max <= 1 else None
+    return (
+        insert(_PHONES)
+        .values(phone=phone, failed_pin_attempts=1, locked_until=first_lock)
+        .on_conflict_do_update(
+            index_elements=[_PHONES.c.phone],
+            set_={
+                "failed_pin_attempts": failures,
+                "locked_until": case(
+                    (failures >= policy.attempts_max, _at(now + _lockout(policy))),
+                    else_=null(),
+                ),
+            },
+            where=or_(_PHONES.c.locked_until.is_(None), expired),
+        )
+        .returning(null(), _PHONES.c.failed_pin_attempts, _PHONES.c.locked_until)
+    )
+
+
+def _lockout(policy: PinPolicy) -> timedelta:
+    return timedelta(seconds=policy.lockout_seconds)
+
+
+def _at(moment: datetime):
+    return literal(moment, UTCDateTime())
+
+
+def _forgive(user_id: int, count: int, policy: PinPolicy):
+    """Take `count` failures off a person (and their lock, if what is left is under the
+    maximum): a right PIN's own attempt, or the failures counted before it. Never a plain reset
+    to zero, which would also wipe wrong PINs claimed meanwhile by concurrent requests."""
+    failures = case(
+        (_USERS.c.failed_pin_attempts > count, _USERS.c.failed_pin_attempts - count), else_=0
+    )
+    return (
+        update(_USERS)
+        .where(_USERS.c.id == user_id)
+        .values(
+            failed_pin_attempts=failures,
+            locked_until=case(
+                (failures >= policy.attempts_max, _USERS.c.locked_until), else_=null()
             ),
         )
     )
 
 
-def verify_pin(
-    session: Session, user: User, pin: str | None, policy: PinPolicy, *, login: bool = False
-) -> None:
-    """Check a user's PIN, honouring the lockout. On a wrong PIN raise an error whose follow-up
-    counts the failure once the request's transaction has rolled back."""
-    if _pin_accepted(
-        user.id,
-        user.pin_hash,
-        user.failed_pin_attempts,
-        user.locked_until,
-        pin,
-        policy,
-        login=login,
-    ):
-        user.failed_pin_attempts = 0
-        user.locked_until = None
+def _compare(connection, claim, locked_until_query, pin, policy, *, user_id, own_transaction):
+    """Claim an attempt on `connection`, then compare; return ("locked", locked_until),
+    ("right", failures) or ("wrong", failures, locked_until). Raises nothing, so that a
+    transaction of its own commits the claim whatever the outcome."""
+    claimed = connection.execute(claim).first()
+    if claimed is None:
+        row = connection.execute(locked_until_query).first()
+        return "locked", (row[0] if row and row[0] else utcnow())
+    pin_hash, failures, locked_until = claimed
+    dummy_hash = f"scrypt${policy.scrypt_n}$8$1$00$00"
+    matches = _pin_matches(pin or "", pin_hash or dummy_hash)
+    if matches and pin is not None and pin_hash is not None:
+        if own_transaction:
+            connection.execute(_forgive(user_id, 1, policy))  # this PIN's own attempt
+        return "right", failures
+    return "wrong", failures, locked_until
 
 
-_CLEAR_PIN_FAILURES = (
-    update(User)
-    .where(User.id == bindparam("user_id"))
-    .values(failed_pin_attempts=0, locked_until=None)
-)
-
-
-def check_pin(
+def _checked(
     session: Session,
-    user_id: int,
-    pin_hash: str,
-    failed_pin_attempts: int,
-    locked_until: datetime | None,
-    pin: str | None,
-    policy: PinPolicy,
-) -> None:
-    """`verify_pin` for a user read as plain values (the pay path loads no ORM objects)."""
-    if _pin_accepted(user_id, pin_hash, failed_pin_attempts, locked_until, pin, policy):
-        session.connection().execute(_CLEAR_PIN_FAILURES, {"user_id": user_id})
-
-
-def _pin_accepted(
-    user_id: int,
-    pin_hash: str,
-    failed_pin_attempts: int,
-    locked_until: datetime | None,
+    claim,
+    locked_until_query,
     pin: str | None,
     policy: PinPolicy,
     *,
-    login: bool = False,
-) -> bool:
-    """Return whether a right PIN leaves failures to clear; raise on a lock or a wrong PIN."""
+    login: bool,
+    user_id: int | None = None,
+) -> None:
+    """Claim an attempt, then compare; raise unless the PIN is right (see `check_pin`)."""
+    side = _side_engine(session)
+    arguments = (claim, locked_until_query, pin, policy)
+    if side is None:
+        outcome = _compare(session.connection(), *arguments, user_id=user_id, own_transaction=False)
+    else:
+        try:
+            with side.begin() as connection:
+                outcome = _compare(connection, *arguments, user_id=user_id, own_transaction=True)
+        except OperationalError as error:
+            if getattr(error.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE:
+                raise PinCheckBusy() from None
+            raise
+    if outcome[0] == "locked":
+        raise policy.locked(outcome[1])
+    if outcome[0] == "right":
+        # On PostgreSQL the claim was handed back in its own transaction; on SQLite the claim
+        # is part of the request's transaction, so it is forgiven with the earlier failures.
+        earlier = outcome[1] - 1 if side is not None else outcome[1]
+        if earlier:
+            # Earlier failures are forgiven with the request's work: if it fails (not enough
+            # money), they stand, as they would have without this PIN.
+            session.connection().execute(_forgive(user_id, earlier, policy))
+        return
+    _, failures, locked_until = outcome
+    if side is None:
+        commit_alone(session, claim)
+    if failures >= policy.attempts_max:
+        raise policy.locked(locked_until)
+    # At login, say nothing an unknown phone would not also get: no attempts_left.
+    raise InvalidCredentials() if login else WrongPin(attempts_left=policy.attempts_max - failures)
+
+
+def check_pin(
+    session: Session, user_id: int, pin: str | None, policy: PinPolicy, *, login: bool = False
+) -> None:
+    """Check a person's PIN, whatever asks (login, payment, cash-out, accepting an invitation):
+    the one function that compares a PIN with its hash. Return if it is right; raise otherwise.
+
+    The attempt is claimed BEFORE hashing, atomically: a conditional UPDATE adds one failure
+    unless the person is locked, and locks them when the count reaches `attempts_max`. On
+    PostgreSQL claim, comparison and outcome are one short transaction on a connection of its
+    own, committed before the request goes on, whose row lock makes a person's concurrent checks
+    take turns; on SQLite the request holds the database's single write lock throughout. So at
+    most `attempts_max` wrong PINs are ever compared per lock period, under any concurrency; a
+    locked person is refused without a comparison, whether the PIN is right or not.
+
+    A right PIN hands its own attempt back at once and forgives earlier failures with the
+    request's work; a wrong one stays counted (on SQLite committed alone before the refusal).
+    """
     now = utcnow()
-    if locked_until is not None and locked_until > now:
-        raise PinLocked(locked_until=locked_until.isoformat())
-    if pin is not None and pin_matches(pin, pin_hash):
-        return bool(failed_pin_attempts or locked_until)
-    # An expired lock starts a fresh count (record_pin_failure clears it).
-    attempts = 0 if locked_until is not None else failed_pin_attempts
-    attempts_left = policy.attempts_max - (attempts + 1)
-    error = (
-        PinLocked(locked_until=(now + timedelta(seconds=policy.lockout_seconds)).isoformat())
-        if attempts_left <= 0
-        # At login, say nothing an unknown phone would not also get: no attempts_left.
-        else (InvalidCredentials() if login else WrongPin(attempts_left=attempts_left))
+    _checked(
+        session,
+        _claim_person(user_id, policy, now),
+        select(_USERS.c.locked_until).where(_USERS.c.id == user_id),
+        pin,
+        policy,
+        login=login,
+        user_id=user_id,
     )
-    error.follow_up = lambda follow_session: record_pin_failure(follow_session, user_id, policy)
-    raise error
+
+
+def refuse_if_locked(session: Session, user_id: int, policy: PinPolicy) -> None:
+    """Refuse (423) a person whose PIN is locked: no money leaves them, no session is renewed."""
+    locked_until = session.scalar(select(_USERS.c.locked_until).where(_USERS.c.id == user_id))
+    if is_locked(locked_until):
+        raise policy.locked(locked_until)
 
 
 # --- Access tokens ------------------------------------------------------------------------------
@@ -230,11 +383,14 @@ def issue_refresh_token(
     return token
 
 
-def rotate_refresh_token(session: Session, token: str, ttl_seconds: int) -> tuple[User, str]:
+def rotate_refresh_token(
+    session: Session, token: str, ttl_seconds: int, policy: PinPolicy
+) -> tuple[User, str]:
     """Spend a refresh token and return its user and a new one of the same family.
 
     A token presented a second time means it was stolen or replayed: the whole family is revoked
     (committed by the caller through the error's follow-up) and the caller must log in again.
+    While the person's PIN is locked no session is renewed (423); the token stays unspent.
     """
     now = utcnow()
     stored = session.scalar(
@@ -251,9 +407,27 @@ def rotate_refresh_token(session: Session, token: str, ttl_seconds: int) -> tupl
             .values(revoked_at=utcnow())
         )
         raise error
+    user = session.scalar(
+        select(User).where(User.id == stored.user_id).execution_options(populate_existing=True)
+    )
+    if is_locked(user.locked_until, now):
+        raise policy.locked(user.locked_until)
     stored.used_at = now
-    user = session.get(User, stored.user_id)
     return user, issue_refresh_token(session, user, ttl_seconds, family_id=stored.family_id)
+
+
+def revoke_refresh_family(session: Session, token: str) -> None:
+    """Revoke every token of the family a refresh token belongs to (logging out); an unknown
+    token revokes nothing."""
+    family_id = session.scalar(
+        select(RefreshToken.family_id).where(RefreshToken.token_hash == _hash_token(token))
+    )
+    if family_id is not None:
+        session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+        )
 
 
 # --- Who is calling -----------------------------------------------------------------------------
@@ -338,11 +512,23 @@ def load_principal(session: Session, user: User, member: Member | None = None) -
 
 
 def login(session: Session, phone: str, pin: str, policy: PinPolicy) -> User:
-    """Return the user whose phone and PIN these are, or raise (counting the wrong PIN)."""
+    """Return the user whose phone and PIN these are, or raise (counting the wrong PIN).
+
+    A phone number with no login is counted and locked in `phone_pin_attempts` exactly as a
+    person is, and spends as long on a hash, so no answer tells a registered number apart.
+    """
     user = session.scalar(select(User).where(User.phone == phone))
     if user is None:
-        # Spend about as long as a real check so that phone numbers cannot be probed by timing.
-        pin_matches(pin, f"scrypt${policy.scrypt_n}$8$1$00$00")
-        raise InvalidCredentials()
-    verify_pin(session, user, pin, policy, login=True)
+        now = utcnow()
+        dialect = session.get_bind().dialect.name
+        _checked(
+            session,
+            _claim_phone(phone, policy, now, dialect),
+            select(_PHONES.c.locked_until).where(_PHONES.c.phone == phone),
+            pin,
+            policy,
+            login=True,
+        )
+        raise AssertionError("unreachable: a phone without a login never passes")
+    check_pin(session, user.id, pin, policy, login=True)
     return user

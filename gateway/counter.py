@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway import ledger, limits
-from gateway.auth import PinPolicy, verify_pin
+from gateway.auth import PinPolicy, check_pin
 from gateway.db import utcnow
 from gateway.errors import Forbidden
 from gateway.models import Account, AccountKind, Cooperative, Member, Merchant
@@ -90,8 +90,9 @@ def cash_out(
     pin_policy: PinPolicy,
     actor_user_id: int,
 ) -> tuple[dict, int]:
-    """Pay `amount` in cash at `counter` out of a member's wallet, on the member's PIN."""
-    verify_pin(session, member.user, pin, pin_policy)
+    """Pay `amount` in cash at `counter` out of a member's wallet, on the member's PIN (counted,
+    and refused while the member is locked)."""
+    check_pin(session, member.user_id, pin, pin_policy)
     counter_cash = ledger.system_account(session, AccountKind.COUNTER_CASH, counter.id)
     posted = ledger.post(
         session,

@@ -85,6 +85,28 @@ def install_dialect_quirks(engine, busy_timeout_seconds: int) -> None:
     @event.listens_for(engine, "begin")
     def on_begin(connection):
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # The point `commit_alone` goes back to.
+        connection.exec_driver_sql(f"SAVEPOINT {TRANSACTION_START}")
+
+
+TRANSACTION_START = "transaction_start"
+
+
+def commit_alone(session: Session, statement) -> None:
+    """SQLite: undo everything the session's transaction has done, run `statement`, commit it and
+    begin a new transaction, all without letting go of the write lock.
+
+    For a write that must outlive the transaction's rollback and that no other request may see
+    the database without (a wrong PIN's count): a rollback followed by a transaction of its own
+    would let another request take the lock in between and read the old count. The caller raises
+    at once; the rollback that follows ends the empty transaction begun here.
+    """
+    connection = session.connection()
+    connection.exec_driver_sql(f"ROLLBACK TO SAVEPOINT {TRANSACTION_START}")
+    connection.execute(statement)
+    connection.exec_driver_sql("COMMIT")
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    connection.exec_driver_sql(f"SAVEPOINT {TRANSACTION_START}")
 
 
 def _is_retryable(error: DBAPIError) -> bool:

@@ -103,14 +103,11 @@ def _seed(session: Session, scrypt_n: int) -> dict:
         user = session.scalar(select(User).where(User.phone == phone))
         member = session.scalar(select(Member).where(Member.user_id == user.id)) if user else None
         if member is None:
-            member = registry.register_member(
-                session,
-                cooperative=cooperatives[code],
-                phone=phone,
-                name=name,
-                pin=MEMBER_PIN,
-                tier=tier,
-                scrypt_n=scrypt_n,
+            user = user or registry.find_or_create_user(
+                session, phone=phone, name=name, pin=MEMBER_PIN, scrypt_n=scrypt_n
+            )
+            member = registry.enrol_member(
+                session, cooperative=cooperatives[code], user=user, tier=tier
             )
             counter.cash_in(
                 session,
@@ -135,16 +132,18 @@ def _seed(session: Session, scrypt_n: int) -> dict:
         merchant = session.scalar(select(Merchant).where(Merchant.name == name))
         owner_pin = MEMBER_PIN if any(m[0] == owner_phone for m in MEMBERS) else MERCHANT_PIN
         if merchant is None:
-            merchant = registry.register_merchant(
+            # Trusted code: a demo member who also drives is made the owner directly (through
+            # the API they would accept an invitation in their own app).
+            owner = registry.find_or_create_user(
+                session, phone=owner_phone, name=owner_name, pin=owner_pin, scrypt_n=scrypt_n
+            )
+            merchant = registry.open_merchant(
                 session,
                 cooperative=cooperatives[code],
+                owner=owner,
                 name=name,
                 kind=kind,
                 category=category,
-                owner_phone=owner_phone,
-                owner_name=owner_name,
-                owner_pin=owner_pin,
-                scrypt_n=scrypt_n,
             )
         merchants.append(
             {

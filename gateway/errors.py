@@ -106,12 +106,37 @@ class WrongPin(GatewayError):
 
 
 class PinLocked(GatewayError):
+    """Refuse while a person's PIN is locked; the sentence says the settings in force."""
+
     status = 423
     releases_idempotency_key = True
     slug = "pin-locked"
     title = "PIN locked"
-    message_id = "PIN salah lima kali. Coba lagi dalam 15 menit."
-    message_en = "Five wrong PINs. Try again in 15 minutes."
+
+    def __init__(self, *, locked_until: str, attempts_max: int, lockout_seconds: int) -> None:
+        if lockout_seconds % 60 == 0:
+            minutes = lockout_seconds // 60
+            wait_id, wait_en = f"{minutes} menit", _plural(minutes, "minute")
+        else:
+            wait_id, wait_en = f"{lockout_seconds} detik", _plural(lockout_seconds, "second")
+        super().__init__(
+            f"{_plural(attempts_max, 'wrong PIN')} in a row. Try again in {wait_en}.",
+            f"PIN salah {attempts_max} kali berturut-turut. Coba lagi dalam {wait_id}.",
+            locked_until=locked_until,
+        )
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+class PinCheckBusy(GatewayError):
+    status = 409
+    releases_idempotency_key = True
+    slug = "pin-check-busy"
+    title = "Another request is checking this PIN"
+    message_id = "Permintaan lain dengan PIN ini sedang diproses. Coba lagi sebentar lagi."
+    message_en = "Another request with this PIN is being processed. Try again shortly."
 
 
 class Forbidden(GatewayError):

@@ -17,7 +17,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from gateway import fees, ledger, limits, qr
-from gateway.auth import PinPolicy, check_pin
+from gateway.auth import PinPolicy, check_pin, is_locked
 from gateway.db import HotStatement, new_public_id, utcnow
 from gateway.errors import GatewayError, NotFound, ValidationFailed
 from gateway.keys import KeyRing
@@ -190,8 +190,6 @@ class Payer:
     user_id: int
     user_public_id: str
     name: str
-    pin_hash: str
-    failed_pin_attempts: int
     locked_until: datetime | None
     member_id: int
     member_public_id: str
@@ -199,31 +197,12 @@ class Payer:
     tier: str
     wallet_account_id: int
 
-    @classmethod
-    def of(cls, member: Member) -> Payer:
-        user = member.user
-        return cls(
-            user_id=user.id,
-            user_public_id=user.public_id,
-            name=user.name,
-            pin_hash=user.pin_hash,
-            failed_pin_attempts=user.failed_pin_attempts,
-            locked_until=user.locked_until,
-            member_id=member.id,
-            member_public_id=member.public_id,
-            cooperative_id=member.cooperative_id,
-            tier=member.tier,
-            wallet_account_id=member.wallet_account_id,
-        )
-
 
 _PAYER = HotStatement(
     select(
         User.id,
         User.public_id,
         User.name,
-        User.pin_hash,
-        User.failed_pin_attempts,
         User.locked_until,
         Member.id,
         Member.public_id,
@@ -241,7 +220,7 @@ def payer_for(session: Session, user_public_id: str) -> tuple[bool, Payer | None
     row = _PAYER.first(session, {"user_public_id": user_public_id})
     if row is None:
         return False, None
-    if row[6] is None:
+    if row[4] is None:
         return True, None
     payer = Payer(*row)
     if payer.locked_until is not None:
@@ -326,7 +305,7 @@ def pay(
     The hot path: a handful of statements built once, no ORM objects loaded or flushed.
     """
     if isinstance(payer, Member):
-        payer = Payer.of(payer)
+        payer = payer_for(session, payer.user.public_id)[1]
     now = utcnow()
     claims = qr.decode(ring, settings, token, now)
     row = _SCAN.first(
@@ -355,18 +334,13 @@ def pay(
 
     locked = ledger.lock_accounts(session, [payer.wallet_account_id])
     policy = limits.choose_limits(scanned.own_limits, scanned.city_limits, payer.tier)
+    # While the payer's PIN is locked no money leaves their wallet, with or without a PIN.
+    if is_locked(payer.locked_until, now):
+        raise pin_policy.locked(payer.locked_until)
     if amount > policy.no_pin_max or pin is not None:
         if pin is None:
             raise PinRequired(no_pin_max=policy.no_pin_max)
-        check_pin(
-            session,
-            payer.user_id,
-            payer.pin_hash,
-            payer.failed_pin_attempts,
-            payer.locked_until,
-            pin,
-            pin_policy,
-        )
+        check_pin(session, payer.user_id, pin, pin_policy)
     merchant_max = limits.merchant_payment_max(scanned.merchant_payment_max, scanned.merchant_kind)
     limits.check_payment(session, payer.member_id, merchant_max, amount, now, policy)
 

@@ -1,21 +1,31 @@
-"""Use cases for the city's directory: cooperatives, members, merchants and staff.
+"""Use cases for the city's directory: cooperatives, members, merchants, staff and invitations.
 
 Plain functions taking a session and plain values; the caller commits.
+
+An admin registers a person by phone. A new phone gets a login with the PIN the admin typed in
+front of them. A phone that already has a login is never given or asked a PIN here: the admin's
+registration becomes a pending invitation (to be a member of this cooperative, or the owner of
+this new merchant), and the person accepts it in their own app with their own PIN (counted by
+`auth.check_pin` like any other) or declines it. So an admin learns nothing about anyone's PIN.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from gateway import ledger
-from gateway.auth import hash_pin, pin_matches
+from gateway.auth import PinPolicy, check_pin, hash_pin
+from gateway.db import utcnow
 from gateway.errors import Conflict, NotFound
 from gateway.models import (
     AccountKind,
     Cooperative,
+    Invitation,
+    InvitationRole,
+    InvitationStatus,
     Member,
     Merchant,
     StaffRole,
@@ -32,11 +42,11 @@ class PhoneTaken(Conflict):
     message_en = "This phone number is already registered as a member."
 
 
-class PinMismatch(Conflict):
-    slug = "pin-mismatch"
-    title = "PIN does not match the existing login"
-    message_id = "Nomor HP ini sudah punya PIN; masukkan PIN yang sama."
-    message_en = "This phone number already has a login; enter its existing PIN."
+class InvitationNotPending(Conflict):
+    slug = "invitation-not-pending"
+    title = "Invitation already answered"
+    message_id = "Undangan ini sudah diterima atau ditolak."
+    message_en = "This invitation has already been accepted or declined."
 
 
 def ensure_network_accounts(session: Session) -> None:
@@ -62,15 +72,22 @@ def create_cooperative(session: Session, *, code: str, name: str, kind: str) -> 
 def find_or_create_user(
     session: Session, *, phone: str, name: str, pin: str, scrypt_n: int
 ) -> User:
-    """Return the login for a phone, creating it; an existing login must be given its own PIN."""
+    """Return the login for a phone, creating it with `pin` if there is none.
+
+    Trusted code only (the demo, the CLI, tests): an existing login is returned as it is, its PIN
+    neither checked nor changed. The API registers people through `register_member` and
+    `register_merchant`, which never hand an existing login to an admin.
+    """
     user = session.scalar(select(User).where(User.phone == phone))
     if user is None:
-        user = User(phone=phone, name=name, pin_hash=hash_pin(pin, scrypt_n))
-        session.add(user)
-        session.flush()
-        return user
-    if not pin_matches(pin, user.pin_hash):
-        raise PinMismatch()
+        user = _create_user(session, phone=phone, name=name, pin=pin, scrypt_n=scrypt_n)
+    return user
+
+
+def _create_user(session: Session, *, phone: str, name: str, pin: str, scrypt_n: int) -> User:
+    user = User(phone=phone, name=name, pin_hash=hash_pin(pin, scrypt_n))
+    session.add(user)
+    session.flush()
     return user
 
 
@@ -83,9 +100,32 @@ def register_member(
     pin: str,
     tier: str,
     scrypt_n: int,
-) -> Member:
-    """Register a member of `cooperative` and open their wallet there."""
-    user = find_or_create_user(session, phone=phone, name=name, pin=pin, scrypt_n=scrypt_n)
+    invited_by_user_id: int | None = None,
+) -> Member | Invitation:
+    """Register a member of `cooperative` (a new phone: a login with `pin` and a wallet), or
+    invite the person who already has a login on `phone` (whose PIN is not looked at).
+
+    A person is a member of one cooperative only: a phone that is already a member's is refused.
+    """
+    user = session.scalar(select(User).where(User.phone == phone))
+    if user is None:
+        user = _create_user(session, phone=phone, name=name, pin=pin, scrypt_n=scrypt_n)
+        return enrol_member(session, cooperative=cooperative, user=user, tier=tier)
+    if session.scalar(select(Member.id).where(Member.user_id == user.id)) is not None:
+        raise PhoneTaken()
+    return _invite(
+        session,
+        user=user,
+        cooperative=cooperative,
+        role=InvitationRole.MEMBER,
+        invited_by_user_id=invited_by_user_id,
+        tier=tier,
+    )
+
+
+def enrol_member(session: Session, *, cooperative: Cooperative, user: User, tier: str) -> Member:
+    """Make an existing login a member of `cooperative` and open their wallet there (trusted:
+    the person's consent is the caller's business)."""
     if session.scalar(select(Member.id).where(Member.user_id == user.id)) is not None:
         raise PhoneTaken()
     wallet = ledger.open_account(session, AccountKind.WALLET, cooperative.id)
@@ -106,11 +146,40 @@ def register_merchant(
     owner_name: str,
     owner_pin: str,
     scrypt_n: int,
-) -> Merchant:
-    """Register a merchant of `cooperative`, owned by the login of `owner_phone`."""
-    owner = find_or_create_user(
-        session, phone=owner_phone, name=owner_name, pin=owner_pin, scrypt_n=scrypt_n
+    invited_by_user_id: int | None = None,
+) -> Merchant | Invitation:
+    """Register a merchant of `cooperative` owned by a new login on `owner_phone`, or invite the
+    person who already has a login there to own it (their PIN is not looked at)."""
+    owner = session.scalar(select(User).where(User.phone == owner_phone))
+    if owner is None:
+        owner = _create_user(
+            session, phone=owner_phone, name=owner_name, pin=owner_pin, scrypt_n=scrypt_n
+        )
+        return open_merchant(
+            session, cooperative=cooperative, owner=owner, name=name, kind=kind, category=category
+        )
+    return _invite(
+        session,
+        user=owner,
+        cooperative=cooperative,
+        role=InvitationRole.MERCHANT_OWNER,
+        invited_by_user_id=invited_by_user_id,
+        merchant_name=name,
+        merchant_kind=kind,
+        merchant_category=category,
     )
+
+
+def open_merchant(
+    session: Session,
+    *,
+    cooperative: Cooperative,
+    owner: User,
+    name: str,
+    kind: str,
+    category: str,
+) -> Merchant:
+    """Open a merchant of `cooperative` owned by an existing login (trusted, as `enrol_member`)."""
     account = ledger.open_account(session, AccountKind.MERCHANT, cooperative.id)
     merchant = Merchant(
         cooperative=cooperative,
@@ -123,6 +192,114 @@ def register_merchant(
     session.add(merchant)
     session.flush()
     return merchant
+
+
+def _invite(
+    session: Session,
+    *,
+    user: User,
+    cooperative: Cooperative,
+    role: str,
+    invited_by_user_id: int | None,
+    **offer,
+) -> Invitation:
+    """Return the pending invitation of this offer, creating it (so a repeat adds nothing)."""
+    existing = session.scalar(
+        select(Invitation).where(
+            Invitation.user_id == user.id,
+            Invitation.cooperative_id == cooperative.id,
+            Invitation.role == role,
+            Invitation.status == InvitationStatus.PENDING,
+            *(getattr(Invitation, field) == value for field, value in offer.items()),
+        )
+    )
+    if existing is not None:
+        return existing
+    invitation = Invitation(
+        user=user,
+        cooperative=cooperative,
+        role=role,
+        status=InvitationStatus.PENDING,
+        invited_by_user_id=invited_by_user_id,
+        **offer,
+    )
+    session.add(invitation)
+    session.flush()
+    return invitation
+
+
+def pending_invitations(session: Session, user_id: int) -> list[Invitation]:
+    """A person's invitations still waiting for an answer, oldest first."""
+    return list(
+        session.scalars(
+            select(Invitation)
+            .where(Invitation.user_id == user_id, Invitation.status == InvitationStatus.PENDING)
+            .order_by(Invitation.id)
+        )
+    )
+
+
+def _own_invitation(session: Session, user_id: int, public_id: str) -> Invitation:
+    """The caller's invitation, locked and read afresh; anyone else's is 404 exactly like an
+    unknown id. (The person's own row is never locked here: `check_pin` claims on it.)"""
+    invitation = session.scalar(
+        select(Invitation)
+        .where(Invitation.public_id == public_id, Invitation.user_id == user_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if invitation is None:
+        raise NotFound("No such invitation.", "Undangan tidak ditemukan.")
+    return invitation
+
+
+def _decide(session: Session, invitation: Invitation, status: str, **made) -> None:
+    """Move a pending invitation to `status` once: a conditional UPDATE, so of two concurrent
+    answers exactly one lands and the other is refused."""
+    changed = session.execute(
+        update(Invitation)
+        .where(Invitation.id == invitation.id, Invitation.status == InvitationStatus.PENDING)
+        .values(status=status, decided_at=utcnow(), **made)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if changed != 1:
+        raise InvitationNotPending()
+    session.refresh(invitation)
+
+
+def accept_invitation(
+    session: Session, *, user_id: int, invitation_id: str, pin: str, policy: PinPolicy
+) -> Invitation:
+    """Accept one of the caller's invitations on their own PIN: only now does the member (with a
+    wallet) or the merchant exist."""
+    invitation = _own_invitation(session, user_id, invitation_id)
+    if invitation.status != InvitationStatus.PENDING:
+        raise InvitationNotPending()
+    check_pin(session, user_id, pin, policy)
+    user = session.get(User, user_id)
+    if invitation.role == InvitationRole.MEMBER:
+        member = enrol_member(
+            session, cooperative=invitation.cooperative, user=user, tier=invitation.tier
+        )
+        _decide(session, invitation, InvitationStatus.ACCEPTED, member_id=member.id)
+    else:
+        merchant = open_merchant(
+            session,
+            cooperative=invitation.cooperative,
+            owner=user,
+            name=invitation.merchant_name,
+            kind=invitation.merchant_kind,
+            category=invitation.merchant_category,
+        )
+        _decide(session, invitation, InvitationStatus.ACCEPTED, merchant_id=merchant.id)
+    return invitation
+
+
+def decline_invitation(session: Session, *, user_id: int, invitation_id: str) -> Invitation:
+    """Decline one of the caller's invitations (no PIN: declining gives nobody anything)."""
+    invitation = _own_invitation(session, user_id, invitation_id)
+    _decide(session, invitation, InvitationStatus.DECLINED)
+    return invitation
 
 
 def grant_staff_role(

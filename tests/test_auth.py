@@ -92,14 +92,22 @@ def test_me_shows_a_members_roles_member_id_and_wallet_balance(city):
 
 
 def test_a_driver_who_is_also_a_member_has_both_roles(city):
+    # The driver already has a login, so the admin's registration is an invitation that the
+    # driver accepts in their own app with their own PIN (tests/test_invitations.py).
     coop = city.make_cooperative("KAM", kind="transport")
+    admin = city.make_admin(coop)
     driver = city.make_merchant(coop, kind="angkot")
-    as_member = city.make_member(coop, pin=driver.pin, phone=driver.phone)
-    assert as_member.user_id == driver.user_id
+    body = {"phone": driver.phone, "name": "Pak Darmo", "pin": "000000"}
+    invited = city.post(admin, f"/api/v1/cooperatives/{coop}/members", body, key=None)
+    assert invited.status_code == 201, invited.get_json()
+    path = f"/api/v1/me/invitations/{invited.get_json()['id']}/accept"
+    accepted = city.post(driver, path, {"pin": driver.pin}, key=None)
+    assert accepted.status_code == 200, accepted.get_json()
+    member_id = accepted.get_json()["member_id"]
 
     body = city.get(driver, "/api/v1/me").get_json()
     assert body["roles"] == ["member", "merchant"]
-    assert body["member_id"] == as_member.id
+    assert body["member_id"] == member_id
     assert body["merchant_ids"] == [driver.id]
     assert body["wallet_balance"] == 0
 
@@ -161,6 +169,42 @@ def test_unknown_phone_is_refused_like_a_wrong_pin(city):
         "invalid-credentials",
     )
     assert unknown["title"] == known["title"] and unknown["detail"] == known["detail"]
+
+
+def test_unknown_and_known_phones_answer_alike_through_the_lock(app, city):
+    # Wrong PINs for a phone without a login are counted and locked like a person's, so not
+    # even the fifth try tells a registered number from an unknown one.
+    coop = city.make_cooperative("KSM")
+    siti = city.make_member(coop)
+    unknown = {"phone": "+6281299999999", "pin": "123456"}
+
+    def shape(response):
+        body = dict(response.get_json())
+        body.pop("locked_until", None)
+        return response.status_code, body, "locked_until" in response.get_json()
+
+    for _ in range(app.config["PIN_ATTEMPTS_MAX"] + 2):
+        known = login(city.client, siti, wrong(siti.pin))
+        stranger = city.client.post("/api/v1/auth/login", json=unknown)
+        assert shape(known) == shape(stranger)
+    assert known.status_code == 423
+
+
+def test_the_lock_message_says_the_settings_in_force(app, city):
+    app.config.update(PIN_ATTEMPTS_MAX=3, PIN_LOCKOUT_SECONDS=30 * 60)
+    coop = city.make_cooperative("KSM")
+    siti = city.make_member(coop)
+    for _ in range(2):
+        assert_problem(login(city.client, siti, wrong(siti.pin)), 401, "invalid-credentials")
+    indonesian = assert_problem(login(city.client, siti, wrong(siti.pin)), 423, "pin-locked")
+    assert indonesian["detail"] == "PIN salah 3 kali berturut-turut. Coba lagi dalam 30 menit."
+    english = city.client.post(
+        "/api/v1/auth/login",
+        json={"phone": siti.phone, "pin": siti.pin},
+        headers={"Accept-Language": "en"},
+    )
+    body = assert_problem(english, 423, "pin-locked")
+    assert body["detail"] == "3 wrong PINs in a row. Try again in 30 minutes."
 
 
 def test_fifth_wrong_pin_locks_login_for_15_minutes(app, city):
@@ -393,6 +437,36 @@ def test_refresh_rotates_and_reuse_of_a_spent_token_revokes_the_whole_family(cit
 
 def test_an_unknown_refresh_token_is_refused(city):
     assert_problem(refresh(city.client, "not-a-refresh-token"), 401, "invalid-token")
+
+
+def test_logout_with_the_token_in_the_body_revokes_its_family(city):
+    coop = city.make_cooperative("KSM")
+    siti = city.make_member(coop)
+    first = login(city.client, siti).get_json()
+    second = refresh(city.client, first["refresh_token"]).get_json()
+    other = login(city.client, siti).get_json()
+
+    response = city.client.post(
+        "/api/v1/auth/logout", json={"refresh_token": second["refresh_token"]}
+    )
+    assert response.status_code == 200, response.get_json()
+    assert_problem(refresh(city.client, second["refresh_token"]), 401, "invalid-token")
+    # Another login of the same person is another session, and lives on.
+    assert refresh(city.client, other["refresh_token"]).status_code == 200
+
+
+def test_logout_with_the_session_cookie_revokes_its_family(city):
+    coop = city.make_cooperative("KSM")
+    siti = city.make_member(coop)
+    response = city.client.post(
+        "/api/v1/auth/login",
+        json={"phone": siti.phone, "pin": siti.pin},
+        headers={"Interkop-Session": "cookie"},
+    )
+    assert response.status_code == 200
+    cookie = city.client.get_cookie("interkop_refresh", path="/api/v1/auth").value
+    assert city.client.post("/api/v1/auth/logout", json={}).status_code == 200
+    assert_problem(refresh(city.client, cookie), 401, "invalid-token")
 
 
 def test_a_refresh_token_is_not_accepted_as_an_access_token(city):

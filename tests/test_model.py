@@ -661,6 +661,9 @@ class LedgerMachine(RuleBasedStateMachine):
         self, m: ModelMember, shop: ModelMerchant, amount: int, pin: str
     ) -> Expect | None:
         """Everything `pay` checks once the QR and the amount are settled, in its order."""
+        if m.locked:
+            # While locked no money leaves the wallet, with or without a PIN.
+            return Expect(423, "pin-locked", stored=False)
         policy = self.limits_of(m)
         if amount > policy.no_pin_max or pin != "none":
             if pin == "none":
@@ -1191,7 +1194,8 @@ def test_a_scripted_day_takes_every_rule_and_every_refusal(app):
             step(machine.cash_out, 2, 0, 1, "wrong", attempt % 2 == 0, expect=(403, "wrong-pin"))
         step(machine.cash_out, 2, 0, 1, "wrong", True, expect=(423, "pin-locked"))
         step(machine.cash_out, 2, 0, 1, "right", False, expect=(423, "pin-locked"))
-        step(machine.pay_static, 2, 0, 1_000, "none", True, expect=(201, ""))  # no PIN: still pays
+        # Locked: no money leaves the wallet, not even below the no-PIN threshold.
+        step(machine.pay_static, 2, 0, 1_000, "none", True, expect=(423, "pin-locked"))
     finally:
         machine.teardown()
 

@@ -9,15 +9,14 @@ page's memory. POST /auth/refresh with no refresh_token in the body reads the co
 
 from flask import Blueprint, current_app, jsonify, request
 from pydantic import BaseModel
-from sqlalchemy import select, update
 
 from gateway import auth, ledger
 from gateway.api.openapi import route
 from gateway.api.schemas import LoginRequest, MeResponse, RefreshRequest
 from gateway.api.support import keyring, parse, pin_policy, principal
-from gateway.db import db, transaction, utcnow
+from gateway.db import db, transaction
 from gateway.errors import AuthenticationRequired, MalformedRequest
-from gateway.models import Cooperative, Merchant, RefreshToken
+from gateway.models import Cooperative, Merchant
 
 blueprint = Blueprint("auth", __name__, url_prefix="/api/v1")
 
@@ -134,9 +133,10 @@ def refresh():
             raise AuthenticationRequired()
     else:
         token = parse(RefreshRequest).refresh_token
+    policy = pin_policy()
 
     def work(session):
-        user, new_refresh_token = auth.rotate_refresh_token(session, token, ttl)
+        user, new_refresh_token = auth.rotate_refresh_token(session, token, ttl, policy)
         return _tokens(session, user, new_refresh_token)
 
     return _answer(transaction(db.session, work), from_cookie or _wants_cookie())
@@ -146,29 +146,19 @@ def refresh():
     blueprint,
     "POST",
     "/api/v1/auth/logout",
-    summary="End a cookie session: revoke its refresh token family and clear the cookie",
+    summary="End a session: revoke the refresh token family of the token in the body (or, with "
+    "an empty body, of the session cookie) and clear the cookie",
+    request=RefreshRequest,
     response=LogoutResponse,
     authenticated=False,
 )
 def logout():
     _require_json_request()
-    token = request.cookies.get(REFRESH_COOKIE)
+    token = request.cookies.get(REFRESH_COOKIE) if _body_is_empty() else None
+    if not _body_is_empty():
+        token = parse(RefreshRequest).refresh_token
     if token:
-
-        def work(session):
-            family_id = session.scalar(
-                select(RefreshToken.family_id).where(
-                    RefreshToken.token_hash == auth._hash_token(token)
-                )
-            )
-            if family_id is not None:
-                session.execute(
-                    update(RefreshToken)
-                    .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
-                    .values(revoked_at=utcnow())
-                )
-
-        transaction(db.session, work)
+        transaction(db.session, lambda session: auth.revoke_refresh_family(session, token))
     response = jsonify(status="logged-out")
     response.delete_cookie(
         REFRESH_COOKIE,

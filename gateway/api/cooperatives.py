@@ -1,8 +1,14 @@
-"""Cooperatives and their members and merchants."""
+"""Cooperatives and their members and merchants.
+
+Registering a phone that already has a login answers 201 with a pending invitation instead of
+a member or merchant (the same whatever PIN was typed): see gateway/api/invitations.py.
+"""
 
 from flask import Blueprint, current_app, jsonify, request
+from pydantic import RootModel
 
 from gateway import registry
+from gateway.api.invitations import InvitationResponse, invitation_json
 from gateway.api.openapi import route
 from gateway.api.schemas import (
     CooperativeList,
@@ -18,9 +24,17 @@ from gateway.api.schemas import (
 from gateway.api.support import page_limit, parse, principal
 from gateway.db import db, transaction
 from gateway.errors import Forbidden
-from gateway.models import Cooperative, Member, Merchant
+from gateway.models import Cooperative, Invitation, Member, Merchant
 
 blueprint = Blueprint("cooperatives", __name__, url_prefix="/api/v1")
+
+
+class MemberRegistration(RootModel[MemberResponse | InvitationResponse]):
+    """The new member, or the invitation sent to a person who already has a login."""
+
+
+class MerchantRegistration(RootModel[MerchantResponse | InvitationResponse]):
+    """The new merchant, or the invitation sent to its owner, who already has a login."""
 
 
 def cooperative_json(cooperative: Cooperative) -> dict:
@@ -109,15 +123,17 @@ def create_cooperative():
     blueprint,
     "POST",
     "/api/v1/cooperatives/{coop_id}/members",
-    summary="Register a member (the cooperative's admin)",
+    summary="Register a member (the cooperative's admin); a phone that already has a login gets "
+    "an invitation to accept in its own app instead",
     request=MemberRequest,
-    response=MemberResponse,
+    response=MemberRegistration,
     status=201,
 )
 def register_member(coop_id):
     cooperative = _administered(coop_id)
     body = parse(MemberRequest)
-    member = transaction(
+    admin_user_id = principal().user_id
+    registered = transaction(
         db.session,
         lambda session: registry.register_member(
             session,
@@ -127,9 +143,12 @@ def register_member(coop_id):
             pin=body.pin,
             tier=body.tier,
             scrypt_n=current_app.config["PIN_SCRYPT_N"],
+            invited_by_user_id=admin_user_id,
         ),
     )
-    return jsonify(member_json(member)), 201
+    if isinstance(registered, Invitation):
+        return jsonify(invitation_json(registered)), 201
+    return jsonify(member_json(registered)), 201
 
 
 @route(
@@ -152,15 +171,17 @@ def list_members(coop_id):
     blueprint,
     "POST",
     "/api/v1/cooperatives/{coop_id}/merchants",
-    summary="Register a merchant (the cooperative's admin)",
+    summary="Register a merchant (the cooperative's admin); an owner who already has a login gets "
+    "an invitation to accept in their own app instead",
     request=MerchantRequest,
-    response=MerchantResponse,
+    response=MerchantRegistration,
     status=201,
 )
 def register_merchant(coop_id):
     cooperative = _administered(coop_id)
     body = parse(MerchantRequest)
-    merchant = transaction(
+    admin_user_id = principal().user_id
+    registered = transaction(
         db.session,
         lambda session: registry.register_merchant(
             session,
@@ -172,9 +193,12 @@ def register_merchant(coop_id):
             owner_name=body.owner_name,
             owner_pin=body.owner_pin,
             scrypt_n=current_app.config["PIN_SCRYPT_N"],
+            invited_by_user_id=admin_user_id,
         ),
     )
-    return jsonify(merchant_json(merchant)), 201
+    if isinstance(registered, Invitation):
+        return jsonify(invitation_json(registered)), 201
+    return jsonify(merchant_json(registered)), 201
 
 
 @route(

@@ -15,7 +15,17 @@ from gateway.models.payments import (
     QrStatus,
     Refund,
 )
-from gateway.models.people import Member, MemberTier, Role, StaffRole, User
+from gateway.models.people import (
+    Invitation,
+    InvitationRole,
+    InvitationStatus,
+    Member,
+    MemberTier,
+    PhonePinAttempts,
+    Role,
+    StaffRole,
+    User,
+)
 from gateway.models.settlement import AuditEvent, SettlementWindow, WindowStatus
 
 __all__ = [
@@ -36,11 +46,15 @@ __all__ = [
     "CooperativeKind",
     "Event",
     "IdempotencyKey",
+    "Invitation",
+    "InvitationRole",
+    "InvitationStatus",
     "Member",
     "MemberTier",
     "Merchant",
     "MerchantCategory",
     "MerchantKind",
+    "PhonePinAttempts",
     "RefreshToken",
     "Role",
     "StaffRole",

@@ -1,4 +1,6 @@
-"""People: one login (user) per phone, whatever roles it holds; members; staff roles."""
+"""People: one login (user) per phone, whatever roles it holds; members; staff roles; the
+invitations by which a person who already has a login takes on another role; and the PIN
+failures counted against phone numbers that have no login."""
 
 from datetime import datetime
 from enum import StrEnum
@@ -88,3 +90,60 @@ class StaffRole(db.Model):
 
     user: Mapped[User] = relationship(back_populates="staff_roles")
     cooperative: Mapped["Cooperative | None"] = relationship()  # noqa: F821
+
+
+class InvitationRole(StrEnum):
+    MEMBER = "member"
+    MERCHANT_OWNER = "merchant_owner"
+
+
+class InvitationStatus(StrEnum):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+
+
+class Invitation(db.Model):
+    """A cooperative's offer of a role to a person who already has a login: to become its member,
+    or the owner of a new merchant of it. Nothing exists until the person accepts it in their own
+    app with their own PIN, so an admin never needs (or learns anything about) that PIN."""
+
+    __tablename__ = "invitations"
+    __table_args__ = (
+        one_of("role", InvitationRole, "role"),
+        one_of("status", InvitationStatus, "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(
+        String(32), unique=True, default=lambda: new_public_id("inv")
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    cooperative_id: Mapped[int] = mapped_column(ForeignKey("cooperatives.id"))
+    role: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default=InvitationStatus.PENDING)
+    # A member's tier; a merchant's name, kind and category.
+    tier: Mapped[str | None] = mapped_column(String(16))
+    merchant_name: Mapped[str | None] = mapped_column(String(120))
+    merchant_kind: Mapped[str | None] = mapped_column(String(16))
+    merchant_category: Mapped[str | None] = mapped_column(String(16))
+    invited_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # What accepting it made.
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    merchant_id: Mapped[int | None] = mapped_column(ForeignKey("merchants.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+    cooperative: Mapped["Cooperative"] = relationship()  # noqa: F821
+
+
+class PhonePinAttempts(db.Model):
+    """Wrong PINs typed at login for a phone number that has no login, counted and locked exactly
+    as a person's are, so that the answers never tell a registered number from an unknown one."""
+
+    __tablename__ = "phone_pin_attempts"
+
+    phone: Mapped[str] = mapped_column(String(20), primary_key=True)
+    failed_pin_attempts: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -86,7 +86,7 @@ export function CounterDesk({ api, t, me }) {
     Desk({
       t, className: "register-member", title: t("registerMember"),
       fields: [field(t("phone"), "phone", { type: "tel", value: "+62" }), field(t("name"), "name"), field(t("pin"), "pin", PIN_FIELD), field(t("tier"), "tier", { options: ["basic", "verified"] })],
-      run: (data) => api.post(`/cooperatives/${coop}/members`, data), describe: (member) => `${t("saved")} ${member.name}: ${member.id}`,
+      run: (data) => api.post(`/cooperatives/${coop}/members`, data), describe: (member) => (member.object === "invitation" ? `${t("invited")} ${member.id}` : `${t("saved")} ${member.name}: ${member.id}`),
     }),
     Desk({
       t, className: "register-merchant", title: t("registerMerchant"),
@@ -98,7 +98,7 @@ export function CounterDesk({ api, t, me }) {
         field(t("ownerName"), "owner_name"),
         field(t("ownerPin"), "owner_pin", PIN_FIELD),
       ],
-      run: (data) => api.post(`/cooperatives/${coop}/merchants`, data), describe: (merchant) => `${t("saved")} ${merchant.name}: ${merchant.id}`,
+      run: (data) => api.post(`/cooperatives/${coop}/merchants`, data), describe: (merchant) => (merchant.object === "invitation" ? `${t("invited")} ${merchant.id}` : `${t("saved")} ${merchant.name}: ${merchant.id}`),
     }),
     h("details", { class: "counter-form sticker" }, h("summary", {}, t("sticker")), h("p", {}, t("stickerNote"))),
   );
