@@ -6,14 +6,14 @@ import logging
 
 from flask import Blueprint, Flask, g, jsonify, request
 from sqlalchemy import text
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from gateway import audit
 from gateway.api import openapi
 from gateway.api.support import keyring, problem_response
-from gateway.db import db, transaction
-from gateway.errors import GatewayError, NotFound, ServiceUnavailable, ValidationFailed
+from gateway.db import db, transaction, unique_violation_table
+from gateway.errors import Conflict, GatewayError, NotFound, ServiceUnavailable, ValidationFailed
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,33 @@ HTTP_PROBLEM_SLUGS = {
         "Send the request body as JSON.",
     ),
 }
+
+# What a unique violation means to the client, by the table whose unique index refused the row.
+# Two requests raced to create the same thing; one won, and this answer goes to the others (and to
+# any later request that passed the use case's own check). Tables not named here get the general
+# sentence. English first, then Bahasa Indonesia, as GatewayError takes them.
+UNIQUE_CONFLICTS = {
+    "users": (
+        "This phone number has just been registered.",
+        "Nomor HP ini baru saja didaftarkan.",
+    ),
+    "members": (
+        "This person is already a member.",
+        "Orang ini sudah menjadi anggota.",
+    ),
+    "cooperatives": (
+        "A cooperative with this code already exists.",
+        "Koperasi dengan kode ini sudah ada.",
+    ),
+    "staff_roles": (
+        "This person already has this role.",
+        "Orang ini sudah memiliki peran ini.",
+    ),
+}
+UNIQUE_CONFLICT_DEFAULT = (
+    "This was just created by another request. Reload and try again if needed.",
+    "Data ini baru saja dibuat oleh permintaan lain. Muat ulang dan coba lagi bila perlu.",
+)
 
 root = Blueprint("root", __name__)
 
@@ -94,6 +121,21 @@ def handle_http_exception(error: HTTPException):
         if name.lower() != "content-type":
             response.headers[name] = value
     return response
+
+
+def handle_integrity_error(error: IntegrityError):
+    """Answer a unique violation (two requests racing to create one thing) with a 409 problem.
+
+    The one place where a database's refusal of a duplicate becomes an answer: use cases check
+    for a duplicate first, but only the unique index sees a racing transaction's row. Any other
+    integrity error is a bug and stays a 500.
+    """
+    table = unique_violation_table(error)
+    if table is None:
+        return handle_unexpected(error)
+    db.session.rollback()
+    log.info("unique violation on %s answered 409", table or "an unnamed index")
+    return problem_response(Conflict(*UNIQUE_CONFLICTS.get(table, UNIQUE_CONFLICT_DEFAULT)))
 
 
 def handle_unexpected(error: Exception):
@@ -211,6 +253,7 @@ def init_app(app: Flask) -> None:
         app.register_blueprint(module.blueprint)
     app.register_error_handler(GatewayError, handle_gateway_error)
     app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(IntegrityError, handle_integrity_error)
     app.register_error_handler(Exception, handle_unexpected)
     app.before_request(refuse_nul_bytes)
     app.after_request(security_headers)
