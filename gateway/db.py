@@ -9,6 +9,7 @@ are retried by `transaction`.
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 from collections.abc import Callable
@@ -17,7 +18,7 @@ from typing import TypeVar
 
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData, event
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session
 
 NAMING_CONVENTION = {
@@ -107,6 +108,51 @@ def commit_alone(session: Session, statement) -> None:
     connection.exec_driver_sql("COMMIT")
     connection.exec_driver_sql("BEGIN IMMEDIATE")
     connection.exec_driver_sql(f"SAVEPOINT {TRANSACTION_START}")
+
+
+UNIQUE_VIOLATION_SQLSTATE = "23505"
+_SQLITE_UNIQUE_FAILED = re.compile(r"^UNIQUE constraint failed: (?:index '[^']*'|(\w+)\.)")
+
+
+def unique_violation_table(error: IntegrityError) -> str | None:
+    """Return the table whose unique index `error` violated, or None if it is no unique violation.
+
+    PostgreSQL (psycopg) says so by SQLSTATE 23505 and names the table; SQLite says "UNIQUE
+    constraint failed: users.phone". Any other integrity error (a foreign key, a check) is None:
+    that is a bug, not a race a client can cause.
+    """
+    original = error.orig
+    if getattr(original, "sqlstate", None) == UNIQUE_VIOLATION_SQLSTATE:
+        diagnostic = getattr(original, "diag", None)
+        return getattr(diagnostic, "table_name", None) or ""
+    found = _SQLITE_UNIQUE_FAILED.match(str(original))
+    if found is None:
+        return None
+    return found.group(1) or ""
+
+
+def insert_or_find(
+    session: Session, create: Callable[[], T], find: Callable[[], T | None]
+) -> tuple[T, bool]:
+    """Insert the row `create()` makes, or, if a racing transaction's row already holds its
+    unique index, return that row as `find()` reads it; also say whether this call inserted.
+
+    The insert runs in a savepoint, so losing the race rolls back only the insert, not the
+    caller's transaction; under READ COMMITTED (and SQLite's write lock) `find()` then sees the
+    winner's committed row. For get-or-create and create-or-replace use cases (a sticker, a PUT).
+    """
+    try:
+        with session.begin_nested():
+            row = create()
+            session.add(row)
+        return row, True
+    except IntegrityError as error:
+        if unique_violation_table(error) is None:
+            raise
+        found = find()
+        if found is None:
+            raise
+        return found, False
 
 
 def _is_retryable(error: DBAPIError) -> bool:

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import Text, cast, select
 from sqlalchemy.orm import Session
 
+from gateway.db import insert_or_find
 from gateway.models import FeeSchedule
 from gateway.money import AMOUNT_MAX, BASIS_POINTS, bps_of, split
 
@@ -158,27 +159,40 @@ def put_rule(
     acquirer_cooperative_id: int | None,
     rule: FeeRule,
 ) -> FeeSchedule:
-    """Create or replace the rule of a pair (or the default / on-us rule)."""
-    schedule = session.scalar(
-        select(FeeSchedule).where(
-            FeeSchedule.scope == scope,
-            FeeSchedule.issuer_cooperative_id.is_(None)
-            if issuer_cooperative_id is None
-            else FeeSchedule.issuer_cooperative_id == issuer_cooperative_id,
-            FeeSchedule.acquirer_cooperative_id.is_(None)
-            if acquirer_cooperative_id is None
-            else FeeSchedule.acquirer_cooperative_id == acquirer_cooperative_id,
+    """Create or replace the rule of a pair (or the default / on-us rule).
+
+    Idempotent under concurrency: of PUTs racing to create the same rule, one inserts it and the
+    others replace it (the unique index says who was first), so every caller succeeds and one row
+    holds the rule of whoever wrote last.
+    """
+
+    def find() -> FeeSchedule | None:
+        return session.scalar(
+            select(FeeSchedule).where(
+                FeeSchedule.scope == scope,
+                FeeSchedule.issuer_cooperative_id.is_(None)
+                if issuer_cooperative_id is None
+                else FeeSchedule.issuer_cooperative_id == issuer_cooperative_id,
+                FeeSchedule.acquirer_cooperative_id.is_(None)
+                if acquirer_cooperative_id is None
+                else FeeSchedule.acquirer_cooperative_id == acquirer_cooperative_id,
+            )
         )
-    )
+
+    schedule = find()
     if schedule is None:
-        schedule = FeeSchedule(
-            scope=scope,
-            issuer_cooperative_id=issuer_cooperative_id,
-            acquirer_cooperative_id=acquirer_cooperative_id,
-            rule=rule.model_dump(),
+        schedule, inserted = insert_or_find(
+            session,
+            lambda: FeeSchedule(
+                scope=scope,
+                issuer_cooperative_id=issuer_cooperative_id,
+                acquirer_cooperative_id=acquirer_cooperative_id,
+                rule=rule.model_dump(),
+            ),
+            find,
         )
-        session.add(schedule)
-    else:
-        schedule.rule = rule.model_dump()
+        if inserted:
+            return schedule
+    schedule.rule = rule.model_dump()
     session.flush()
     return schedule

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Text, bindparam, case, cast, func, select
 from sqlalchemy.orm import Session
 
-from gateway.db import HotStatement
+from gateway.db import HotStatement, insert_or_find
 from gateway.errors import LimitExceeded
 from gateway.models import Cooperative, LimitPolicy, Member, Payment, Transfer
 from gateway.money import AMOUNT_MAX, format_rupiah
@@ -268,20 +268,33 @@ def remaining(session: Session, member: Member, balance: int, now: datetime) -> 
 def put_policy(
     session: Session, cooperative_id: int | None, tier: str, policy: Limits
 ) -> LimitPolicy:
-    """Create or replace the limits of a cooperative's tier (or the city default when None)."""
-    row = session.scalar(
-        select(LimitPolicy).where(
-            LimitPolicy.tier == tier,
-            LimitPolicy.cooperative_id.is_(None)
-            if cooperative_id is None
-            else LimitPolicy.cooperative_id == cooperative_id,
+    """Create or replace the limits of a cooperative's tier (or the city default when None).
+
+    Idempotent under concurrency, as `fees.put_rule`: racing PUTs all succeed, one row remains.
+    """
+
+    def find() -> LimitPolicy | None:
+        return session.scalar(
+            select(LimitPolicy).where(
+                LimitPolicy.tier == tier,
+                LimitPolicy.cooperative_id.is_(None)
+                if cooperative_id is None
+                else LimitPolicy.cooperative_id == cooperative_id,
+            )
         )
-    )
+
+    row = find()
     if row is None:
-        row = LimitPolicy(cooperative_id=cooperative_id, tier=tier, limits=policy.model_dump())
-        session.add(row)
-    else:
-        row.limits = policy.model_dump()
+        row, inserted = insert_or_find(
+            session,
+            lambda: LimitPolicy(
+                cooperative_id=cooperative_id, tier=tier, limits=policy.model_dump()
+            ),
+            find,
+        )
+        if inserted:
+            return row
+    row.limits = policy.model_dump()
     session.flush()
     return row
 

@@ -555,7 +555,12 @@ def list_payments(
     statement = _owner_filter(select(Payment), merchant_id, payer_member_id)
 
     def position(public_id):
-        found = session.scalar(select(Payment.id).where(Payment.public_id == public_id))
+        # Only among the owner's own payments: another's payment id answers as an unknown one.
+        found = session.scalar(
+            _owner_filter(select(Payment.id), merchant_id, payer_member_id).where(
+                Payment.public_id == public_id
+            )
+        )
         if found is None:
             raise ValidationFailed("The cursor is not valid.", "Kursor tidak sah.")
         return found
@@ -586,9 +591,11 @@ def list_payments(
         newest_id = max([last_id, *(row.id for row in rows)])
         newest = next((row.public_id for row in rows if row.id == newest_id), last)
         delivered = set(seen) | {row.public_id for row in rows}
+        # Of the owner's own payments only: a forged cursor's ids must not come back as news of
+        # which of them exist.
         still_recent = set(
             session.scalars(
-                select(Payment.public_id).where(
+                _owner_filter(select(Payment.public_id), merchant_id, payer_member_id).where(
                     Payment.public_id.in_(delivered), Payment.created_at >= new_since
                 )
             )

@@ -22,7 +22,7 @@ import segno
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from gateway.db import new_public_id, utcnow
+from gateway.db import insert_or_find, new_public_id, utcnow
 from gateway.errors import GatewayError, NotFound
 from gateway.keys import KeyRing
 from gateway.models import Cooperative, Merchant, QrCode, QrKind, QrStatus
@@ -192,18 +192,28 @@ def issue_dynamic(
 
 
 def static_for(session: Session, ring: KeyRing, settings: QrSettings, merchant: Merchant) -> QrCode:
-    """Return the merchant's active sticker, issuing one if it has none."""
-    qr = session.scalar(
-        select(QrCode)
-        .where(
-            QrCode.merchant_id == merchant.id,
-            QrCode.kind == QrKind.STATIC,
-            QrCode.status == QrStatus.ACTIVE,
+    """Return the merchant's active sticker, issuing one if it has none.
+
+    One active sticker per merchant is held by the database (a partial unique index): of first
+    requests racing to issue it, one does, and the others return that same sticker.
+    """
+
+    def find() -> QrCode | None:
+        return session.scalar(
+            select(QrCode)
+            .where(
+                QrCode.merchant_id == merchant.id,
+                QrCode.kind == QrKind.STATIC,
+                QrCode.status == QrStatus.ACTIVE,
+            )
+            .order_by(QrCode.id.desc())
+            .limit(1)
         )
-        .order_by(QrCode.id.desc())
-        .limit(1)
-    )
-    return qr if qr is not None else _issue(session, ring, settings, merchant)
+
+    qr = find()
+    if qr is None:
+        qr, _ = insert_or_find(session, lambda: _issue(session, ring, settings, merchant), find)
+    return qr
 
 
 def transition(session: Session, qr_id: int, kind: str, to_status: str) -> bool:

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from gateway import ledger
 from gateway.auth import PinPolicy, check_pin, hash_pin
 from gateway.db import utcnow
-from gateway.errors import Conflict, NotFound
+from gateway.errors import Conflict, NotFound, ValidationFailed
 from gateway.models import (
     AccountKind,
     Cooperative,
@@ -352,12 +352,20 @@ class Page:
 
 
 def list_page(session: Session, model, cooperative_id: int, cursor: str | None, limit: int) -> Page:
-    """Return one page of a cooperative's members or merchants, oldest first, by opaque cursor."""
+    """Return one page of a cooperative's members or merchants, oldest first, by opaque cursor.
+
+    The cursor is looked up among this cooperative's own rows only: the id of another
+    cooperative's member answers exactly as an unknown one does (422), so ids cannot be probed.
+    """
     statement = select(model).where(model.cooperative_id == cooperative_id)
     if cursor:
-        after = session.scalar(select(model.id).where(model.public_id == cursor))
+        after = session.scalar(
+            select(model.id).where(
+                model.public_id == cursor, model.cooperative_id == cooperative_id
+            )
+        )
         if after is None:
-            raise NotFound("The page cursor is not valid.", "Kursor halaman tidak sah.")
+            raise ValidationFailed("The cursor is not valid.", "Kursor tidak sah.")
         statement = statement.where(model.id > after)
     rows = list(session.scalars(statement.order_by(model.id).limit(limit + 1)))
     next_cursor = rows[limit - 1].public_id if len(rows) > limit else None

@@ -209,3 +209,18 @@ def test_authenticated_operations_say_so(spec):
             assert "security" not in operation, path
         if path.startswith(("/api/v1/counter/", "/api/v1/cooperatives", "/api/v1/me")):
             assert operation["security"] == [{"bearer": []}], (method, path)
+
+
+def test_every_operation_with_a_body_documents_415(spec):
+    seen = 0
+    for method, path, operation in operations(spec):
+        if "requestBody" in operation:
+            seen += 1
+            refusal = operation["responses"]["415"]["content"]["application/problem+json"]
+            assert refusal["schema"] == {"$ref": SCHEMA_REF + "Problem"}, (method, path)
+    assert seen >= 10
+
+
+def test_staff_only_reads_document_403(spec):
+    for path in ("/api/v1/fee-schedules", "/api/v1/limit-policies"):
+        assert "403" in spec["paths"][path]["get"]["responses"], path

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlsplit, urlunsplit
 
 from flask import Blueprint, Flask, g, jsonify, request
 from sqlalchemy import text
-from sqlalchemy.exc import InterfaceError, OperationalError
-from werkzeug.exceptions import HTTPException
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from werkzeug.exceptions import HTTPException, UnsupportedMediaType
 
 from gateway import audit
 from gateway.api import openapi
 from gateway.api.support import keyring, problem_response
-from gateway.db import db, transaction
-from gateway.errors import GatewayError, NotFound, ServiceUnavailable, ValidationFailed
+from gateway.db import db, transaction, unique_violation_table
+from gateway.errors import Conflict, GatewayError, NotFound, ServiceUnavailable, ValidationFailed
 
 log = logging.getLogger(__name__)
 
@@ -31,10 +32,37 @@ HTTP_PROBLEM_SLUGS = {
     413: ("payload-too-large", "Isi permintaan terlalu besar.", "The request body is too large."),
     415: (
         "unsupported-media-type",
-        "Kirim isi permintaan sebagai JSON.",
-        "Send the request body as JSON.",
+        "Kirim isi permintaan sebagai JSON, dengan Content-Type: application/json.",
+        "Send the request body as JSON, with Content-Type: application/json.",
     ),
 }
+
+# What a unique violation means to the client, by the table whose unique index refused the row.
+# Two requests raced to create the same thing; one won, and this answer goes to the others (and to
+# any later request that passed the use case's own check). Tables not named here get the general
+# sentence. English first, then Bahasa Indonesia, as GatewayError takes them.
+UNIQUE_CONFLICTS = {
+    "users": (
+        "This phone number has just been registered.",
+        "Nomor HP ini baru saja didaftarkan.",
+    ),
+    "members": (
+        "This person is already a member.",
+        "Orang ini sudah menjadi anggota.",
+    ),
+    "cooperatives": (
+        "A cooperative with this code already exists.",
+        "Koperasi dengan kode ini sudah ada.",
+    ),
+    "staff_roles": (
+        "This person already has this role.",
+        "Orang ini sudah memiliki peran ini.",
+    ),
+}
+UNIQUE_CONFLICT_DEFAULT = (
+    "This was just created by another request. Reload and try again if needed.",
+    "Data ini baru saja dibuat oleh permintaan lain. Muat ulang dan coba lagi bila perlu.",
+)
 
 root = Blueprint("root", __name__)
 
@@ -96,6 +124,21 @@ def handle_http_exception(error: HTTPException):
     return response
 
 
+def handle_integrity_error(error: IntegrityError):
+    """Answer a unique violation (two requests racing to create one thing) with a 409 problem.
+
+    The one place where a database's refusal of a duplicate becomes an answer: use cases check
+    for a duplicate first, but only the unique index sees a racing transaction's row. Any other
+    integrity error is a bug and stays a 500.
+    """
+    table = unique_violation_table(error)
+    if table is None:
+        return handle_unexpected(error)
+    db.session.rollback()
+    log.info("unique violation on %s answered 409", table or "an unnamed index")
+    return problem_response(Conflict(*UNIQUE_CONFLICTS.get(table, UNIQUE_CONFLICT_DEFAULT)))
+
+
 def handle_unexpected(error: Exception):
     try:
         db.session.rollback()
@@ -137,6 +180,23 @@ def refuse_nul_bytes():
         )
 
 
+def require_json_bodies():
+    """Refuse a request body under /api/ that is not sent as `application/json` (415).
+
+    Every body the API reads is JSON; one sent as text/plain, as a form or with no Content-Type
+    is refused before any view reads it. That also closes the cross-site form: a browser sends
+    text/plain or a form cross-site without asking, but application/json only after a CORS
+    preflight, which this gateway never grants.
+    """
+    if request.routing_exception is not None or not request.path.startswith("/api/"):
+        return
+    has_body = (request.content_length or 0) > 0 or "chunked" in request.headers.get(
+        "Transfer-Encoding", ""
+    ).lower()
+    if has_body and request.mimetype != "application/json":
+        raise UnsupportedMediaType()
+
+
 def audit_staff_actions(response):
     """Append an audit event for every change a staff member asks for (whatever the outcome)."""
     if request.method in ("GET", "HEAD", "OPTIONS") or "principal" not in g:
@@ -170,11 +230,35 @@ def audit_staff_actions(response):
 
 
 def security_headers(response):
+    """Headers every answer gets: no sniffing, no referrer, and no caching of anything under /api/
+    that has not said it is public (QR images do; JWKS sits outside /api/): balances, receipts,
+    CSV reports and stickers stay off shared caches and the phone's disk."""
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "no-referrer")
-    if response.mimetype in ("application/json", "application/problem+json"):
+    if request.path.startswith("/api/") or response.mimetype in (
+        "application/json",
+        "application/problem+json",
+    ):
         response.headers.setdefault("Cache-Control", "no-store")
+    relative_location(response)
     return response
+
+
+def relative_location(response) -> None:
+    """Make a redirect's Location a path on this site, never the Host header a client sent.
+
+    Werkzeug's own redirects (merging `//` in a path, a missing trailing slash) build an absolute
+    URL from the request's Host: a forged Host would send the client, or a cache, elsewhere.
+    """
+    location = response.headers.get("Location")
+    if not location:
+        return
+    parts = urlsplit(location)
+    if not parts.scheme and not parts.netloc:
+        return
+    # "//" would make the path a network-path reference: another host again.
+    path = "/" + parts.path.lstrip("/")
+    response.headers["Location"] = urlunsplit(("", "", path, parts.query, parts.fragment))
 
 
 def init_app(app: Flask) -> None:
@@ -213,7 +297,9 @@ def init_app(app: Flask) -> None:
         app.register_blueprint(module.blueprint)
     app.register_error_handler(GatewayError, handle_gateway_error)
     app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(IntegrityError, handle_integrity_error)
     app.register_error_handler(Exception, handle_unexpected)
     app.before_request(refuse_nul_bytes)
+    app.before_request(require_json_bodies)
     app.after_request(security_headers)
     app.after_request(audit_staff_actions)

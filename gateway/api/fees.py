@@ -55,13 +55,37 @@ def put_schedule(issuer_coop_id, acquirer_coop_id):
     return jsonify(transaction(db.session, work))
 
 
+def readable_schedules(caller):
+    """Which fee rules the caller may read: the network admin and observers all of them; a
+    cooperative's admin the default and on-us rules and every pair their cooperative is a side
+    of (what their cooperative earns and is charged); anyone else none (403)."""
+    if caller.network_admin or caller.observer:
+        return select(FeeSchedule)
+    if caller.admin_cooperative_ids:
+        own = caller.admin_cooperative_ids
+        return select(FeeSchedule).where(
+            (FeeSchedule.scope != "pair")
+            | FeeSchedule.issuer_cooperative_id.in_(own)
+            | FeeSchedule.acquirer_cooperative_id.in_(own)
+        )
+    raise Forbidden(
+        "Only the network operator, observers and cooperative admins may read the fee rules.",
+        "Hanya operator jaringan, pengamat dan admin koperasi yang boleh melihat aturan biaya.",
+    )
+
+
 @route(
-    blueprint, "GET", "/api/v1/fee-schedules", summary="Every fee rule, and the built-in default"
+    blueprint,
+    "GET",
+    "/api/v1/fee-schedules",
+    summary="The fee rules the caller may read (network admin and observers: all; a cooperative"
+    " admin: the default, on-us and their own pairs), and the built-in default",
+    problems={403: "a member or merchant: the fee rules are for staff"},
 )
 def list_schedules():
-    principal()
+    statement = readable_schedules(principal())
     public_ids = dict(db.session.execute(select(Cooperative.id, Cooperative.public_id)).all())
-    schedules = db.session.scalars(select(FeeSchedule).order_by(FeeSchedule.id))
+    schedules = db.session.scalars(statement.order_by(FeeSchedule.id))
     return jsonify(
         items=[schedule_json(s, public_ids) for s in schedules],
         built_in_default=fees.DEFAULT_RULE.model_dump(),

@@ -42,16 +42,37 @@ def put_policy(coop_id, tier):
     return jsonify(cooperative_id=coop_id, tier=tier, limits=policy.model_dump())
 
 
+def readable_policies(caller):
+    """Which limit policies the caller may read: the network admin and observers all of them; a
+    cooperative's admin the city's and their own cooperative's (what applies to their members);
+    anyone else none (403: a member reads their own limits at /members/{id}/limits)."""
+    if caller.network_admin or caller.observer:
+        return select(LimitPolicy)
+    if caller.admin_cooperative_ids:
+        return select(LimitPolicy).where(
+            LimitPolicy.cooperative_id.is_(None)
+            | LimitPolicy.cooperative_id.in_(caller.admin_cooperative_ids)
+        )
+    raise Forbidden(
+        "Only the network operator, observers and cooperative admins may read limit policies;"
+        " your own limits are under your wallet.",
+        "Hanya operator jaringan, pengamat dan admin koperasi yang boleh melihat kebijakan batas;"
+        " batas Anda sendiri ada di dompet Anda.",
+    )
+
+
 @route(
     blueprint,
     "GET",
     "/api/v1/limit-policies",
-    summary="Every limit policy and the built-in defaults",
+    summary="The limit policies the caller may read (network admin and observers: all; a"
+    " cooperative admin: the city's and their own), and the built-in defaults",
+    problems={403: "a member or merchant: members read their own limits"},
 )
 def list_policies():
-    principal()
+    statement = readable_policies(principal())
     public_ids = dict(db.session.execute(select(Cooperative.id, Cooperative.public_id)).all())
-    rows = db.session.scalars(select(LimitPolicy).order_by(LimitPolicy.id))
+    rows = db.session.scalars(statement.order_by(LimitPolicy.id))
     return jsonify(
         items=[
             {

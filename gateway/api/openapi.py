@@ -27,6 +27,7 @@ class Operation:
     idempotent: bool
     query: dict[str, str]
     media_types: tuple[str, ...]
+    problems: dict[int, str]
 
 
 OPERATIONS: list[Operation] = []
@@ -45,10 +46,13 @@ def route(
     idempotent: bool = False,
     query: dict[str, str] | None = None,
     media_types: tuple[str, ...] = ("application/json",),
+    problems: dict[int, str] | None = None,
 ):
     """Register a view on `blueprint` for `path` (OpenAPI style, `{id}`) and document it.
 
-    `media_types` lists what a success may be sent as (JSON, CSV, an image).
+    `media_types` lists what a success may be sent as (JSON, CSV, an image); `problems` names
+    refusals worth documenting by status (every other one falls under `default`). An operation
+    with a request body documents 415 itself.
     """
     rule = re.sub(r"\{(\w+)\}", r"<\1>", path.removeprefix(blueprint.url_prefix or ""))
 
@@ -67,6 +71,7 @@ def route(
                 idempotent=idempotent,
                 query=query or {},
                 media_types=media_types,
+                problems=problems or {},
             )
         )
         return view
@@ -161,6 +166,16 @@ def document(title: str, version: str) -> dict:
                 },
             },
         }
+        problems = dict(operation.problems)
+        if operation.request is not None:
+            problems.setdefault(415, "the body was not sent as Content-Type: application/json")
+        for status, description in sorted(problems.items()):
+            entry["responses"][str(status)] = {
+                "description": description,
+                "content": {
+                    "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+                },
+            }
         if operation.request is not None:
             entry["requestBody"] = {
                 "required": True,

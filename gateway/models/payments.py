@@ -3,7 +3,7 @@
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.db import db, new_public_id, utcnow
@@ -29,6 +29,13 @@ QR_TRANSITIONS = {
 }
 
 
+ONE_ACTIVE_STICKER_WHERE = "kind = 'static' AND status = 'active'"
+# The default and on-us rules, and the city's limit policies, have NULL cooperatives, which a
+# plain unique index treats as all different: a partial index holds each to one row.
+FEE_RULE_WITHOUT_PAIR_WHERE = "issuer_cooperative_id IS NULL AND acquirer_cooperative_id IS NULL"
+CITY_POLICY_WHERE = "cooperative_id IS NULL"
+
+
 class QrCode(db.Model):
     __tablename__ = "qr_codes"
     __table_args__ = (
@@ -36,6 +43,14 @@ class QrCode(db.Model):
         one_of("status", QrStatus, "status"),
         CheckConstraint("amount IS NULL OR amount > 0", name="amount_positive"),
         Index("ix_qr_codes_merchant_kind_status", "merchant_id", "kind", "status"),
+        # One active sticker per merchant, whoever races to issue it (gateway.qr.static_for).
+        Index(
+            "uq_qr_codes_one_active_sticker",
+            "merchant_id",
+            unique=True,
+            postgresql_where=text(ONE_ACTIVE_STICKER_WHERE),
+            sqlite_where=text(ONE_ACTIVE_STICKER_WHERE),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -125,6 +140,13 @@ class FeeSchedule(db.Model):
             "acquirer_cooperative_id",
             unique=True,
         ),
+        Index(
+            "uq_fee_schedules_scope_without_pair",
+            "scope",
+            unique=True,
+            postgresql_where=text(FEE_RULE_WITHOUT_PAIR_WHERE),
+            sqlite_where=text(FEE_RULE_WITHOUT_PAIR_WHERE),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -139,7 +161,16 @@ class LimitPolicy(db.Model):
     """Limits for a cooperative's members of one tier (cooperative NULL: the city's default)."""
 
     __tablename__ = "limit_policies"
-    __table_args__ = (Index("ix_limit_policies_scope", "cooperative_id", "tier", unique=True),)
+    __table_args__ = (
+        Index("ix_limit_policies_scope", "cooperative_id", "tier", unique=True),
+        Index(
+            "uq_limit_policies_city_tier",
+            "tier",
+            unique=True,
+            postgresql_where=text(CITY_POLICY_WHERE),
+            sqlite_where=text(CITY_POLICY_WHERE),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     cooperative_id: Mapped[int | None] = mapped_column(ForeignKey("cooperatives.id"))
