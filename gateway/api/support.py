@@ -33,6 +33,8 @@ def problem_response(error: GatewayError):
     response = jsonify(error.problem(language()))
     response.status_code = error.status
     response.mimetype = "application/problem+json"
+    if error.retry_after_seconds is not None:
+        response.headers["Retry-After"] = str(error.retry_after_seconds)
     return response
 
 
