@@ -12,6 +12,9 @@ bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 worker_class = "gthread"
 workers = int(os.environ.get("GUNICORN_WORKERS", os.cpu_count() or 2))
 threads = int(os.environ.get("GUNICORN_THREADS", "8"))
+# At most half of a worker's threads wait on long-polls (the payment feed's wait=), so payments
+# and health checks always find a thread; the workers inherit this environment.
+os.environ.setdefault("GATEWAY_LONG_POLL_PROCESS_MAX", str(max(1, threads // 2)))
 # Keep-alive connections wait in the worker's poller, not in a thread.
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
 # Above the 30 s long-poll, with room to finish it.

@@ -51,9 +51,17 @@ QR_TTL_MIN_SECONDS = 60
 QR_TTL_MAX_SECONDS = 3600
 QR_LEEWAY_SECONDS = 5
 
-# The merchant's payment feed long-polls at most this long.
+# The merchant's payment feed long-polls at most this long, holding a worker thread meanwhile.
 LONG_POLL_MAX_SECONDS = 30
 LONG_POLL_INTERVAL_SECONDS = 0.25
+# gunicorn runs 8 threads per worker process (`make run`, docker/gunicorn.conf.py): at most this
+# many of a process's threads wait on long-polls, so the others always serve payments and health
+# checks. Keep it below the thread count (docker/gunicorn.conf.py sets it to half its threads).
+LONG_POLL_PROCESS_MAX = 4
+# At most this many long-polls of one person wait in a process (a phone with two tabs); beyond
+# either bound a poll is a 429 with Retry-After (gateway/long_polls.py).
+LONG_POLL_PERSON_MAX = 2
+LONG_POLL_RETRY_AFTER_SECONDS = 5
 
 # The city's population, if known: the observer sees members as a share of it.
 CITY_POPULATION = None

@@ -25,6 +25,8 @@ class GatewayError(Exception):
     # A refusal about the credentials, not the operation (a wrong PIN): the Idempotency-Key is
     # released, so the same key can be retried with the right PIN.
     releases_idempotency_key = False
+    # Seconds after which the same request may succeed: sent as the Retry-After header.
+    retry_after_seconds: int | None = None
 
     def __init__(
         self,
@@ -209,3 +211,22 @@ class ServiceUnavailable(GatewayError):
     title = "Service unavailable"
     message_id = "Layanan sedang sibuk. Coba lagi sebentar lagi."
     message_en = "The service is busy. Try again shortly."
+
+
+class TooManyLongPolls(GatewayError):
+    """Refuse a long-poll beyond the bounds of gateway/long_polls.py; retry after a while."""
+
+    status = 429
+    slug = "too-many-long-polls"
+    title = "Too many waiting requests"
+    message_id = (
+        "Terlalu banyak permintaan yang sedang menunggu pembayaran baru. Coba lagi dalam beberapa"
+        " detik."
+    )
+    message_en = (
+        "Too many requests are already waiting for new payments. Try again in a few seconds."
+    )
+
+    def __init__(self, retry_after_seconds: int) -> None:
+        super().__init__(retry_after_seconds=retry_after_seconds)
+        self.retry_after_seconds = retry_after_seconds

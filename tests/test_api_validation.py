@@ -301,6 +301,9 @@ def registration_cases() -> list[Case]:
         "number": 5,
         "nul": "Si\x00ti",
         "newline": "Siti\nAdmin",
+        "right-to-left-override": "Toko \u202eirS uB",
+        "zero-width-only": "\u200b\u200d",
+        "hangul-filler-only": "\u3164",
     }
     cases = body_cases("member", "POST", members, MEMBER_BODY, "admin")
     cases += [

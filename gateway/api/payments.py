@@ -28,6 +28,7 @@ from gateway.api.support import (
 )
 from gateway.db import db, utcnow
 from gateway.errors import Forbidden, InvalidToken, NotFound
+from gateway.long_polls import LongPollSlots
 
 blueprint = Blueprint("payments", __name__, url_prefix="/api/v1")
 
@@ -126,6 +127,22 @@ def refund(payment_id):
     return money_request(work)
 
 
+def _long_poll_slots() -> LongPollSlots:
+    """Return this process's long-poll slots, made on first use from the settings."""
+    slots = current_app.extensions.get("long_poll_slots")
+    if slots is None:
+        config = current_app.config
+        slots = current_app.extensions.setdefault(
+            "long_poll_slots",
+            LongPollSlots(
+                process_max=config["LONG_POLL_PROCESS_MAX"],
+                person_max=config["LONG_POLL_PERSON_MAX"],
+                retry_after_seconds=config["LONG_POLL_RETRY_AFTER_SECONDS"],
+            ),
+        )
+    return slots
+
+
 def _payment_list(**owner):
     limit = page_limit()
     after = request.args.get("after")
@@ -133,16 +150,22 @@ def _payment_list(**owner):
     wait = whole_number_arg("wait", 0, current_app.config["LONG_POLL_MAX_SECONDS"], 0)
     if after is None:
         wait = 0
-    deadline = time.monotonic() + wait
-    while True:
-        rows, next_cursor = payments.list_payments(
-            db.session, cursor=cursor, after=after, limit=limit, **owner
-        )
-        if rows or time.monotonic() >= deadline:
-            break
-        # Hold no transaction (and on SQLite no lock) while waiting for the next payment.
+
+    def page():
+        return payments.list_payments(db.session, cursor=cursor, after=after, limit=limit, **owner)
+
+    rows, next_cursor = page()
+    if not rows and wait:
+        # Hold no transaction (and on SQLite no lock) while waiting for the next payment, but one
+        # of this process's few long-poll slots: a poll beyond them is a 429 (gateway/long_polls).
         db.session.rollback()
-        time.sleep(current_app.config["LONG_POLL_INTERVAL_SECONDS"])
+        with _long_poll_slots().hold(caller_subject()):
+            deadline = time.monotonic() + wait
+            while not rows and time.monotonic() < deadline:
+                time.sleep(current_app.config["LONG_POLL_INTERVAL_SECONDS"])
+                rows, next_cursor = page()
+                if not rows:
+                    db.session.rollback()
     items = payments.payments_json(db.session, rows)
     body = {"items": items, "next_cursor": next_cursor}
     if after is None and cursor is None:
@@ -162,7 +185,8 @@ def _payment_list(**owner):
         "cursor": "older page: next_cursor of the previous page",
         "after": "a feed cursor (feed_cursor or next_cursor of a feed answer) or a payment id:"
         " the payments not yet shown, oldest first",
-        "wait": "with after: seconds (at most 30) to wait for a new payment",
+        "wait": "with after: seconds (at most 30) to wait for a new payment; a person's third"
+        " waiting poll (or a busy process's) is a 429 with Retry-After",
         "limit": "page size, 1 to 200",
     },
 )

@@ -2,15 +2,17 @@
 
 Requests are strict: an amount is a JSON integer of rupiah (not a string, not 1.0, not a bool),
 above zero and at most `money.AMOUNT_MAX`; unknown fields are refused, and so are strings with
-control characters and names of nothing but spaces.
+control characters. Every text a client sends that another person is shown (a person's,
+merchant's or cooperative's name, a QR's reference) passes one validator, `shown_text`.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from gateway.models import CooperativeKind, MemberTier, MerchantCategory, MerchantKind
 from gateway.money import AMOUNT_MAX
@@ -38,13 +40,50 @@ Amount = Annotated[int, Field(gt=0, le=AMOUNT_MAX, description="integer rupiah")
 PublicId = Annotated[str, Field(min_length=1, max_length=32)]
 
 
-def _not_blank(value: str) -> str:
-    if not value.strip():
-        raise ValueError("must not be blank")
+class RefusedText(ValueError):
+    """Refuse a text with a sentence for a person, in Bahasa Indonesia and English."""
+
+    def __init__(self, message_en: str, message_id: str) -> None:
+        super().__init__(message_en)
+        self.message_en = message_en
+        self.message_id = message_id
+
+
+# Letters that draw nothing (Hangul fillers): a name of them looks blank, or like another name.
+INVISIBLE_LETTERS = frozenset("\u115f\u1160\u3164\uffa0")
+# Format characters (Cf: direction overrides and isolates, zero-width spaces and joiners, the
+# byte order mark, ...) and line or paragraph separators change how the text around them looks
+# without showing themselves: "Toko \u202eirS uB" is displayed as "Toko Bu Sri".
+REFUSED_CATEGORIES = frozenset({"Cf", "Zl", "Zp"})
+
+
+def shown_text(value: str, info: ValidationInfo) -> str:
+    """Return `value` in NFC; refuse invisible formatting and text with nothing legible.
+
+    The one check for every text a client sends that is shown to another person (on the pay
+    screen, a receipt, a merchant's feed): a payer must see what the merchant really is called.
+    """
+    field = info.field_name
+    value = unicodedata.normalize("NFC", value)
+    if any(
+        unicodedata.category(character) in REFUSED_CATEGORIES or character in INVISIBLE_LETTERS
+        for character in value
+    ):
+        raise RefusedText(
+            f"The field {field} must not contain invisible formatting characters (text direction"
+            " controls, zero-width characters).",
+            f"Kolom {field} tidak boleh berisi karakter format tak terlihat (pengatur arah teks,"
+            " karakter lebar nol).",
+        )
+    if not any(unicodedata.category(character)[0] in "LN" for character in value):
+        raise RefusedText(
+            f"The field {field} must contain a letter or a digit.",
+            f"Kolom {field} harus berisi huruf atau angka.",
+        )
     return value
 
 
-Name = Annotated[str, Field(min_length=1, max_length=120), AfterValidator(_not_blank)]
+Name = Annotated[str, Field(min_length=1, max_length=120), AfterValidator(shown_text)]
 
 
 # Unicode's control characters (category Cc): C0, DEL and C1. One regular expression scans a
@@ -217,7 +256,9 @@ Token = Annotated[str, Field(min_length=1, max_length=4096)]
 
 class DynamicQrRequest(Strict):
     amount: Amount
-    reference: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    reference: (
+        Annotated[str, Field(min_length=1, max_length=64), AfterValidator(shown_text)] | None
+    ) = None
     ttl_seconds: int | None = Field(default=None, description="60 to 3600; default 600")
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from gateway import auth, idempotency
+from gateway.api.schemas import RefusedText
 from gateway.db import db
 from gateway.errors import (
     AuthenticationRequired,
@@ -33,6 +34,8 @@ def problem_response(error: GatewayError):
     response = jsonify(error.problem(language()))
     response.status_code = error.status
     response.mimetype = "application/problem+json"
+    if error.retry_after_seconds is not None:
+        response.headers["Retry-After"] = str(error.retry_after_seconds)
     return response
 
 
@@ -53,14 +56,22 @@ def parse(model: type[BaseModel]):
     except ValidationError as error:
         if any(item["type"] == "json_invalid" for item in error.errors()):
             raise MalformedRequest() from None
+        # A validator that explains itself to a person (schemas.RefusedText): its sentence.
+        refusals = [
+            item["ctx"]["error"]
+            for item in error.errors()
+            if isinstance(item.get("ctx", {}).get("error"), RefusedText)
+        ]
+        sentence = (refusals[0].message_en, refusals[0].message_id) if refusals else ()
         raise ValidationFailed(
+            *sentence,
             errors=[
                 {
                     "field": ".".join(str(part) for part in item["loc"]) or "body",
                     "message": item["msg"],
                 }
                 for item in error.errors(include_url=False, include_input=False)
-            ]
+            ],
         ) from None
 
 

@@ -1,7 +1,7 @@
 // .counter-desk — a cooperative's teller: register members and merchants, cash in and out for a
 // member of any partner cooperative, pay out a merchant's takings.
 
-import { h, problemLine, sentence } from "./dom.js";
+import { fill, h, problemLine, sentence, shownName } from "./dom.js";
 import { formatRupiah } from "./money.js";
 
 const PIN_FIELD = { type: "password", inputmode: "numeric", pattern: "[0-9]{6}", maxlength: "6" };
@@ -34,7 +34,7 @@ function Desk({ title, fields, run, describe, t, className }) {
         result.textContent = "";
         button.disabled = true;
         try {
-          result.textContent = describe(await run(values(form)));
+          fill(result, describe(await run(values(form))));
           form.reset();
         } catch (error) {
           problem.show(sentence(error, t));
@@ -86,7 +86,7 @@ export function CounterDesk({ api, t, me }) {
     Desk({
       t, className: "register-member", title: t("registerMember"),
       fields: [field(t("phone"), "phone", { type: "tel", value: "+62" }), field(t("name"), "name"), field(t("pin"), "pin", PIN_FIELD), field(t("tier"), "tier", { options: ["basic", "verified"] })],
-      run: (data) => api.post(`/cooperatives/${coop}/members`, data), describe: (member) => (member.object === "invitation" ? `${t("invited")} ${member.id}` : `${t("saved")} ${member.name}: ${member.id}`),
+      run: (data) => api.post(`/cooperatives/${coop}/members`, data), describe: (member) => (member.object === "invitation" ? `${t("invited")} ${member.id}` : [`${t("saved")} `, shownName(member.name), `: ${member.id}`]),
     }),
     Desk({
       t, className: "register-merchant", title: t("registerMerchant"),
@@ -98,7 +98,7 @@ export function CounterDesk({ api, t, me }) {
         field(t("ownerName"), "owner_name"),
         field(t("ownerPin"), "owner_pin", PIN_FIELD),
       ],
-      run: (data) => api.post(`/cooperatives/${coop}/merchants`, data), describe: (merchant) => (merchant.object === "invitation" ? `${t("invited")} ${merchant.id}` : `${t("saved")} ${merchant.name}: ${merchant.id}`),
+      run: (data) => api.post(`/cooperatives/${coop}/merchants`, data), describe: (merchant) => (merchant.object === "invitation" ? `${t("invited")} ${merchant.id}` : [`${t("saved")} `, shownName(merchant.name), `: ${merchant.id}`]),
     }),
     h("details", { class: "counter-form sticker" }, h("summary", {}, t("sticker")), h("p", {}, t("stickerNote"))),
   );

@@ -1,6 +1,6 @@
 // .history — a member's payments, newest first; each opens its receipt.
 
-import { h, navigate, problemLine, sentence } from "./dom.js";
+import { h, navigate, problemLine, sentence, shownName } from "./dom.js";
 import { formatRupiah } from "./money.js";
 
 export function PaymentRow(payment, { onOpen, mine = false }) {
@@ -11,7 +11,7 @@ export function PaymentRow(payment, { onOpen, mine = false }) {
     h(
       "button",
       { type: "button", onclick: () => onOpen(payment) },
-      h("span", { class: "payment-row-who" }, mine ? payment.payer.name : payment.merchant.name),
+      h("span", { class: "payment-row-who" }, shownName(mine ? payment.payer.name : payment.merchant.name)),
       h("span", { class: "payment-row-time" }, time),
       h("span", { class: `payment-row-amount${payment.refunded_amount ? " refunded" : ""}` }, formatRupiah(payment.amount)),
     ),

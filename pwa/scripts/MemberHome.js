@@ -1,6 +1,6 @@
 // .member-home — balance, limits left, and the big Bayar button.
 
-import { h, navigate, problemLine, sentence } from "./dom.js";
+import { h, navigate, problemLine, sentence, shownName } from "./dom.js";
 import { formatRupiah } from "./money.js";
 
 export function MemberHome({ api, t, me }) {
@@ -10,7 +10,7 @@ export function MemberHome({ api, t, me }) {
   const root = h(
     "section",
     { class: "member-home" },
-    h("p", { class: "greeting" }, me.name),
+    h("p", { class: "greeting" }, shownName(me.name)),
     h("div", { class: "card" }, h("h2", {}, t("balance")), balance),
     h("div", { class: "card" }, h("h2", {}, t("limitsLeft")), limits),
     problem,

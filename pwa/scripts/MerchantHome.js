@@ -1,6 +1,6 @@
 // .merchant-home — today's takings, Terima and Penjualan baru, and the live feed of payments.
 
-import { h, navigate } from "./dom.js";
+import { fill, h, navigate, shownName } from "./dom.js";
 import { PaymentRow } from "./History.js";
 import { formatRupiah } from "./money.js";
 import { todaysTakings } from "./state.js";
@@ -33,7 +33,7 @@ export function MerchantHome({ t, store, onLeave }) {
         ? payments.slice(0, 30).map((payment) => PaymentRow(payment, { mine: true, onOpen: (p) => navigate(root, "receipt", { payment: p }) }))
         : [h("li", { class: "empty" }, t("noPayments"))]),
     );
-    name.textContent = merchant?.name ?? "";
+    fill(name, shownName(merchant?.name));
   };
   const name = h("p", { class: "greeting" });
   const root = h(

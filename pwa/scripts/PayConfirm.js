@@ -4,7 +4,7 @@
 // same key: a payment is shown as done only when the gateway said so. A dynamic QR's Bayar turns
 // off when its countdown runs out, as the gateway refuses it from its `exp` on.
 
-import { h, navigate, problemLine, sentence } from "./dom.js";
+import { h, navigate, problemLine, sentence, shownName } from "./dom.js";
 import { Keypad } from "./Keypad.js";
 import { formatRupiah } from "./money.js";
 import { canPay, formatCountdown, secondsLeft } from "./token.js";
@@ -87,9 +87,9 @@ export function PayConfirm({ api, t, store, params, onLeave }) {
     }
     details.replaceChildren(
       h("p", { class: "label" }, t("merchant")),
-      h("p", { class: "merchant-name" }, verified.merchant.name),
+      h("p", { class: "merchant-name" }, shownName(verified.merchant.name)),
       h("p", { class: "label" }, t("cooperative")),
-      h("p", { class: "cooperative-name" }, verified.merchant.cooperative.name),
+      h("p", { class: "cooperative-name" }, shownName(verified.merchant.cooperative.name)),
     );
     if (verified.kind === "dynamic") {
       amount = verified.amount;

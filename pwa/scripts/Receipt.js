@@ -1,6 +1,6 @@
 // .receipt — a payment as the gateway recorded it; the merchant can refund it from here.
 
-import { fill, h, navigate, problemLine, sentence } from "./dom.js";
+import { fill, h, navigate, problemLine, sentence, shownName } from "./dom.js";
 import { formatRupiah } from "./money.js";
 
 function when(iso, language) {
@@ -18,9 +18,9 @@ export function Receipt({ api, t, me, store, params }) {
   const render = () => {
     const language = store.get().language;
     fill(body,
-      h("dt", {}, t("paidTo")), h("dd", { class: "receipt-merchant" }, payment.merchant.name),
-      h("dt", {}, t("cooperative")), h("dd", {}, payment.merchant.cooperative),
-      h("dt", {}, t("payer")), h("dd", {}, payment.payer.name),
+      h("dt", {}, t("paidTo")), h("dd", { class: "receipt-merchant" }, shownName(payment.merchant.name)),
+      h("dt", {}, t("cooperative")), h("dd", {}, shownName(payment.merchant.cooperative)),
+      h("dt", {}, t("payer")), h("dd", {}, shownName(payment.payer.name)),
       h("dt", {}, t("when")), h("dd", {}, when(payment.created_at, language)),
       h("dt", {}, t("paymentId")), h("dd", { class: "mono" }, payment.id),
       isMerchant ? [h("dt", {}, t("fee")), h("dd", {}, formatRupiah(payment.fee_amount))] : null,

@@ -1,7 +1,7 @@
 // .receive-qr — the merchant's sticker QR full screen on white, the name under it, and each fare
 // shown large the moment it is paid. The printable sticker downloads with the merchant's token.
 
-import { h, problemLine, sentence } from "./dom.js";
+import { fill, h, problemLine, sentence, shownName } from "./dom.js";
 import { formatRupiah } from "./money.js";
 
 export function ArrivalBanner({ store, onLeave }) {
@@ -13,7 +13,7 @@ export function ArrivalBanner({ store, onLeave }) {
     store.subscribe(({ lastArrival }) => {
       if (!lastArrival || lastArrival.id === shown) return;
       shown = lastArrival.id;
-      banner.textContent = `+ ${formatRupiah(lastArrival.amount)} · ${lastArrival.payer.name}`;
+      fill(banner, `+ ${formatRupiah(lastArrival.amount)} · `, shownName(lastArrival.payer.name));
       banner.hidden = false;
       clearTimeout(timer);
       timer = setTimeout(() => (banner.hidden = true), 15000);
@@ -26,7 +26,7 @@ export function ReceiveQr({ api, t, store, me, onLeave }) {
   const merchantId = me.merchant_ids[0];
   const problem = problemLine();
   const image = h("img", { class: "receive-qr-image", alt: "QR", width: "320", height: "320" });
-  const name = h("p", { class: "receive-qr-name" }, store.get().merchant?.name ?? "");
+  const name = h("p", { class: "receive-qr-name" }, shownName(store.get().merchant?.name));
   const sticker = h("a", { class: "secondary button-link", hidden: true, download: "stiker-qr.svg" }, t("sticker"));
   onLeave(() => sticker.href && URL.revokeObjectURL(sticker.href));
   const root = h(

@@ -21,6 +21,15 @@ function append(element, children) {
   }
 }
 
+/**
+ * A name someone else chose (a person, a merchant, a cooperative), as text in a <bdi>: markup
+ * stays text, and a right-to-left name cannot reorder the words around it. The gateway refuses
+ * direction controls in names; this holds for every name it already has, and every screen.
+ */
+export function shownName(name) {
+  return h("bdi", {}, name ?? "");
+}
+
 /** Replace an element's children. */
 export function fill(element, ...children) {
   element.replaceChildren();

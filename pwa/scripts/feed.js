@@ -29,7 +29,9 @@ export function startFeed(api, merchantId, { onPayments, onError = () => {}, wai
       } catch (error) {
         if (stopped) return;
         onError(error);
-        await sleep(navigator.onLine === false ? 3000 : 2000);
+        // Too many polls already wait (another tab, a busy gateway): back off as long as it asks.
+        const backOffSeconds = error?.status === 429 ? Number(error.problem?.retry_after_seconds) : 0;
+        await sleep(backOffSeconds > 0 ? backOffSeconds * 1000 : navigator.onLine === false ? 3000 : 2000);
       }
     }
   })();

@@ -44,6 +44,9 @@ def test_member_pays_a_dynamic_qr_by_camera(page, gateway, camera_file):
     page.wait_for_selector(".pay-confirm .merchant-name", timeout=20_000)
     assert page.inner_text(".merchant-name") == "Warung Sayur Pak Darmo"
     assert page.inner_text(".cooperative-name") == "Koperasi Pedagang Pasar Baru"
+    # Names are text in an element of their own direction (<bdi>), beside the cooperative's.
+    assert page.inner_text(".merchant-name > bdi") == "Warung Sayur Pak Darmo"
+    assert page.inner_text(".cooperative-name > bdi") == "Koperasi Pedagang Pasar Baru"
     assert page.inner_text(".pay-confirm-amount .amount-big") == "Rp 27.500"
     assert page.inner_text(".fee-free") == "Tanpa biaya untuk pembayar"
     screenshot(page, "04-confirm")

@@ -97,6 +97,27 @@ def test_the_service_worker_precaches_the_whole_shell_and_never_the_api():
     assert 'url.pathname.startsWith("/api/")' in source
 
 
+def test_names_are_shown_as_isolated_text_never_as_markup():
+    """Every name someone else chose goes through dom.js's shownName (text in a <bdi>), and no
+    script parses markup, so neither tags nor text direction in a name reach the screen."""
+    markup = re.compile(r"innerHTML|outerHTML|insertAdjacentHTML|document\.write|DOMParser")
+    name = re.compile(r"(?:\w+\??\.)*(?:merchant|payer|cooperative|me|member)\??\.name\b")
+    unisolated = []
+    for script in sorted((PWA / "scripts").glob("*.js")):
+        source = script.read_text()
+        code = re.sub(r"/\*.*?\*/|//[^\n]*", "", source, flags=re.S)  # comments may say it
+        assert not markup.search(code), script.name
+        for line_number, line in enumerate(source.splitlines(), 1):
+            for found in name.finditer(line):
+                if "shownName(" not in line[: found.start()] and "claims.name" not in found[0]:
+                    unisolated.append(f"{script.name}:{line_number}: {line.strip()}")
+    assert unisolated == []
+    dom = (PWA / "scripts" / "dom.js").read_text()
+    assert re.search(r'function shownName\(name\) \{\s+return h\("bdi", \{\}, name', dom)
+    confirm = (PWA / "scripts" / "PayConfirm.js").read_text()
+    assert 'class: "cooperative-name" }, shownName(verified.merchant.cooperative.name)' in confirm
+
+
 def test_our_code_and_assets_stay_under_150_kb_gzipped():
     files = [
         p
