@@ -3,7 +3,7 @@
 `bench.capture` records one real payment's statements, parameters and transaction boundaries.
 Here every parameter that depends on who pays whom becomes a pgbench variable or a SQL expression
 of it (the payer's and merchant's ids, public ids md5-derived as in `bench.seed`), every value that
-must be unique per payment (idempotency key, lease, event / transfer / payment public ids) is
+must be unique per payment (idempotency key, event / transfer / payment public ids) is
 built from a random number, the event and idempotency row ids come back through `\\gset` as the
 gateway reads them from RETURNING, and everything else (amount, fee shares, timestamps, the
 stored response) stays the literal the gateway sent. The one executemany (the payment's transfers,
@@ -65,7 +65,6 @@ def build(statements: list[tuple], offsets: dict, event_ids: dict) -> str:
         by_value[member + offsets["member_user_id"]] = ":uid"
     unique_strings = {
         event_ids["idempotency_key"]: _unique("k"),
-        event_ids["lease_token"]: _unique("l"),
         event_ids["event_public_id"]: _unique("evt_"),
         event_ids["payment_public_id"]: _unique("pay_"),
         **{value: _unique(f"trf{i}_") for i, value in enumerate(event_ids["transfer_public_ids"])},
@@ -150,7 +149,6 @@ def _find_ids(statements: list[tuple]) -> dict:
     for kind, sql, params in statements:
         if kind == "sql" and sql.startswith("INSERT INTO idempotency_keys"):
             ids["idempotency_key"] = params["key"]
-            ids["lease_token"] = params["lease_token"]
         elif kind == "sql" and sql.startswith("INSERT INTO events"):
             ids["event_public_id"] = params["public_id"]
         elif kind == "sql" and sql.lstrip().startswith("WITH event AS"):

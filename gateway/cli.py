@@ -165,8 +165,12 @@ def _window_or_exit(public_id):
 def settle_close():
     """Close the open window, seal it, and print its statement."""
     from gateway import audit, settlement
+    from gateway.errors import GatewayError
 
-    window = settlement.close(db.session, lambda work: transaction(db.session, work))
+    try:
+        window = settlement.close(db.session, lambda work: transaction(db.session, work))
+    except GatewayError as error:
+        raise click.ClickException(error.message_en) from None
     transaction(
         db.session,
         lambda s: audit.record(
@@ -216,9 +220,13 @@ def settle_verify(window_id):
 def settle_mark_settled(window_id):
     """Write the window's settlement transfers (once) and mark it settled."""
     from gateway import audit, settlement
+    from gateway.errors import GatewayError
 
     window = _window_or_exit(window_id)
-    settled = transaction(db.session, lambda s: settlement.mark_settled(s, window, None))
+    try:
+        settled = transaction(db.session, lambda s: settlement.mark_settled(s, window, None))
+    except GatewayError as error:
+        raise click.ClickException(error.message_en) from None
     transaction(
         db.session,
         lambda s: audit.record(s, "settlement.settle", target=window_id, detail=audit.cli_actor()),

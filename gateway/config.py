@@ -29,10 +29,8 @@ PIN_SCRYPT_N = 2**14
 PIN_ATTEMPTS_MAX = 5
 PIN_LOCKOUT_SECONDS = 15 * 60
 
-# Idempotency keys are kept at least this long; an in-flight key whose request died is taken
-# over after the lease runs out.
+# Idempotency keys are kept at least this long.
 IDEMPOTENCY_RETENTION_SECONDS = 24 * 3600
-IDEMPOTENCY_LEASE_SECONDS = 30
 
 # How long SQLite waits for the write lock before giving up.
 SQLITE_BUSY_TIMEOUT_SECONDS = 30

@@ -181,14 +181,6 @@ class IdempotencyKeyReused(GatewayError):
     message_en = "This Idempotency-Key was already used for a different request."
 
 
-class IdempotencyKeyInFlight(GatewayError):
-    status = 409
-    slug = "idempotency-key-in-flight"
-    title = "Request in progress"
-    message_id = "Permintaan dengan kunci ini masih diproses. Coba lagi sebentar lagi."
-    message_en = "A request with this key is still being processed. Try again shortly."
-
-
 class InsufficientFunds(GatewayError):
     status = 422
     slug = "insufficient-funds"

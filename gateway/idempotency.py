@@ -2,42 +2,36 @@
 
 A money-moving request runs through `execute`, in one database transaction:
 1. Claim the key for the caller: a new key is inserted `in_flight`. The row is not committed
-   until the work is, so nobody else sees it: the same key arriving meanwhile waits on the
+   until the work is, so nobody else sees it: the same key arriving meanwhile waits on the key's
    unique index (PostgreSQL) or the write lock (SQLite) until this transaction ends, and then
    replays its answer (or, if it rolled back, runs itself). A known key with another request's
    fingerprint is refused (422); one that is done replays its stored answer.
-2. Do the work and store its answer under the key: the answer commits with the money it
-   describes, or neither does. One commit a request, and a process killed mid-way leaves nothing
-   behind: its retry runs at once.
+2. Do the work and store its answer under the key (the key's `in_flight` -> `done` transition,
+   gateway.states): the answer commits with the money it describes, or neither does. One commit a
+   request, and a process killed mid-way leaves nothing behind: its retry runs at once.
 3. A refusal (a `GatewayError`: insufficient funds, a limit) is an answer too and is stored, in a
    transaction of its own after the work's rolled back; a crash or a database failure stores
    nothing, so that the client's retry runs again, and neither does a wrong or missing PIN: the
    person types it again and the app retries with the same key.
 
-A row left `in_flight` and committed (by the earlier protocol, which committed the claim first)
-answers 409 while its lease runs and is taken over once it has run out.
+So a committed key is always `done`: there is no "still in flight" answer and no lease.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from gateway import states
 from gateway.db import HotStatement, transaction, utcnow
-from gateway.errors import (
-    GatewayError,
-    IdempotencyKeyInFlight,
-    IdempotencyKeyReused,
-    ValidationFailed,
-)
-from gateway.models import IdempotencyKey
+from gateway.errors import GatewayError, IdempotencyKeyReused, ValidationFailed
+from gateway.models import IdempotencyKey, IdempotencyKeyState
 
 KEY_LENGTH_MAX = 255
 
@@ -52,7 +46,6 @@ class Outcome:
 @dataclass(frozen=True)
 class Policy:
     retention_seconds: int
-    lease_seconds: int
 
 
 def validate_key(key: str) -> None:
@@ -90,93 +83,58 @@ _CLAIM_STATEMENTS: dict = {}
 
 
 def _claim(session: Session, scope: str, key: str, request_hash: str, policy: Policy):
-    """Return a stored Outcome to replay, or the (row id, lease token) this request now holds."""
+    """Return a stored Outcome to replay, or the id of the key's row this request now holds."""
     now = utcnow()
-    lease_token = secrets.token_hex(16)
-    lease_expires_at = now + timedelta(seconds=policy.lease_seconds)
     new_row = {
         "scope": scope,
         "key": key,
         "request_hash": request_hash,
-        "state": "in_flight",
-        "lease_token": lease_token,
-        "lease_expires_at": lease_expires_at,
+        "state": IdempotencyKeyState.IN_FLIGHT.value,
         "created_at": now,
         "expires_at": now + timedelta(seconds=policy.retention_seconds),
     }
     # The common case, a new key, in one statement; a known key falls through to the checks.
-    claimed = _claim_statement(session).first(session, new_row)
-    if claimed is not None:
-        return claimed[0], lease_token
-    row = session.scalar(
-        select(IdempotencyKey)
-        .where(IdempotencyKey.scope == scope, IdempotencyKey.key == key)
-        .execution_options(populate_existing=True)
-    )
-    if row is None or row.expires_at <= now:
-        if row is not None:
-            session.delete(row)
-            session.flush()
-        # The row that was in the way is gone (expired, or purged since): claim the key anew.
+    # The INSERT waits for a transaction that holds the same key, uncommitted, to end.
+    for _ in range(2):
         claimed = _claim_statement(session).first(session, new_row)
-        if claimed is None:
-            raise IdempotencyKeyInFlight()
-        return claimed[0], lease_token
-    if row.request_hash != request_hash:
-        raise IdempotencyKeyReused()
-    if row.state == "done":
-        return Outcome(row.response_status, json.loads(row.response_body), replayed=True)
-    if row.lease_expires_at is not None and row.lease_expires_at > now:
-        raise IdempotencyKeyInFlight()
-    # The first request's lease ran out: its process is presumed dead. Take the key over; if that
-    # request does come back, it finds its lease gone and rolls back.
-    taken = session.execute(
-        update(IdempotencyKey)
-        .where(
-            IdempotencyKey.id == row.id,
-            IdempotencyKey.state == "in_flight",
-            IdempotencyKey.lease_expires_at <= now,
+        if claimed is not None:
+            return claimed[0]
+        row = session.scalar(
+            select(IdempotencyKey)
+            .where(IdempotencyKey.scope == scope, IdempotencyKey.key == key)
+            .execution_options(populate_existing=True)
         )
-        .values(lease_token=lease_token, lease_expires_at=lease_expires_at)
-        .execution_options(synchronize_session=False)
-    )
-    if taken.rowcount != 1:
-        # The first request finished (or another retry took the key) since we read it.
-        raise IdempotencyKeyInFlight()
-    return row.id, lease_token
+        if row is not None and row.expires_at > now:
+            if row.request_hash != request_hash:
+                raise IdempotencyKeyReused()
+            if row.state != IdempotencyKeyState.DONE:
+                raise AssertionError(f"idempotency key {row.id} was committed {row.state}")
+            return Outcome(row.response_status, json.loads(row.response_body), replayed=True)
+        if row is not None:
+            # Past its retention: the key is free again. Claim it anew (a request racing for
+            # the same expired key then finds this one's answer on its second round).
+            session.execute(
+                delete(IdempotencyKey)
+                .where(IdempotencyKey.id == row.id)
+                .execution_options(synchronize_session=False)
+            )
+            session.expunge(row)
+    raise AssertionError(f"idempotency key {key!r} of {scope} could not be claimed")
 
 
-_STORE = HotStatement(
-    update(IdempotencyKey)
-    .where(
-        IdempotencyKey.id == bindparam("row_id"),
-        IdempotencyKey.lease_token == bindparam("held_lease_token"),
-        IdempotencyKey.state == "in_flight",
-    )
-    .values(
-        state="done",
-        lease_token=None,
-        lease_expires_at=None,
-        response_status=bindparam("response_status"),
-        response_body=bindparam("response_body"),
-        event_id=bindparam("event_id"),
-    )
-)
-
-
-def _store(session: Session, row_id: int, lease_token: str, outcome: Outcome, event_id) -> None:
-    stored = _STORE.run(
+def _store(session: Session, row_id: int, outcome: Outcome, event_id) -> None:
+    """Store the answer under the key this request claimed: in_flight -> done."""
+    stored = states.transition(
         session,
-        {
-            "row_id": row_id,
-            "held_lease_token": lease_token,
-            "response_status": outcome.status,
-            "response_body": json.dumps(outcome.body),
-            "event_id": event_id,
-        },
+        states.IDEMPOTENCY_KEY,
+        row_id,
+        IdempotencyKeyState.DONE,
+        response_status=outcome.status,
+        response_body=json.dumps(outcome.body),
+        event_id=event_id,
     )
-    if stored != 1:
-        raise IdempotencyKeyInFlight()
+    if not stored:
+        raise AssertionError(f"idempotency key {row_id} was answered twice")
 
 
 def execute(
@@ -199,15 +157,14 @@ def execute(
         claimed = _claim(work_session, scope, key, request_hash, policy)
         if isinstance(claimed, Outcome):
             return claimed
-        row_id, lease_token = claimed
         status, body, event_id = work(work_session)
         outcome = Outcome(status, body)
-        _store(work_session, row_id, lease_token, outcome, event_id)
+        _store(work_session, claimed, outcome, event_id)
         return outcome
 
     try:
         return transaction(session, claim_work_store)
-    except (IdempotencyKeyInFlight, IdempotencyKeyReused):
+    except IdempotencyKeyReused:
         raise
     except GatewayError as error:
         # The work's transaction rolled back, and the claim with it.
@@ -222,8 +179,7 @@ def execute(
             claimed = _claim(refusal_session, scope, key, request_hash, policy)
             if isinstance(claimed, Outcome):
                 return claimed  # another request with this key answered meanwhile
-            row_id, lease_token = claimed
-            _store(refusal_session, row_id, lease_token, refusal, None)
+            _store(refusal_session, claimed, refusal, None)
             return refusal
 
         return transaction(session, claim_and_store_refusal)
@@ -233,7 +189,10 @@ def purge(session: Session) -> int:
     """Delete keys past their retention; return how many."""
     result = session.execute(
         delete(IdempotencyKey)
-        .where(IdempotencyKey.expires_at <= utcnow(), IdempotencyKey.state == "done")
+        .where(
+            IdempotencyKey.expires_at <= utcnow(),
+            IdempotencyKey.state == IdempotencyKeyState.DONE,
+        )
         .execution_options(synchronize_session=False)
     )
     return result.rowcount

@@ -29,7 +29,12 @@ from gateway import limits
 from gateway.db import HotStatement, is_postgresql, new_public_id, utcnow
 from gateway.errors import InsufficientFunds
 from gateway.models import Account, AccountKind, Event, SettlementWindow, Transfer, WindowStatus
-from gateway.models.ledger import NON_NEGATIVE_KINDS, STORED_BALANCE_KINDS, TransferCode
+from gateway.models.ledger import (
+    NON_NEGATIVE_KINDS,
+    STORED_BALANCE_KINDS,
+    EventKind,
+    TransferCode,
+)
 from gateway.money import AMOUNT_MAX
 
 # An account's kind and owner never change, so they are cached per process (and database) once
@@ -511,6 +516,41 @@ def check(session: Session) -> list[str]:
     position_total = sum(positions(session).values())
     if position_total != 0:
         problems.append(f"the net positions of all owners sum to {position_total}, not 0")
+    problems.extend(_settlement_problems(session))
+    return problems
+
+
+def _settlement_problems(session: Session) -> list[str]:
+    """Name each window settled more than once, and each settlement event that settles no
+    window in state settled (a window's settlement is written once: gateway.settlement)."""
+    problems = []
+    settled_twice = session.execute(
+        select(SettlementWindow.public_id, func.count(Event.id))
+        .join(Event, Event.settles_window_id == SettlementWindow.id)
+        .where(Event.kind == EventKind.SETTLEMENT)
+        .group_by(SettlementWindow.id, SettlementWindow.public_id)
+        .having(func.count(Event.id) > 1)
+        .order_by(SettlementWindow.id)
+    ).all()
+    for window_public_id, count in settled_twice:
+        problems.append(f"window {window_public_id} was settled {count} times, not once")
+    stray = session.execute(
+        select(Event.public_id, SettlementWindow.public_id, SettlementWindow.status)
+        .outerjoin(SettlementWindow, SettlementWindow.id == Event.settles_window_id)
+        .where(
+            Event.kind == EventKind.SETTLEMENT,
+            (SettlementWindow.id.is_(None)) | (SettlementWindow.status != WindowStatus.SETTLED),
+        )
+        .order_by(Event.id)
+    ).all()
+    for event_public_id, window_public_id, status in stray:
+        if window_public_id is None:
+            problems.append(f"settlement event {event_public_id} settles no window")
+        else:
+            problems.append(
+                f"settlement event {event_public_id} settles window {window_public_id},"
+                f" which is {status}, not settled"
+            )
     return problems
 
 

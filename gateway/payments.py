@@ -13,10 +13,10 @@ import json
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
 
-from gateway import fees, ledger, limits, qr
+from gateway import fees, ledger, limits, qr, states
 from gateway.auth import PinPolicy, check_pin, is_locked
 from gateway.db import HotStatement, new_public_id, utcnow
 from gateway.errors import GatewayError, NotFound, ValidationFailed
@@ -410,23 +410,24 @@ def _share_refunded(share: int, refunded: int, amount: int) -> int:
 def refund(
     session: Session, *, payment: Payment, amount: int | None, actor_user_id: int
 ) -> tuple[dict, int]:
-    """Give back all or part of a payment; the fee shares go back in proportion."""
-    left = payment.amount - payment.refunded_amount
+    """Give back all or part of a payment; the fee shares go back in proportion.
+
+    The refund is the payment's transition (gateway.states.PAYMENT), judged on the payment as
+    the database holds it under the row's lock: concurrent refunds cannot together give back more
+    than was paid, and "the rest" is what is left once the others have committed.
+    """
+    # Lock the payment and read what is refunded from the database, not from `payment`.
+    before = session.scalar(
+        select(Payment.refunded_amount).where(Payment.id == payment.id).with_for_update()
+    )
+    left = payment.amount - before
     amount = left if amount is None else amount
     if amount <= 0 or amount > left:
         raise RefundTooLarge(refundable=left)
-    # Claim the refund on the payment row first: two concurrent refunds cannot both fit.
-    claimed = session.execute(
-        update(Payment)
-        .where(Payment.id == payment.id, Payment.refunded_amount + amount <= Payment.amount)
-        .values(refunded_amount=Payment.refunded_amount + amount)
-        .execution_options(synchronize_session=False)
-    )
-    if claimed.rowcount != 1:
-        raise RefundTooLarge(refundable=left)
+    after = before + amount
+    target = PaymentStatus.REFUNDED if after == payment.amount else PaymentStatus.PARTIALLY_REFUNDED
+    states.transition(session, states.PAYMENT, payment.id, target, refunded_amount=after)
     session.refresh(payment)
-    before = payment.refunded_amount - amount
-    after = payment.refunded_amount
     shares = {}
     for name, share in (
         ("issuer", payment.fee_issuer_amount),
@@ -456,9 +457,6 @@ def refund(
         legs=legs,
         cooperative_id=payment.acquirer_cooperative_id,
         actor_user_id=actor_user_id,
-    )
-    payment.status = (
-        PaymentStatus.REFUNDED if after == payment.amount else PaymentStatus.PARTIALLY_REFUNDED
     )
     record = Refund(
         payment_id=payment.id,

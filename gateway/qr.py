@@ -19,14 +19,14 @@ from xml.sax.saxutils import escape
 
 import jwt
 import segno
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gateway import states
 from gateway.db import insert_or_find, new_public_id, utcnow
 from gateway.errors import GatewayError, NotFound
 from gateway.keys import KeyRing
 from gateway.models import Cooperative, Merchant, QrCode, QrKind, QrStatus
-from gateway.models.payments import QR_TRANSITIONS
 
 QR_TOKEN_TYPE = "interkop-qr+jwt"
 QR_AUDIENCE = "interkop-qr"
@@ -217,25 +217,25 @@ def static_for(session: Session, ring: KeyRing, settings: QrSettings, merchant: 
 
 
 def transition(session: Session, qr_id: int, kind: str, to_status: str) -> bool:
-    """Move a QR code to `to_status` if its state machine allows it from where it is now.
+    """Move a QR code to `to_status` through its state machine (gateway.states); return True if
+    this call made the change, False on a repeat.
 
-    One conditional UPDATE: two concurrent callers cannot both move it (the loser sees rowcount 0).
-    Returns True if this call made the change.
+    One conditional UPDATE on the pay path: two concurrent callers cannot both move it. A change
+    the machine forbids is refused with the QR's own error (already paid, cancelled, revoked).
     """
-    allowed_from = [
-        from_status
-        for (qr_kind, from_status), targets in QR_TRANSITIONS.items()
-        if qr_kind == kind and to_status in targets
-    ]
-    if not allowed_from:
-        return False
-    result = session.execute(
-        update(QrCode)
-        .where(QrCode.id == qr_id, QrCode.status.in_(allowed_from))
-        .values(status=to_status)
-        .execution_options(synchronize_session=False)
-    )
-    return result.rowcount == 1
+    machine = states.DYNAMIC_QR if kind == QrKind.DYNAMIC else states.STATIC_QR
+    try:
+        return states.transition(session, machine, qr_id, to_status)
+    except states.TransitionRefused as refused:
+        raise _REFUSED_BECAUSE[refused.current]() from None
+
+
+# Why a QR code cannot move on, by the state it is in.
+_REFUSED_BECAUSE = {
+    QrStatus.PAID: QrAlreadyPaid,
+    QrStatus.CANCELLED: QrCancelled,
+    QrStatus.REVOKED: QrRevoked,
+}
 
 
 def rotate_static(
@@ -261,10 +261,7 @@ def cancel(session: Session, qr: QrCode) -> None:
             "Only a dynamic QR code can be cancelled.",
             "Hanya kode QR dinamis yang dapat dibatalkan.",
         )
-    if qr.status == QrStatus.CANCELLED:
-        return
-    if not transition(session, qr.id, QrKind.DYNAMIC, QrStatus.CANCELLED):
-        raise QrAlreadyPaid()
+    transition(session, qr.id, QrKind.DYNAMIC, QrStatus.CANCELLED)
 
 
 @dataclass

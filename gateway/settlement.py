@@ -3,7 +3,7 @@
 Every transfer is stamped, by its own INSERT, with the window open at that moment. Closing a
 window happens in two steps:
 
-1. *Switch* — one short transaction marks the open window `closing` and opens the next. On
+1. *Switch* — one short transaction moves the open window to `closing` and opens the next. On
    PostgreSQL it first takes `LOCK TABLE transfers IN SHARE MODE`, which waits for every
    transaction that has already inserted transfers and holds back new inserts for the few
    milliseconds until the switch commits; they then read the new window. On SQLite every write
@@ -11,12 +11,18 @@ window happens in two steps:
    the window row conflicts with the switch's write and one of the two is retried.
 2. *Compute* — with no lock held, payments going on into the next window, the closed window's
    transfers are fixed: sum the positions, the per-pair figures, and a SHA-256 digest over its
-   transfers in id order; store them and mark the window `closed`.
+   transfers in id order; store them and move the window to `closed`.
+
+Every status change is a transition of the window's state machine (gateway.states): under the
+row's lock, from the state the database holds, a repeat a no-op. So a burst of closes closes the
+open window once (the others join that close and answer the same window; a window with no
+transfers is not closed at all), and a burst of settles writes the settlement transfers once.
 
 A cooperative's position in a window is the change in the balances of the accounts it owns over
 the window's transfers, settlement transfers excluded. Marking a window settled writes, once, the
 settlement transfers that bring each of its positions back to zero, through the network's
-settlement account.
+settlement account; their event names the window it settles (`events.settles_window_id`), so
+that `gateway ledger check` finds a window settled twice.
 """
 
 from __future__ import annotations
@@ -24,16 +30,17 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 
-from sqlalchemy import func, select, text, union_all
+from sqlalchemy import func, select, text, union_all, update
 from sqlalchemy.orm import Session
 
-from gateway import ledger
+from gateway import ledger, states
 from gateway.db import is_postgresql, utcnow
 from gateway.errors import Conflict, GatewayError, NotFound
 from gateway.models import (
     Account,
     AccountKind,
     Cooperative,
+    Event,
     Payment,
     Refund,
     SettlementWindow,
@@ -49,6 +56,14 @@ class WindowTampered(GatewayError):
     title = "Settlement window does not verify"
     message_id = "Data jendela penyelesaian telah berubah sejak ditutup."
     message_en = "The settlement window's transfers changed after it was closed."
+
+
+class WindowEmpty(GatewayError):
+    status = 409
+    slug = "window-empty"
+    title = "Nothing to close"
+    message_id = "Tidak ada yang ditutup: belum ada transfer sejak penutupan terakhir."
+    message_en = "Nothing to close: no transfer has been written since the last close."
 
 
 def ensure_open_window(session: Session) -> SettlementWindow:
@@ -70,24 +85,44 @@ def get_window(session: Session, public_id: str) -> SettlementWindow:
     return window
 
 
-def switch(session: Session) -> int:
-    """Step 1: mark the open window closing and open the next; return the closing window's id."""
+def _fresh(session: Session, window_id: int) -> SettlementWindow:
+    """Read a window as the database holds it now (not as the session loaded it earlier)."""
+    return session.scalar(
+        select(SettlementWindow)
+        .where(SettlementWindow.id == window_id)
+        .execution_options(populate_existing=True)
+    )
+
+
+def switch(session: Session, window_id: int | None = None) -> int:
+    """Step 1: move the open window (or window `window_id`) to closing and open the next; return
+    the closing window's id.
+
+    A close that another close beat to it joins that close: the window is already closing (or
+    closed), and this returns its id without opening another.
+    """
     if is_postgresql(session):
         session.execute(text("LOCK TABLE transfers IN SHARE MODE"))
-    window = session.scalar(
-        select(SettlementWindow)
-        .where(SettlementWindow.status == WindowStatus.OPEN)
-        .with_for_update()
+    if window_id is None:
+        window_id = session.scalar(
+            select(SettlementWindow.id).where(SettlementWindow.status == WindowStatus.OPEN)
+        )
+        if window_id is None:
+            raise Conflict("No window is open.", "Tidak ada jendela yang terbuka.")
+    elif states.state_of(session, states.SETTLEMENT_WINDOW, window_id) != WindowStatus.OPEN:
+        return window_id
+    empty = (
+        session.scalar(select(Transfer.id).where(Transfer.window_id == window_id).limit(1)) is None
     )
-    if window is None:
-        raise Conflict("No window is open.", "Tidak ada jendela yang terbuka.")
+    if empty:
+        raise WindowEmpty()
     now = utcnow()
-    window.status = WindowStatus.CLOSING
-    window.closed_at = now
-    session.flush()
-    session.add(SettlementWindow(status=WindowStatus.OPEN, opened_at=now))
-    session.flush()
-    return window.id
+    if states.transition(
+        session, states.SETTLEMENT_WINDOW, window_id, WindowStatus.CLOSING, closed_at=now
+    ):
+        session.add(SettlementWindow(status=WindowStatus.OPEN, opened_at=now))
+        session.flush()
+    return window_id
 
 
 def digest(session: Session, window_id: int) -> tuple[str, int]:
@@ -214,8 +249,11 @@ def pair_figures(session: Session, window_id: int) -> list[dict]:
 
 
 def compute(session: Session, window_id: int) -> SettlementWindow:
-    """Step 2: seal a closing window: digest, positions, pairs, net debit caps. Lock-free."""
-    window = session.get(SettlementWindow, window_id)
+    """Step 2: seal a closing window: digest, positions, pairs, net debit caps. Lock-free until
+    the window's transition to closed; a window sealed already is answered as it is."""
+    window = _fresh(session, window_id)
+    if window.status in (WindowStatus.CLOSED, WindowStatus.SETTLED):
+        return window
     window_digest, count = digest(session, window_id)
     positions = window_positions(session, window_id)
     total = sum(positions.values())
@@ -238,28 +276,45 @@ def compute(session: Session, window_id: int) -> SettlementWindow:
                 "over_cap": cap is not None and -position > cap,
             }
         )
-    window.digest = window_digest
-    window.transfer_count = count
-    window.report = {
-        "positions": lines,
-        "network_position": positions.get(None, 0),
-        "pairs": pair_figures(session, window_id),
-    }
-    window.status = WindowStatus.CLOSED
-    session.flush()
-    return window
-
-
-def close(session: Session, commit) -> SettlementWindow:
-    """Close the open window (switch, then compute); finishes a close that was interrupted.
-
-    `commit(work)` runs `work(session)` in a transaction of its own (gateway.db.transaction).
-    """
-    unfinished = session.scalar(
-        select(SettlementWindow.id).where(SettlementWindow.status == WindowStatus.CLOSING)
+    # Two computes of one window (a close joined by another) seal it once: the second one's
+    # transition is a repeat and stores nothing.
+    states.transition(
+        session,
+        states.SETTLEMENT_WINDOW,
+        window_id,
+        WindowStatus.CLOSED,
+        digest=window_digest,
+        transfer_count=count,
+        report={
+            "positions": lines,
+            "network_position": positions.get(None, 0),
+            "pairs": pair_figures(session, window_id),
+        },
     )
-    session.rollback()
-    window_id = unfinished if unfinished is not None else commit(switch)
+    return _fresh(session, window_id)
+
+
+def close(session: Session, commit, window_public_id: str | None = None) -> SettlementWindow:
+    """Close a window (switch, then compute) and return it sealed.
+
+    Without `window_public_id`: the open window, after finishing a close that was interrupted.
+    With it: that window; if it is closing or closed already (a repeat, or a close that another
+    beat to it), the answer is the window, sealed once. `commit(work)` runs `work(session)` in a
+    transaction of its own (gateway.db.transaction).
+    """
+    if window_public_id is None:
+        window_id = session.scalar(
+            select(SettlementWindow.id).where(SettlementWindow.status == WindowStatus.CLOSING)
+        )
+        session.rollback()
+        if window_id is None:
+            window_id = commit(switch)
+    else:
+        window = get_window(session, window_public_id)
+        window_id, status = window.id, window.status
+        session.rollback()
+        if status == WindowStatus.OPEN:
+            commit(lambda s: switch(s, window_id))
     return commit(lambda s: compute(s, window_id))
 
 
@@ -280,20 +335,22 @@ def verify(session: Session, window: SettlementWindow) -> None:
 def mark_settled(
     session: Session, window: SettlementWindow, actor_user_id: int | None
 ) -> SettlementWindow:
-    """Write the window's settlement transfers once; a repeat changes nothing."""
-    locked = session.scalar(
-        select(SettlementWindow).where(SettlementWindow.id == window.id).with_for_update()
-    )
-    if locked.status == WindowStatus.SETTLED:
-        return locked
-    if locked.status != WindowStatus.CLOSED:
-        raise Conflict(
-            "Close the window before settling it.", "Tutup jendela sebelum diselesaikan."
-        )
+    """Write the window's settlement transfers once; a repeat changes nothing.
+
+    The money is written only by the call whose transition closed -> settled happened; a repeat
+    (however many at once) answers the window as the database holds it. Settling a window that
+    is not closed yet is refused (`TransitionRefused`, 409).
+    """
+    window_id = window.id
+    if not states.transition(
+        session, states.SETTLEMENT_WINDOW, window_id, WindowStatus.SETTLED, settled_at=utcnow()
+    ):
+        return _fresh(session, window_id)
+    settled = _fresh(session, window_id)
     network_account = ledger.system_account(session, AccountKind.SETTLEMENT, None)
     legs = []
     ids = dict(session.execute(select(Cooperative.public_id, Cooperative.id)).all())
-    for line in locked.report["positions"]:
+    for line in settled.report["positions"]:
         position = line["position"]
         if position == 0:
             continue
@@ -314,11 +371,15 @@ def mark_settled(
         posted = ledger.post(
             session, kind=EventKind.SETTLEMENT, legs=legs, actor_user_id=actor_user_id
         )
-        locked.settlement_event_id = posted.id
-    locked.status = WindowStatus.SETTLED
-    locked.settled_at = utcnow()
-    session.flush()
-    return locked
+        session.execute(
+            update(Event)
+            .where(Event.id == posted.id)
+            .values(settles_window_id=window_id)
+            .execution_options(synchronize_session=False)
+        )
+        settled.settlement_event_id = posted.id
+        session.flush()
+    return settled
 
 
 def window_json(window: SettlementWindow, cooperative_public_id: str | None = None) -> dict:

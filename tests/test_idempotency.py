@@ -1,7 +1,6 @@
 """The Idempotency-Key store through the counter's money-moving requests, on SQLite and
 PostgreSQL: a request runs at most once per caller and key, its answer commits with its money,
-and a key still in flight waits for its first request (or, left over in flight by a dead
-process, answers 409 until its lease runs out)."""
+and a duplicate sent while the first still runs waits for it and replays its answer."""
 
 from __future__ import annotations
 
@@ -11,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 
 from freezegun import freeze_time
 
-from gateway import counter, idempotency, registry
-from gateway.db import db, transaction, utcnow
+from gateway import counter, idempotency, registry, states
+from gateway.db import db, transaction
 from gateway.errors import PROBLEM_BASE
 from gateway.models import Event, IdempotencyKey, Transfer, User
 
@@ -163,59 +162,37 @@ def test_a_key_is_kept_24_hours(app, city):
 # --- In flight ----------------------------------------------------------------------------------
 
 
-def _insert_in_flight(app, scope: str, key: str, body: dict, lease_expires_at: datetime) -> None:
-    row = IdempotencyKey(
-        scope=scope,
-        key=key,
-        request_hash=idempotency.fingerprint("POST", CASH_IN, body),
-        state="in_flight",
-        lease_token="a" * 32,
-        lease_expires_at=lease_expires_at,
-        expires_at=utcnow() + timedelta(hours=24),
-    )
-    with app.app_context():
-        transaction(db.session, lambda session: session.add(row))
-
-
-def test_a_key_whose_first_request_is_in_flight_answers_409(app, city):
+def test_a_stored_answer_is_never_answered_again(app, city):
+    """The key's in_flight -> done is a transition (gateway.states): a second store is a repeat
+    that changes nothing, so no later answer can overwrite the first."""
     _, teller, siti = scene(city)
-    body = {"member_id": siti.id, "amount": 50_000}
-    _insert_in_flight(app, teller.user_id, "setor-1", body, utcnow() + timedelta(seconds=30))
-
-    assert_problem(
-        city.post(teller, CASH_IN, body, key="setor-1"), 409, "idempotency-key-in-flight"
-    )
-    assert city.count(Transfer) == 0
-    # The 409 leaves the first request's claim alone.
-    assert stored_key(app, teller.user_id, "setor-1").lease_token == "a" * 32
-    # A different body with the key is still a different request.
-    other = {"member_id": siti.id, "amount": 60_000}
-    assert_problem(city.post(teller, CASH_IN, other, key="setor-1"), 422, "idempotency-key-reused")
-
-
-def test_a_key_whose_lease_ran_out_is_taken_over_and_runs_once(app, city):
-    _, teller, siti = scene(city)
-    body = {"member_id": siti.id, "amount": 50_000}
-    _insert_in_flight(app, teller.user_id, "setor-1", body, utcnow() - timedelta(seconds=1))
-
-    first = city.post(teller, CASH_IN, body, key="setor-1")
-    assert first.status_code == 201, first.get_json()
-    assert "Idempotent-Replayed" not in first.headers
+    first = city.cash_in(teller, siti, 50_000, key="setor-1")
+    assert first.status_code == 201
     row = stored_key(app, teller.user_id, "setor-1")
-    assert row.state == "done" and row.lease_token is None and row.response_status == 201
-
-    again = city.post(teller, CASH_IN, body, key="setor-1")
-    assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
-    assert again.get_json() == first.get_json()
-    assert city.count(Transfer) == 1
-    assert city.balance_of_member(siti) == 50_000
+    with app.app_context():
+        again = transaction(
+            db.session,
+            lambda session: states.transition(
+                session,
+                states.IDEMPOTENCY_KEY,
+                row.id,
+                "done",
+                response_status=422,
+                response_body="{}",
+                event_id=None,
+            ),
+        )
+    assert again is False
+    replayed = city.cash_in(teller, siti, 50_000, key="setor-1")
+    assert replayed.headers["Idempotent-Replayed"] == "true"
+    assert replayed.get_json() == first.get_json()
 
 
 def test_a_claim_is_not_seen_by_anyone_before_its_money_commits(app, city):
     """The key is claimed in the work's own transaction: no other connection sees it in flight,
     and it becomes visible done, with its answer, as the money commits."""
     coop, teller, siti = scene(city)
-    policy = idempotency.Policy(retention_seconds=24 * 3600, lease_seconds=30)
+    policy = idempotency.Policy(retention_seconds=24 * 3600)
     request_hash = idempotency.fingerprint("POST", CASH_IN, {"amount": 50_000})
     seen_meanwhile = []
 
@@ -253,7 +230,7 @@ def test_a_claim_is_not_seen_by_anyone_before_its_money_commits(app, city):
     assert outcome.status == 201 and not outcome.replayed
     assert seen_meanwhile == [0]
     row = stored_key(app, teller.user_id, "setor-1")
-    assert row.state == "done" and row.lease_token is None and row.response_status == 201
+    assert row.state == "done" and row.response_status == 201
     assert city.count(Transfer) == 1
 
 

@@ -16,7 +16,7 @@ from conftest import TEST_SCRYPT_N
 from gateway import counter, ledger, registry
 from gateway.db import db, transaction
 from gateway.errors import PROBLEM_BASE, InsufficientFunds, LimitExceeded
-from gateway.models import Account, AccountKind, Cooperative, Event, Transfer
+from gateway.models import Account, AccountKind, Cooperative, Event, SettlementWindow, Transfer
 from gateway.models.ledger import EventKind, TransferCode
 from gateway.money import AMOUNT_MAX
 
@@ -550,3 +550,74 @@ def test_twenty_tellers_cashing_out_of_one_wallet_at_once_never_overdraw_it(app,
     assert receipts == [final + index * amount for index in range(len(successes))]
     assert city.ledger_problems() == []
     assert sum(city.positions().values()) == 0
+
+
+def settled_window(city) -> str:
+    """Close and settle a window in which KSM owes KPP; return its public id."""
+    consumer = city.make_cooperative("KSM")
+    market = city.make_cooperative("KPP", kind="market_traders")
+    teller = city.make_admin(market)
+    network = city.make_staff("network_admin")
+    siti = city.make_member(consumer)
+    assert city.cash_in(teller, siti, 40_000).status_code == 201  # KPP holds cash for KSM
+    closed = city.post(network, "/api/v1/settlement/windows/current/close", None, key=None)
+    window_id = closed.get_json()["id"]
+    settled = city.post(network, f"/api/v1/settlement/windows/{window_id}/settle", None, key=None)
+    assert settled.status_code == 200, settled.get_json()
+    assert city.ledger_problems() == []
+    return window_id
+
+
+def test_check_names_a_window_settled_twice(app, city):
+    window_public_id = settled_window(city)
+    with app.app_context():
+        window = db.session.scalar(
+            sa.select(SettlementWindow).where(SettlementWindow.public_id == window_public_id)
+        )
+        first = db.session.get(Event, window.settlement_event_id)
+        legs = [
+            ledger.Leg(t.debit_account_id, t.credit_account_id, t.amount, t.code)
+            for t in db.session.scalars(sa.select(Transfer).where(Transfer.event_id == first.id))
+        ]
+
+        # What a racing settle used to do: write the window's settlement transfers again.
+        def settle_again(session):
+            posted = ledger.post(session, kind=EventKind.SETTLEMENT, legs=legs)
+            session.execute(
+                sa.update(Event).where(Event.id == posted.id).values(settles_window_id=window.id)
+            )
+
+        transaction(db.session, settle_again)
+
+    assert city.ledger_problems() == [f"window {window_public_id} was settled 2 times, not once"]
+
+
+def test_check_names_a_settlement_event_without_a_settled_window(app, city):
+    window_public_id = settled_window(city)
+    with app.app_context():
+        event_public_id = db.session.scalar(
+            sa.select(Event.public_id).where(Event.kind == EventKind.SETTLEMENT)
+        )
+        db.session.execute(
+            sa.text("UPDATE settlement_windows SET status = 'closed' WHERE public_id = :id"),
+            {"id": window_public_id},
+        )
+        db.session.execute(sa.text("UPDATE events SET settles_window_id = NULL"))
+        db.session.commit()
+
+    assert city.ledger_problems() == [f"settlement event {event_public_id} settles no window"]
+
+    with app.app_context():
+        db.session.execute(
+            sa.text(
+                "UPDATE events SET settles_window_id ="
+                " (SELECT id FROM settlement_windows WHERE public_id = :id)"
+            ),
+            {"id": window_public_id},
+        )
+        db.session.commit()
+
+    assert city.ledger_problems() == [
+        f"settlement event {event_public_id} settles window {window_public_id},"
+        " which is closed, not settled"
+    ]

@@ -494,8 +494,7 @@ class LedgerMachine(RuleBasedStateMachine):
                     key=key,
                     request_hash=idempotency.fingerprint("POST", path, body),
                     policy=idempotency.Policy(
-                        retention_seconds=config["IDEMPOTENCY_RETENTION_SECONDS"],
-                        lease_seconds=config["IDEMPOTENCY_LEASE_SECONDS"],
+                        retention_seconds=config["IDEMPOTENCY_RETENTION_SECONDS"]
                     ),
                     work=lambda session: (201, *work(session)),
                     render_error=lambda error: error.problem("id"),

@@ -1,6 +1,7 @@
 """Settlement windows told in rupiah: close, seal, verify, settle once; payments during a close."""
 
 import threading
+import time
 import uuid
 
 import sqlalchemy as sa
@@ -155,6 +156,11 @@ def test_payments_written_during_a_close_land_in_exactly_one_window(app, city):
         thread.start()
     closes = []
     for _ in range(3):
+        # A window with no transfers is not closed: let a payment land in this one first.
+        paid_before = statuses.count(201)
+        deadline = time.monotonic() + 30
+        while statuses.count(201) == paid_before and time.monotonic() < deadline:
+            time.sleep(0.01)
         response = app.test_client().post(
             "/api/v1/settlement/windows/current/close", headers=network_headers
         )

@@ -1,11 +1,10 @@
 """The chaos clients: money-moving requests, each under its own Idempotency-Key, retried with the
 SAME key and the SAME body until a definitive answer.
 
-Definitive: any 2xx (acknowledged), or a 4xx other than 409 idempotency-key-in-flight (a refusal:
-insufficient funds, a limit, a refund larger than what is left). Retried: connection errors
-(refused, reset, a worker killed mid-request), timeouts, 5xx (the database went away), and 409
-in-flight (only a key left in flight by the earlier protocol: a killed request's claim now rolls
-back with its money).
+Definitive: any 2xx (acknowledged), or a 4xx (a refusal: insufficient funds, a limit, a refund
+larger than what is left). Retried: connection errors (refused, reset, a worker killed
+mid-request), timeouts and 5xx (the database went away). A duplicate sent while the first is still
+running waits for it and replays its answer; a killed request's claim rolls back with its money.
 """
 
 from __future__ import annotations
@@ -18,7 +17,6 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
-IN_FLIGHT = "https://interkop.id/problems/idempotency-key-in-flight"
 KEY_REUSED = "https://interkop.id/problems/idempotency-key-reused"
 
 TRANSIENT = (OSError, http.client.HTTPException)
@@ -130,7 +128,6 @@ def perform(
         except TRANSIENT as error:
             reason = f"connection:{type(error).__name__}"
         else:
-            problem_type = document.get("type") if isinstance(document, dict) else None
             if 200 <= status < 300:
                 op.status, op.response, op.replayed, op.outcome = (
                     status,
@@ -138,8 +135,6 @@ def perform(
                     replayed,
                     "acknowledged",
                 )
-            elif status == 409 and problem_type == IN_FLIGHT:
-                reason = "409-in-flight"
             elif status >= 500:
                 reason = f"{status}"
             else:

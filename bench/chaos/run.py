@@ -12,9 +12,6 @@
    and print the counts. Exit 1 on any violation. Everything is cleaned up, even on failure.
 
 Settings for the gateway under test, and why:
-- GATEWAY_IDEMPOTENCY_LEASE_SECONDS=5 (production: 30): a killed request's claim rolls back with
-  its money, so no key waits out a lease any more; the short lease only bounds how long a key
-  left in flight by the earlier protocol (claim committed first) would answer 409.
 - GATEWAY_PIN_SCRYPT_N=1024 (production: 16384): PIN hashing cost is not what is tested here.
 - GATEWAY_ACCESS_TOKEN_TTL_SECONDS=86400: the clients log in once, before the chaos.
 
@@ -86,7 +83,6 @@ class Harness:
             GATEWAY_DATABASE_URL=self.pg.url,
             GATEWAY_KEYS_DIR=str(self.root / "keys"),
             GATEWAY_PIN_SCRYPT_N="1024",
-            GATEWAY_IDEMPOTENCY_LEASE_SECONDS="5",
             GATEWAY_ACCESS_TOKEN_TTL_SECONDS="86400",
             GATEWAY_PUBLIC_URL=f"http://127.0.0.1:{self.port}",
         )

@@ -44,13 +44,17 @@ def _remote() -> str | None:
 @route(
     blueprint,
     "POST",
-    "/api/v1/settlement/windows/current/close",
-    summary="Close the open settlement window and seal it (network admin)",
+    "/api/v1/settlement/windows/{window_id}/close",
+    summary="Close and seal the open window (`current`) or a named one, once (network admin)",
     status=201,
 )
-def close_window():
+def close_window(window_id):
     caller = _network_admin()
-    window = settlement.close(db.session, lambda work: transaction(db.session, work))
+    window = settlement.close(
+        db.session,
+        lambda work: transaction(db.session, work),
+        None if window_id == "current" else window_id,
+    )
     transaction(
         db.session,
         lambda s: audit.record(

@@ -161,10 +161,7 @@ def money_request(work: Callable[[Session], tuple[dict, int | None]], status: in
         scope=scope,
         key=key,
         request_hash=idempotency.fingerprint(request.method, request.path, body),
-        policy=idempotency.Policy(
-            retention_seconds=config["IDEMPOTENCY_RETENTION_SECONDS"],
-            lease_seconds=config["IDEMPOTENCY_LEASE_SECONDS"],
-        ),
+        policy=idempotency.Policy(retention_seconds=config["IDEMPOTENCY_RETENTION_SECONDS"]),
         work=run,
         render_error=lambda error: error.problem(language()),
     )

@@ -2,7 +2,7 @@
 
 from gateway.models.auth import RefreshToken
 from gateway.models.cooperative import Cooperative, CooperativeKind
-from gateway.models.idempotency import IdempotencyKey
+from gateway.models.idempotency import IdempotencyKey, IdempotencyKeyState
 from gateway.models.ledger import Account, AccountKind, Event, Transfer
 from gateway.models.merchant import Merchant, MerchantCategory, MerchantKind
 from gateway.models.payments import (
@@ -46,6 +46,7 @@ __all__ = [
     "CooperativeKind",
     "Event",
     "IdempotencyKey",
+    "IdempotencyKeyState",
     "Invitation",
     "InvitationRole",
     "InvitationStatus",

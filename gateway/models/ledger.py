@@ -77,6 +77,11 @@ class Event(db.Model):
     cooperative_id: Mapped[int | None] = mapped_column(ForeignKey("cooperatives.id"))
     actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # A settlement event: the window it settles (`gateway ledger check` finds a window settled
+    # twice by it). The window points back at its one event, hence use_alter.
+    settles_window_id: Mapped[int | None] = mapped_column(
+        ForeignKey("settlement_windows.id", use_alter=True)
+    )
 
 
 class TransferCode(StrEnum):

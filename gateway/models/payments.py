@@ -15,18 +15,12 @@ class QrKind(StrEnum):
     DYNAMIC = "dynamic"
 
 
+# Which status may follow which: gateway.states (DYNAMIC_QR, STATIC_QR).
 class QrStatus(StrEnum):
     ACTIVE = "active"
     PAID = "paid"
     CANCELLED = "cancelled"
     REVOKED = "revoked"
-
-
-# The QR state machine: which status may follow which. Expiry is a matter of time, not a state.
-QR_TRANSITIONS = {
-    (QrKind.DYNAMIC, QrStatus.ACTIVE): {QrStatus.PAID, QrStatus.CANCELLED},
-    (QrKind.STATIC, QrStatus.ACTIVE): {QrStatus.REVOKED},
-}
 
 
 ONE_ACTIVE_STICKER_WHERE = "kind = 'static' AND status = 'active'"
@@ -68,6 +62,7 @@ class QrCode(db.Model):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+# Which status may follow which: gateway.states.PAYMENT.
 class PaymentStatus(StrEnum):
     COMPLETED = "completed"
     PARTIALLY_REFUNDED = "partially_refunded"

@@ -10,6 +10,7 @@ from gateway.db import db, new_public_id, utcnow
 from gateway.models.types import BigId, UTCDateTime, one_of
 
 
+# Which status may follow which: gateway.states.SETTLEMENT_WINDOW.
 class WindowStatus(StrEnum):
     OPEN = "open"
     CLOSING = "closing"

@@ -8,14 +8,14 @@ first: the newest sticker stays active (the one `static_for` has been answering 
 others are revoked; the newest rule or policy is kept (the one written last).
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 """
 
 from alembic import op
 from sqlalchemy import text
 
 revision = "0007"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
