@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+import pytest
 from conftest import TEST_SCRYPT_N
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -927,8 +928,15 @@ class LedgerMachine(RuleBasedStateMachine):
 
     @rule(target=windows, settle=st.booleans())
     def close_window(self, settle):
-        """Close the open window (and settle it at once, or later through `settle`)."""
+        """Close the open window (and settle it at once, or later through `settle`); a window
+        with no transfers is not closed."""
         with self.app.app_context():
+            if self.open_count == 0:
+                with pytest.raises(settlement.WindowEmpty):
+                    settlement.close(db.session, lambda work: transaction(db.session, work))
+                db.session.rollback()
+                OUTCOMES[("close", "empty")] += 1
+                return multiple()
             window = settlement.close(db.session, lambda work: transaction(db.session, work))
             public_id, status, count = window.public_id, window.status, window.transfer_count
             report = window.report
