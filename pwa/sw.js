@@ -2,7 +2,7 @@
 // Never /api/: money and balances are network-only, so an offline screen can never show a stale
 // payment as done. Bump VERSION whenever a file of the shell changes.
 
-const VERSION = "v5";
+const VERSION = "v6";
 const SHELL_CACHE = `interkop-shell-${VERSION}`;
 const DECODER_CACHE = "interkop-decoder-barcode-detector-3.2.2";
 

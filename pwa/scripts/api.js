@@ -28,7 +28,7 @@ export class NetworkError extends Error {
 export function isRetryable(error) {
   if (error instanceof NetworkError) return true;
   if (!(error instanceof ApiError)) return false;
-  return error.slug === "idempotency-key-in-flight" || error.status >= 500;
+  return error.status >= 500;
 }
 
 export function createApi({

@@ -61,10 +61,10 @@ test("an expired access token is refreshed through the cookie once, then the cal
 });
 
 test("a payment keeps one Idempotency-Key, made before the first attempt, across every retry", async () => {
-  const inFlight = { type: "https://interkop.id/problems/idempotency-key-in-flight", status: 409, detail: "..." };
+  const unavailable = { type: "https://interkop.id/problems/service-unavailable", status: 503, detail: "..." };
   const { calls, fetchImpl } = fakeFetch([
     new TypeError("Failed to fetch"),
-    reply(409, inFlight, "application/problem+json"),
+    reply(503, unavailable, "application/problem+json"),
     reply(201, { id: "pay_1", status: "completed" }),
   ]);
   let made = 0;
