@@ -11,7 +11,6 @@ Retry-After; `/healthz` and payments answer while the polls are held; slots come
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
@@ -19,11 +18,10 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
 from pathlib import Path
 
+import live_http
 import pytest
 
 from attacks.burst import burst
@@ -55,26 +53,16 @@ class LiveGateway:
         self.url = url
 
     def call(self, method, path, *, token=None, body=None, key=None, language="id", timeout=60):
-        headers = {"Accept": "application/json", "Accept-Language": language}
-        data = None
-        if body is not None:
-            data = json.dumps(body).encode()
-            headers["Content-Type"] = "application/json"
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        if key:
-            headers["Idempotency-Key"] = key
-        request = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
-        try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:
-                return (
-                    response.status,
-                    dict(response.headers),
-                    json.loads(response.read() or b"null"),
-                )
-        except urllib.error.HTTPError as error:
-            with error:
-                return error.code, dict(error.headers), json.loads(error.read() or b"null")
+        return live_http.call(
+            self.url,
+            method,
+            path,
+            token=token,
+            body=body,
+            key=key,
+            language=language,
+            timeout=timeout,
+        )
 
 
 @pytest.fixture

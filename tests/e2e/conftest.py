@@ -7,15 +7,13 @@ that is a failure. `make test` installs chromium first when it runs as root.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import threading
-import urllib.error
-import urllib.request
 import uuid
 from dataclasses import dataclass
 
+import live_http
 import pytest
 
 from e2e.pwa_helpers import write_qr_video
@@ -66,22 +64,10 @@ class Gateway:
         language: str = "id",
     ):
         """Call the live API; return (status, JSON body)."""
-        headers = {"Accept": "application/json", "Accept-Language": language}
-        data = None
-        if body is not None:
-            data = json.dumps(body).encode()
-            headers["Content-Type"] = "application/json"
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        if key:
-            headers["Idempotency-Key"] = key
-        request = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:
-                return response.status, json.loads(response.read() or b"null")
-        except urllib.error.HTTPError as error:
-            with error:
-                return error.code, json.loads(error.read() or b"null")
+        status, _, answer = live_http.call(
+            self.url, method, path, token=token, body=body, key=key, language=language
+        )
+        return status, answer
 
     def login(self, person: dict) -> str:
         status, body = self.call(
