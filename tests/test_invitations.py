@@ -4,11 +4,11 @@ invitation, and only the person, in their own app and with their own PIN, makes 
 from __future__ import annotations
 
 import sqlalchemy as sa
+from attacks.burst import assert_no_server_error, burst, statuses
 
 from gateway.db import db
 from gateway.errors import PROBLEM_BASE
 from gateway.models import Invitation, Member, Merchant, User
-from tests.attacks.burst import assert_no_server_error, burst, statuses
 
 
 def invite_as_member(city, admin, coop, person):

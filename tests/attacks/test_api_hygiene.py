@@ -18,9 +18,9 @@ import re
 
 import pytest
 
+from attacks.test_unique_races import FEE_RULE, LIMITS
 from gateway.api.openapi import OPERATIONS
 from gateway.models import FeeSchedule, IdempotencyKey, LimitPolicy, Member, Merchant, Transfer
-from tests.attacks.test_unique_races import FEE_RULE, LIMITS
 
 on_sqlite = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 
 from freezegun import freeze_time
 
+from attacks.burst import assert_no_server_error, burst, statuses
 from gateway.models import Transfer
-from tests.attacks.burst import assert_no_server_error, burst, statuses
 
 WRONG = "000000"
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
+from attacks.burst import assert_no_server_error, burst, statuses
 from gateway.db import db, utcnow
 from gateway.models import QrCode, QrKind, QrStatus
-from tests.attacks.burst import assert_no_server_error, burst, statuses
 
 RACERS = 10
 

@@ -12,10 +12,10 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
+from attacks.burst import assert_no_server_error, burst, statuses
+from attacks.pins import Evaluations
 from gateway.db import db
 from gateway.models import Transfer, User
-from tests.attacks.burst import assert_no_server_error, burst, statuses
-from tests.attacks.pins import Evaluations
 
 BURST = 20
 WRONG = "000000"

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from attacks.burst import assert_no_server_error, burst, statuses
+from attacks.pins import Evaluations
 from gateway import auth
 from gateway.db import db
 from gateway.models import Member, Merchant, User
-from tests.attacks.burst import assert_no_server_error, burst, statuses
-from tests.attacks.pins import Evaluations
 
 GATEWAY = Path(__file__).resolve().parents[2] / "gateway"
 GUESSES = [f"{number:06d}" for number in range(100_000, 100_019)]

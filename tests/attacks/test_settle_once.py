@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from attacks.burst import assert_no_server_error, burst, statuses
 from gateway.db import db
 from gateway.models import Event, SettlementWindow, Transfer
 from gateway.models.ledger import EventKind, TransferCode
-from tests.attacks.burst import assert_no_server_error, burst, statuses
 
 SETTLERS = 12
 

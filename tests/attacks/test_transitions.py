@@ -11,11 +11,11 @@ import uuid
 
 import sqlalchemy as sa
 
+from attacks.burst import assert_no_server_error, burst, statuses
 from gateway import settlement
 from gateway.db import db
 from gateway.errors import PROBLEM_BASE
 from gateway.models import Payment, QrCode, Refund, SettlementWindow, Transfer
-from tests.attacks.burst import assert_no_server_error, burst, statuses
 
 REFUNDERS = 12
 PAYMENT_AMOUNT = 100_000

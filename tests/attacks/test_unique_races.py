@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from attacks.burst import assert_no_server_error, burst, statuses
 from gateway.db import db
 from gateway.models import (
     Cooperative,
@@ -20,7 +21,6 @@ from gateway.models import (
     Merchant,
     User,
 )
-from tests.attacks.burst import assert_no_server_error, burst, statuses
 
 RACERS = 10
 
