@@ -27,6 +27,7 @@ const SHELL = [
   "/scripts/scanner.js",
   "/scripts/state.js",
   "/scripts/token.js",
+  "/scripts/when.js",
   "/scripts/CounterDesk.js",
   "/scripts/History.js",
   "/scripts/Keypad.js",

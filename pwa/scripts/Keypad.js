@@ -1,13 +1,15 @@
 // .keypad — a big amount keypad for one thumb. Emits "amount" events with {amount}.
+// `initial` starts it at an amount already typed (a screen re-created after a language switch
+// or a reload keeps what the person typed); `t` labels the erase key in the app's language.
 
 import { h } from "./dom.js";
 import { amountFromDigits, formatRupiah, pressKey } from "./money.js";
 
 const KEYS = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "000", "0", "back"];
 
-export function Keypad({ label }) {
-  let digits = "";
-  const display = h("output", { class: "keypad-amount", "aria-live": "polite" }, formatRupiah(0));
+export function Keypad({ label, t = (key) => key, initial = 0 }) {
+  let digits = Number.isSafeInteger(initial) && initial > 0 ? String(initial) : "";
+  const display = h("output", { class: "keypad-amount", "aria-live": "polite" }, formatRupiah(amountFromDigits(digits)));
   const root = h(
     "div",
     { class: "keypad" },
@@ -23,7 +25,7 @@ export function Keypad({ label }) {
             type: "button",
             class: `keypad-key${key === "back" ? " keypad-back" : ""}`,
             dataset: { key },
-            "aria-label": key === "back" ? "hapus" : key,
+            "aria-label": key === "back" ? t("erase") : key,
             onclick: () => {
               digits = pressKey(digits, key);
               const amount = amountFromDigits(digits);

@@ -11,7 +11,7 @@ import { decodeToken, formatCountdown, gatewayClock, paidWith, saleState, second
 export function NewSale({ api, t, store, me, onLeave }) {
   const merchantId = me.merchant_ids[0];
   const problem = problemLine();
-  const keypad = Keypad({ label: t("amount") });
+  const keypad = Keypad({ label: t("amount"), t });
   let amount = 0;
   keypad.addEventListener("amount", (event) => {
     amount = event.detail.amount;

@@ -107,7 +107,7 @@ export function PayConfirm({ api, t, store, params, onLeave }) {
       timer = setInterval(tick, 250);
       amountSlot.replaceChildren(h("p", { class: "label" }, t("amount")), h("p", { class: "amount-big" }, formatRupiah(amount)), countdown);
     } else {
-      const keypad = Keypad({ label: t("enterFare") });
+      const keypad = Keypad({ label: t("enterFare"), t });
       keypad.addEventListener("amount", (event) => {
         amount = event.detail.amount || null;
         offlineGuard();

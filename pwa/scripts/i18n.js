@@ -94,6 +94,7 @@ export const STRINGS = {
     invited: "Nomor ini sudah punya akun: undangan terkirim. Pemiliknya menerimanya di aplikasinya sendiri dengan PIN-nya.",
     balanceAfter: "Saldo anggota sekarang",
     networkError: "Tidak ada koneksi ke server. Coba lagi.",
+    erase: "Hapus",
   },
   en: {
     appName: "Interkop",
@@ -188,6 +189,7 @@ export const STRINGS = {
     invited: "This number already has a login: an invitation was sent. Its owner accepts it in their own app with their own PIN.",
     balanceAfter: "Member's balance now",
     networkError: "No connection to the server. Try again.",
+    erase: "Erase",
   },
 };
 
