@@ -7,6 +7,7 @@ that is a failure. `make test` installs chromium first when it runs as root.
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import threading
@@ -32,6 +33,8 @@ CHROMIUM_FLAGS = [
 ]
 PHONE = {"width": 360, "height": 740}
 SCRYPT_N = 16
+FRESH_PIN = "246810"
+_fresh_numbers = itertools.count(1)
 
 
 def _missing(reason: str):
@@ -81,6 +84,71 @@ class Gateway:
 
     def person(self, kind: str, name: str) -> dict:
         return next(p for p in self.city[kind] if p["name"] == name)
+
+    def admin(self, code: str) -> dict:
+        """The demo admin (teller) of the cooperative with `code` (KSM, KPP, KAM, KTS)."""
+        return next(a for a in self.city["admins"] if a["name"] == f"Admin {code}")
+
+    def new_member(
+        self, code: str = "KSM", balance: int = 0, name: str | None = None, tier: str = "basic"
+    ) -> dict:
+        """A member nobody else's test touches: registered and (with `balance`) cashed in at
+        the counter of `code` by its admin, through the live API. Returns {id, phone, pin,
+        name, cooperative_id}."""
+        number = next(_fresh_numbers)
+        admin = self.admin(code)
+        token = self.login(admin)
+        person = {
+            "phone": f"+62857{os.getpid() % 10_000:04d}{number:04d}",
+            "pin": FRESH_PIN,
+            "name": name or f"Anggota Uji {number}",
+        }
+        status, member = self.call(
+            "POST",
+            f"/api/v1/cooperatives/{admin['cooperative_id']}/members",
+            {**person, "tier": tier},
+            token=token,
+        )
+        assert status == 201 and member["id"].startswith("mem_"), member
+        if balance:
+            status, answer = self.money(
+                "/api/v1/counter/cash-in", {"member_id": member["id"], "amount": balance}, token
+            )
+            assert status == 201, answer
+        return {**person, "id": member["id"], "cooperative_id": admin["cooperative_id"]}
+
+    def new_merchant(
+        self,
+        code: str = "KPP",
+        kind: str = "shop",
+        name: str | None = None,
+        category: str = "micro",
+    ) -> dict:
+        """A merchant with a new owner login, registered by the admin of `code`. Returns
+        {id, phone, pin, name, owner_name, cooperative_id}."""
+        number = next(_fresh_numbers)
+        admin = self.admin(code)
+        person = {
+            "owner_phone": f"+62858{os.getpid() % 10_000:04d}{number:04d}",
+            "owner_pin": FRESH_PIN,
+            "owner_name": f"Pemilik Uji {number}",
+        }
+        body = {**person, "name": name or f"Usaha Uji {number}", "kind": kind, "category": category}
+        status, merchant = self.call(
+            "POST",
+            f"/api/v1/cooperatives/{admin['cooperative_id']}/merchants",
+            body,
+            token=self.login(admin),
+        )
+        assert status == 201 and merchant["id"].startswith("mer_"), merchant
+        return {
+            "id": merchant["id"],
+            "phone": person["owner_phone"],
+            "pin": FRESH_PIN,
+            "name": body["name"],
+            "owner_name": person["owner_name"],
+            "cooperative_id": admin["cooperative_id"],
+        }
 
     def ledger_problems(self) -> list[str]:
         with self.app.app_context():
