@@ -122,6 +122,73 @@ def test_a_merchant_reads_only_its_own_day(city):
         assert (today["date"], today["gross"]) == ("2026-05-20", 10_000)
 
 
+def test_a_full_refund_the_same_day_leaves_a_net_of_zero_and_gives_every_fee_share_back(city):
+    # The PWA's own arithmetic said -Rp 193 here (it kept the fee of a refunded payment).
+    with freeze_time(MIDDAY, tick=False):
+        coop = city.make_cooperative("KSM")
+        admin = city.make_admin(coop)
+        siti = city.make_member(coop)
+        assert city.cash_in(admin, siti, 100_000).status_code == 201
+        shop = city.make_merchant(coop, kind="shop", category="small")  # 0,70%
+        paid = pay_ok(city, siti, shop, 27_500)  # fee 193: 68 / 96 / 29
+        first = refund(city, shop, paid["id"], 5_000)
+        rest = refund(city, shop, paid["id"], 22_500)
+        day = merchant_day(city, shop, "2026-05-20").get_json()
+    # 5.000 of 27.500 gives back 12 + 17 + 5; the rest gives back what is left of each share.
+    assert first["fees_returned"] == {"issuer": 12, "acquirer": 17, "network": 5}
+    assert rest["fees_returned"] == {"issuer": 56, "acquirer": 79, "network": 24}
+    assert {key: day[key] for key in ("count", "gross", "refund_count", "refunds")} == {
+        "count": 1,
+        "gross": 27_500,
+        "refund_count": 2,
+        "refunds": 27_500,
+    }
+    assert (day["fees"], day["net"], day["paid_out"], day["balance"]) == (0, 0, 0, 0)
+    assert city.balance_of_merchant(shop) == 0
+    assert city.ledger_problems() == []
+
+
+def test_a_refund_counts_on_the_day_it_is_made_not_on_the_day_of_its_payment(city):
+    with freeze_time(MIDDAY, tick=False) as frozen:
+        coop = city.make_cooperative("KSM")
+        admin = city.make_admin(coop)
+        siti = city.make_member(coop)
+        assert city.cash_in(admin, siti, 200_000).status_code == 201
+        shop = city.make_merchant(coop, kind="shop", category="small")  # 0,70%
+        paid = pay_ok(city, siti, shop, 100_000)  # fee 700: 245 / 350 / 105
+
+        frozen.move_to(MIDDAY + timedelta(days=1))
+        city._tokens.clear()  # log in again inside the new instant
+        refund(city, shop, paid["id"], 40_000)  # gives back 98 + 140 + 42 = 280
+        refund(city, shop, paid["id"], 60_000)  # the rest: 147 + 210 + 63 = 420
+        first = merchant_day(city, shop, "2026-05-20").get_json()
+        second = merchant_day(city, shop, "2026-05-21").get_json()
+    figures = ("count", "gross", "refund_count", "refunds", "fees", "net", "paid_out")
+    # The payment's day stays as it was: its figures never change after the day.
+    assert {key: first[key] for key in figures} == {
+        "count": 1,
+        "gross": 100_000,
+        "refund_count": 0,
+        "refunds": 0,
+        "fees": 700,
+        "net": 99_300,
+        "paid_out": 0,
+    }
+    # The refunds' day: no payment, 100.000 given back and the 700 of fees returned with it.
+    assert {key: second[key] for key in figures} == {
+        "count": 0,
+        "gross": 0,
+        "refund_count": 2,
+        "refunds": 100_000,
+        "fees": -700,
+        "net": -99_300,
+        "paid_out": 0,
+    }
+    # The balance is the account's, now, whichever day is asked: the days' nets add up to it.
+    assert first["balance"] == second["balance"] == first["net"] + second["net"] == 0
+    assert city.ledger_problems() == []
+
+
 # 23:59:59 in Jakarta (UTC+7) on 10 March 2026, then midnight.
 BEFORE_MIDNIGHT = datetime(2026, 3, 10, 16, 59, 59, tzinfo=UTC)
 MIDNIGHT = datetime(2026, 3, 10, 17, 0, 0, tzinfo=UTC)

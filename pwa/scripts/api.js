@@ -105,10 +105,10 @@ export function createApi({
   /**
    * Prepare a POST that moves money. The Idempotency-Key is made now, before the first attempt,
    * and every call of `send()` — the automatic retries and any retry the person asks for — sends
-   * that same key, so the gateway pays at most once.
+   * that same key, so the gateway pays at most once. A screen re-created from its params (a
+   * language switch) passes back the `key` it kept, so the same request keeps its key.
    */
-  function moneyPost(path, body) {
-    const key = newKey();
+  function moneyPost(path, body, { key = newKey() } = {}) {
     return {
       key,
       async send({ onRetry = () => {} } = {}) {

@@ -95,6 +95,22 @@ export const STRINGS = {
     balanceAfter: "Saldo anggota sekarang",
     networkError: "Tidak ada koneksi ke server. Coba lagi.",
     erase: "Hapus",
+    // merchant
+    paidOut: "Dibayarkan di loket",
+    toCollect: "Belum diambil di loket (saat ini)",
+    dayEarlier: "Sebelumnya",
+    dayLater: "Berikutnya",
+    dayEarlierLabel: "Hari sebelumnya",
+    dayLaterLabel: "Hari berikutnya",
+    refundAmount: "Jumlah yang dikembalikan (Rp)",
+    refundMax: "Paling banyak {amount}",
+    refundConfirm: "Kembalikan {amount} ke {name}?",
+    yes: "Ya",
+    refunding: "Mengembalikan dana…",
+    refundedNow: "{amount} sudah dikembalikan.",
+    refundLeft: "Sisa yang bisa dikembalikan",
+    refundUnknown:
+      "Belum ada jawaban dari server. Pengembalian BELUM tentu berhasil. Tekan Coba lagi — dana tidak akan dikembalikan dua kali.",
   },
   en: {
     appName: "Interkop",
@@ -190,6 +206,22 @@ export const STRINGS = {
     balanceAfter: "Member's balance now",
     networkError: "No connection to the server. Try again.",
     erase: "Erase",
+    // merchant
+    paidOut: "Paid out at the counter",
+    toCollect: "Still to collect at the counter (now)",
+    dayEarlier: "Previous",
+    dayLater: "Next",
+    dayEarlierLabel: "Previous day",
+    dayLaterLabel: "Next day",
+    refundAmount: "Amount to refund (Rp)",
+    refundMax: "At most {amount}",
+    refundConfirm: "Refund {amount} to {name}?",
+    yes: "Yes",
+    refunding: "Refunding…",
+    refundedNow: "{amount} has been refunded.",
+    refundLeft: "Left to refund",
+    refundUnknown:
+      "No answer from the server yet. The refund has NOT necessarily gone through. Press Try again — it will never be refunded twice.",
   },
 };
 

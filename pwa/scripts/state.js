@@ -1,4 +1,5 @@
-// App state: one small store, and the arithmetic the screens show (today's takings). No DOM.
+// App state: one small store, Jakarta days, merging the feed. No DOM. (The figures the screens
+// show come from the gateway, which keeps the books; the browser does no sums of money.)
 
 /** A store: get() the state, set(patch) to change it, subscribe(fn) to hear every change. */
 export function createStore(initial) {
@@ -34,19 +35,9 @@ export function jakartaDay(instant) {
   return new Date(time + JAKARTA_OFFSET_MS).toISOString().slice(0, 10);
 }
 
-/** Sum a merchant's payments of the Jakarta day of `now`: gross, fees, refunds, net, count. */
-export function todaysTakings(payments, now = new Date()) {
-  const today = jakartaDay(now);
-  const totals = { gross: 0, fees: 0, refunded: 0, net: 0, count: 0 };
-  for (const payment of payments) {
-    if (jakartaDay(payment.created_at) !== today) continue;
-    totals.gross += payment.amount;
-    totals.fees += payment.fee_amount;
-    totals.refunded += payment.refunded_amount ?? 0;
-    totals.count += 1;
-  }
-  totals.net = totals.gross - totals.fees - totals.refunded;
-  return totals;
+/** The calendar day `days` after (or before) the day "2025-01-31". */
+export function shiftDay(isoDay, days) {
+  return new Date(Date.parse(`${isoDay}T12:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10);
 }
 
 /** Put fresh payments (any order) into a newest-first list without duplicates. */

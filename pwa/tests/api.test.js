@@ -103,3 +103,12 @@ test("a refusal is final: it is not retried", async () => {
   assert.equal(isRetryable(new ApiError({}, 503)), true);
   assert.equal(isRetryable(new ApiError({}, 422)), false);
 });
+
+test("a money POST can be prepared again with the key a re-created screen kept", async () => {
+  const { calls, fetchImpl } = fakeFetch([reply(201, { id: "ref_1" })]);
+  const api = createApi({ fetchImpl, newKey: () => "never-used" });
+  const refund = api.moneyPost("/payments/pay_1/refunds", { amount: 5000 }, { key: "kept-key" });
+  assert.equal(refund.key, "kept-key");
+  await refund.send();
+  assert.equal(calls[0].headers["Idempotency-Key"], "kept-key");
+});

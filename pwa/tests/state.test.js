@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createStore, homeFor, jakartaDay, mergePayments, todaysTakings } from "../scripts/state.js";
+import { createStore, homeFor, jakartaDay, mergePayments, shiftDay } from "../scripts/state.js";
 import { preferredLanguage, STRINGS, translator } from "../scripts/i18n.js";
 
 test("the store tells its subscribers of every change", () => {
@@ -21,14 +21,12 @@ test("days are Jakarta days, not UTC days", () => {
   assert.equal(jakartaDay("2025-01-31T18:00:00+00:00"), "2025-02-01");
 });
 
-test("today's takings count only today's payments, in Jakarta", () => {
-  const payments = [
-    { id: "p3", amount: 27500, fee_amount: 193, refunded_amount: 0, created_at: "2025-02-01T01:00:00+00:00" },
-    { id: "p2", amount: 4000, fee_amount: 0, refunded_amount: 4000, created_at: "2025-01-31T17:30:00+00:00" },
-    { id: "p1", amount: 9000, fee_amount: 63, refunded_amount: 0, created_at: "2025-01-31T16:00:00+00:00" },
-  ];
-  const totals = todaysTakings(payments, new Date("2025-02-01T03:00:00Z"));
-  assert.deepEqual(totals, { gross: 31500, fees: 193, refunded: 4000, net: 27307, count: 2 });
+test("a day before or after, across months, years and leap days", () => {
+  assert.equal(shiftDay("2025-01-31", 1), "2025-02-01");
+  assert.equal(shiftDay("2025-03-01", -1), "2025-02-28");
+  assert.equal(shiftDay("2024-03-01", -1), "2024-02-29");
+  assert.equal(shiftDay("2026-01-01", -1), "2025-12-31");
+  assert.equal(shiftDay("2026-12-03", 0), "2026-12-03");
 });
 
 test("fresh payments merge newest first without duplicates", () => {

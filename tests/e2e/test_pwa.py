@@ -105,6 +105,7 @@ def test_driver_sees_each_fare_within_three_seconds(page, gateway):
 
     page.click(".back-button")
     page.wait_for_selector(".merchant-home .payment-row")
+    page.wait_for_selector(".takings:not([aria-busy])")  # the gateway's figures, not "…"
     assert page.inner_text(".takings-gross") == "Rp 9.000"
     screenshot(page, "09-merchant-home")
 
