@@ -33,9 +33,11 @@ def language() -> str:
 def problem_response(error: GatewayError):
     response = jsonify(error.problem(language()))
     response.status_code = error.status
-    response.mimetype = "application/problem+json"
+    response.mimetype = error.media_type
     if error.retry_after_seconds is not None:
         response.headers["Retry-After"] = str(error.retry_after_seconds)
+    for name, value in (error.headers or {}).items():
+        response.headers[name] = value
     return response
 
 
