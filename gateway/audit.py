@@ -7,7 +7,7 @@ import json
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.models import AuditEvent, Cooperative, User
+from gateway.models import ApiClient, AuditEvent, Cooperative, User
 
 
 def record(
@@ -15,6 +15,7 @@ def record(
     action: str,
     *,
     actor_user_id: int | None = None,
+    actor_client_id: int | None = None,
     cooperative_id: int | None = None,
     target: str | None = None,
     outcome: str = "ok",
@@ -25,6 +26,7 @@ def record(
     session.add(
         AuditEvent(
             actor_user_id=actor_user_id,
+            actor_client_id=actor_client_id,
             cooperative_id=cooperative_id,
             action=action,
             target=target,
@@ -51,10 +53,14 @@ def cli_actor() -> dict:
 def events(
     session: Session, *, cooperative_id: int | None, before: int | None, limit: int
 ) -> list[dict]:
-    """Return audit events newest first, for one cooperative or (None) all of them."""
+    """Return audit events newest first, for one cooperative or (None) all of them.
+
+    `actor` is the person who acted (a user id), `client` the API client (a back office), if
+    one did instead."""
     statement = (
-        select(AuditEvent, User.public_id, Cooperative.public_id)
+        select(AuditEvent, User.public_id, ApiClient.public_id, Cooperative.public_id)
         .outerjoin(User, User.id == AuditEvent.actor_user_id)
+        .outerjoin(ApiClient, ApiClient.id == AuditEvent.actor_client_id)
         .outerjoin(Cooperative, Cooperative.id == AuditEvent.cooperative_id)
         .order_by(AuditEvent.id.desc())
         .limit(limit)
@@ -68,6 +74,7 @@ def events(
             "id": event.id,
             "action": event.action,
             "actor": actor,
+            "client": client,
             "cooperative_id": cooperative,
             "target": event.target,
             "outcome": event.outcome,
@@ -75,5 +82,5 @@ def events(
             "detail": json.loads(event.detail) if event.detail else None,
             "created_at": event.created_at.isoformat(),
         }
-        for event, actor, cooperative in session.execute(statement)
+        for event, actor, client, cooperative in session.execute(statement)
     ]

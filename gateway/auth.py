@@ -4,6 +4,10 @@ Access tokens are short-lived JWTs signed by the key ring (`alg` EdDSA, header `
 `aud` "interkop-api"); refresh tokens are random strings stored as SHA-256 hashes and rotated on
 every use (reuse of a spent one revokes its whole family). PINs are hashed with scrypt and
 compared in one place, `check_pin`, which counts every attempt before it hashes.
+
+An API client's access token (OAuth 2.0 client credentials, gateway/api_clients.py) is the same
+kind of JWT in the shape of RFC 9068: `sub` and `client_id` are the client, `scope` its scopes,
+`coop` its cooperative; no user token has a `client_id`.
 """
 
 from __future__ import annotations
@@ -49,6 +53,8 @@ from gateway.models.types import UTCDateTime
 
 ACCESS_TOKEN_TYPE = "at+jwt"
 ACCESS_TOKEN_AUDIENCE = "interkop-api"
+# The claim that makes an access token an API client's (RFC 9068 §2.2).
+CLIENT_ID_CLAIM = "client_id"
 PIN_LENGTH = 6
 
 
@@ -313,12 +319,38 @@ def refuse_if_locked(session: Session, user_id: int, policy: PinPolicy) -> None:
 
 
 def issue_access_token(ring: KeyRing, user: User, issuer: str, ttl_seconds: int) -> str:
+    return _signed_access_token(ring, {"sub": user.public_id}, issuer, ttl_seconds)
+
+
+def issue_client_access_token(
+    ring: KeyRing,
+    *,
+    client_id: str,
+    cooperative_id: str,
+    scopes: list[str],
+    secret_generation: int,
+    issuer: str,
+    ttl_seconds: int,
+) -> str:
+    """Sign an API client's access token: RFC 9068's claims, the client's cooperative (`coop`)
+    and the secret generation it was issued under (`gen`: a rotation ends it)."""
+    claims = {
+        "sub": client_id,
+        CLIENT_ID_CLAIM: client_id,
+        "coop": cooperative_id,
+        "scope": " ".join(scopes),
+        "gen": secret_generation,
+    }
+    return _signed_access_token(ring, claims, issuer, ttl_seconds)
+
+
+def _signed_access_token(ring: KeyRing, subject_claims: dict, issuer: str, ttl_seconds: int):
     key = ring.signing_key()
     now = utcnow()
     claims = {
         "iss": issuer,
         "aud": ACCESS_TOKEN_AUDIENCE,
-        "sub": user.public_id,
+        **subject_claims,
         "iat": int(now.timestamp()),
         "nbf": int(now.timestamp()),
         "exp": int((now + timedelta(seconds=ttl_seconds)).timestamp()),
@@ -433,27 +465,53 @@ def revoke_refresh_family(session: Session, token: str) -> None:
 # --- Who is calling -----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class ClientIdentity:
+    """An API client admitted with a current token: its ids, cooperative and granted scopes."""
+
+    id: int
+    public_id: str
+    cooperative_id: int
+    scopes: frozenset[str]
+
+
 @dataclass
 class Principal:
-    """The caller of a request and every role they hold."""
+    """The caller of a request and every role they hold.
 
-    user: User
+    An API client is a principal with no user, no member, no merchant and no wallet: it acts as
+    an admin of its one cooperative (`admin_cooperative_ids`), within the scopes of its token,
+    and only on the endpoints open to API clients (gateway/api/support.py admits it).
+    """
+
+    user: User | None
     member: Member | None
     merchant_ids: set[int] = field(default_factory=set)
     admin_cooperative_ids: set[int] = field(default_factory=set)
     network_admin: bool = False
     observer: bool = False
+    client: ClientIdentity | None = None
 
     @property
-    def user_id(self) -> int:
-        """The caller's user id, read once: safe after the session's objects have expired."""
+    def user_id(self) -> int | None:
+        """The caller's user id, read once: safe after the session's objects have expired.
+        None for an API client."""
         return self._user_id
 
     def __post_init__(self) -> None:
-        self._user_id = self.user.id
+        self._user_id = self.user.id if self.user is not None else None
+
+    @classmethod
+    def for_client(cls, client: ClientIdentity) -> Principal:
+        """An API client: its cooperative's admin, restricted by scope; never network-wide."""
+        return cls(
+            user=None, member=None, admin_cooperative_ids={client.cooperative_id}, client=client
+        )
 
     @property
     def roles(self) -> list[str]:
+        if self.client is not None:
+            return ["api_client"]
         roles = []
         if self.member is not None:
             roles.append(Role.MEMBER.value)

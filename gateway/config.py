@@ -22,6 +22,9 @@ PUBLIC_URL = "http://127.0.0.1:8000"
 # Access tokens are short-lived; refresh tokens rotate on every use.
 ACCESS_TOKEN_TTL_SECONDS = 15 * 60
 REFRESH_TOKEN_TTL_SECONDS = 30 * 24 * 3600
+# An API client's access token (client credentials): short, and checked against the client's row
+# on every use as well, so a revoked or rotated client is refused at once, not at expiry.
+API_CLIENT_TOKEN_TTL_SECONDS = 5 * 60
 
 # PIN hashing: scrypt, deliberately slow (about 50 ms). Tests lower the cost; the parameters are
 # stored in each hash, so a change of cost never locks anyone out.

@@ -27,6 +27,10 @@ class GatewayError(Exception):
     releases_idempotency_key = False
     # Seconds after which the same request may succeed: sent as the Retry-After header.
     retry_after_seconds: int | None = None
+    # How the document is served, and headers sent with it (a WWW-Authenticate challenge). The
+    # token endpoint's refusals are OAuth errors served as application/json (RFC 6749 §5.2).
+    media_type = "application/problem+json"
+    headers: dict[str, str] | None = None
 
     def __init__(
         self,

@@ -1,11 +1,11 @@
 """The gateway's state machines and the one function that moves them: `transition`.
 
 Settlement windows, payments (a refund is its payment's transition), dynamic QR codes, static
-stickers and Idempotency-Keys each have a table below: which state may follow which. Nothing else
-changes a status column. `transition` is pretix's `OrderPayment.confirm`: it applies a change
-the table allows to the row as the database holds it now, under the row's lock, never to what a
-session happens to have loaded, and a repeat of a change already made is a no-op that says so, so
-that a use case writes money only when its transition really happened.
+stickers, Idempotency-Keys and API clients each have a table below: which state may follow which.
+Nothing else changes a status column. `transition` is pretix's `OrderPayment.confirm`: it applies
+a change the table allows to the row as the database holds it now, under the row's lock, never to
+what a session happens to have loaded, and a repeat of a change already made is a no-op that says
+so, so that a use case writes money only when its transition really happened.
 
 It is one conditional UPDATE, `UPDATE … SET status = :to WHERE id = :id AND status IN (the states
 the table allows :to from)`, which is itself a locked re-read and apply: on PostgreSQL it takes the
@@ -26,6 +26,8 @@ from sqlalchemy.orm import Session
 from gateway.db import HotStatement, connection_of
 from gateway.errors import GatewayError, NotFound
 from gateway.models import (
+    ApiClient,
+    ApiClientStatus,
     IdempotencyKey,
     IdempotencyKeyState,
     Payment,
@@ -169,6 +171,14 @@ IDEMPOTENCY_KEY = Machine(
     {IdempotencyKeyState.IN_FLIGHT: frozenset({IdempotencyKeyState.DONE})},
     column="state",
     hot=True,
+)
+
+# Revoking is for good; a rotation changes the secret, not the status.
+API_CLIENT = Machine(
+    "API client",
+    "klien API",
+    ApiClient.__table__,
+    {ApiClientStatus.ACTIVE: frozenset({ApiClientStatus.REVOKED})},
 )
 
 

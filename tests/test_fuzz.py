@@ -4,14 +4,17 @@ The document at /api/v1/openapi.json is loaded from the Flask app itself. For ev
 schemathesis generates requests — valid ones and, in a second mode, ones that break the schema
 (negative mode also drops or spoils the Authorization header) — with a bounded number of examples
 (GATEWAY_FUZZ_EXAMPLES, default 10 per operation and mode), each sent as one of the roles drawn at
-random (member, merchant, cooperative admin, network admin, observer, each logged in), and many of
+random (member, merchant, cooperative admin, network admin, observer, each logged in, and a
+cooperative's API client with every scope), and many of
 them aimed at the real ids of a seeded city (and at the CSV forms of the reports) so that they get
 past "not found" to the code behind. Every answer must be:
 
 - no server error (5xx);
 - what the document says: the documented status's schema and media type, or a problem document
   under `default`;
-- an error (4xx) as an RFC 9457 problem, `application/problem+json`.
+- an error (4xx) as an RFC 9457 problem, `application/problem+json` — but for the OAuth token
+  endpoint's refusals, OAuth errors (RFC 6749 §5.2) served as `application/json`, whose bodies
+  are problem documents too.
 
 All failures of a run are collected and reported together (operation, role, request as curl and
 what failed), not just the first one.
@@ -40,7 +43,10 @@ from gateway.db import db, transaction
 
 # Examples per operation and generation mode (about 35 s per database at 10).
 MAX_EXAMPLES = int(os.environ.get("GATEWAY_FUZZ_EXAMPLES", "10"))
-ROLES = ("member", "merchant", "coop_admin", "network_admin", "observer")
+ROLES = ("member", "merchant", "coop_admin", "network_admin", "observer", "api_client")
+# Operations whose refusals are OAuth errors, served as application/json (RFC 6749 §5.2).
+OAUTH_OPERATIONS = {"POST /api/v1/auth/token"}
+ALL_SCOPES = ["members:read", "members:write", "payments:read", "reports:read"]
 CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
 
 # Where the document does not (yet) describe what an operation answers, so that checking the
@@ -93,9 +99,30 @@ def seeded(app, city):
         "network_admin": operator,
         "observer": observer,
     }
+    tokens = {role: city.token(person) for role, person in people.items()}
+    # Two API clients: one whose token is a role, one whose id the fuzzer aims at (and may
+    # rotate or revoke).
+    clients = []
+    for name in ("Sistem inti", "Excel"):
+        created = city.post(
+            admin,
+            f"/api/v1/cooperatives/{consumer}/api-clients",
+            {"name": name, "scopes": ALL_SCOPES},
+            key=None,
+        )
+        assert created.status_code == 201, created.get_json()
+        clients.append(created.get_json())
+    issued = city.client.post(
+        "/api/v1/auth/token",
+        data={"grant_type": "client_credentials"},
+        auth=(clients[0]["client_id"], clients[0]["client_secret"]),
+    )
+    assert issued.status_code == 200, issued.get_json()
+    tokens["api_client"] = issued.get_json()["access_token"]
     return Seeded(
-        tokens={role: city.token(person) for role, person in people.items()},
+        tokens=tokens,
         path_parameters={
+            "client_id": clients[1]["client_id"],
             "coop_id": consumer,
             "issuer_coop_id": consumer,
             "acquirer_coop_id": market,
@@ -110,15 +137,25 @@ def seeded(app, city):
 
 
 def problem_json_for_errors(ctx, response, case):
-    """Every error is an RFC 9457 problem document served as application/problem+json."""
+    """Every error is an RFC 9457 problem document served as application/problem+json; the
+    token endpoint's refusals are OAuth errors served as application/json, problems as well."""
     if response.status_code >= 400:
         content_type = response.headers.get("content-type", [""])[0]
-        assert content_type.split(";")[0].strip() == "application/problem+json", (
-            f"{response.status_code} answered as {content_type!r}, not application/problem+json"
+        oauth = case.operation.label in OAUTH_OPERATIONS and response.status_code in (400, 401)
+        expected = "application/json" if oauth else "application/problem+json"
+        assert content_type.split(";")[0].strip() == expected, (
+            f"{response.status_code} answered as {content_type!r}, not {expected}"
         )
         body = response.json()
         assert isinstance(body, dict) and {"type", "title", "status", "detail"} <= body.keys(), body
         assert body["status"] == response.status_code, body
+        if oauth:
+            assert body["error"] in {
+                "invalid_request",
+                "invalid_client",
+                "invalid_scope",
+                "unsupported_grant_type",
+            }, body
     return None
 
 

@@ -78,8 +78,14 @@ def refs(node):
             yield from refs(value)
 
 
+FORM = "application/x-www-form-urlencoded"
+# The one body that is not JSON: OAuth's token endpoint reads a form (RFC 6749 §4.4.2).
+FORM_OPERATIONS = {("post", "/api/v1/auth/token")}
+
+
 def request_schema(spec, operation) -> dict:
-    schema = operation["requestBody"]["content"]["application/json"]["schema"]
+    (content,) = operation["requestBody"]["content"].values()
+    schema = content["schema"]
     return resolve(spec, schema["$ref"]) if "$ref" in schema else schema
 
 
@@ -92,6 +98,11 @@ def test_it_is_openapi_3_1(spec):
         "scheme": "bearer",
         "bearerFormat": "JWT",
     }
+    client = spec["components"]["securitySchemes"]["apiClient"]
+    assert client["type"] == "oauth2"
+    flow = client["flows"]["clientCredentials"]
+    assert flow["tokenUrl"] == "/api/v1/auth/token"
+    assert set(flow["scopes"]) == {"reports:read", "members:read", "members:write", "payments:read"}
 
 
 def test_every_api_route_is_documented_with_its_methods(app, spec):
@@ -172,7 +183,13 @@ def test_request_schemas_are_the_strict_models(spec):
         if "requestBody" in operation:
             schema = request_schema(spec, operation)
             assert schema["type"] == "object", (method, path)
-            assert schema["additionalProperties"] is False, (method, path)
+            if (method, path) in FORM_OPERATIONS:
+                # RFC 6749 §3.2: the token endpoint MUST ignore parameters it does not know.
+                assert list(operation["requestBody"]["content"]) == [FORM], path
+                assert "additionalProperties" not in schema, path
+            else:
+                assert list(operation["requestBody"]["content"]) == ["application/json"], path
+                assert schema["additionalProperties"] is False, (method, path)
         if method in ("get", "delete"):
             assert "requestBody" not in operation, (method, path)
 
@@ -208,13 +225,60 @@ def test_authenticated_operations_say_so(spec):
         if (method, path) in public:
             assert "security" not in operation, path
         if path.startswith(("/api/v1/counter/", "/api/v1/cooperatives", "/api/v1/me")):
+            assert operation["security"][0] == {"bearer": []}, (method, path)
+        personal = path == "/api/v1/me" or path.startswith("/api/v1/me/")
+        if personal or path.startswith("/api/v1/counter/") or method in ("put", "delete"):
             assert operation["security"] == [{"bearer": []}], (method, path)
+    token = spec["paths"]["/api/v1/auth/token"]["post"]
+    assert token["security"] == [{"clientBasic": []}, {}]
+
+
+def test_the_api_client_scheme_is_listed_on_exactly_the_endpoints_open_to_clients(spec):
+    opened = {
+        (method, path): [
+            scopes
+            for requirement in operation.get("security", [])
+            for scopes in [requirement.get("apiClient")]
+            if scopes is not None
+        ]
+        for method, path, operation in operations(spec)
+    }
+    opened = {key: value[0] for key, value in opened.items() if value}
+    assert opened == {
+        ("get", "/api/v1/cooperatives/{coop_id}/report"): ["reports:read"],
+        ("get", "/api/v1/cooperatives/{coop_id}/shu"): ["reports:read"],
+        ("get", "/api/v1/settlement/windows"): ["reports:read"],
+        ("get", "/api/v1/settlement/windows/{window_id}"): ["reports:read"],
+        ("get", "/api/v1/cooperatives/{coop_id}/members"): ["members:read"],
+        ("get", "/api/v1/cooperatives/{coop_id}/merchants"): ["members:read"],
+        ("post", "/api/v1/cooperatives/{coop_id}/members"): ["members:write"],
+        ("post", "/api/v1/cooperatives/{coop_id}/merchants"): ["members:write"],
+        ("get", "/api/v1/payments/{payment_id}"): ["payments:read"],
+        ("get", "/api/v1/members/{member_id}/payments"): ["payments:read"],
+        ("get", "/api/v1/members/{member_id}/wallet"): ["payments:read"],
+        ("get", "/api/v1/members/{member_id}/limits"): ["payments:read"],
+    }
+    for method, path in opened:
+        operation = spec["paths"][path][method]
+        assert not any(p["name"] == "Idempotency-Key" for p in operation["parameters"]), path
+
+
+def test_the_token_endpoint_documents_oauth_errors(spec):
+    token = spec["paths"]["/api/v1/auth/token"]["post"]
+    assert list(token["requestBody"]["content"]) == [FORM]
+    for status in ("400", "401"):
+        assert token["responses"][status]["content"] == {
+            "application/json": {"schema": {"$ref": SCHEMA_REF + "OAuthError"}}
+        }
+    oauth_error = spec["components"]["schemas"]["OAuthError"]
+    assert {"error", "type", "title", "status", "detail"} <= set(oauth_error["required"])
+    assert "415" not in token["responses"]
 
 
 def test_every_operation_with_a_body_documents_415(spec):
     seen = 0
     for method, path, operation in operations(spec):
-        if "requestBody" in operation:
+        if "requestBody" in operation and (method, path) not in FORM_OPERATIONS:
             seen += 1
             refusal = operation["responses"]["415"]["content"]["application/problem+json"]
             assert refusal["schema"] == {"$ref": SCHEMA_REF + "Problem"}, (method, path)

@@ -12,7 +12,7 @@ from werkzeug.exceptions import HTTPException, UnsupportedMediaType
 
 from gateway import audit
 from gateway.api import openapi
-from gateway.api.support import keyring, problem_response
+from gateway.api.support import caller_subject, keyring, problem_response
 from gateway.db import db, transaction, unique_violation_table
 from gateway.errors import Conflict, GatewayError, NotFound, ServiceUnavailable, ValidationFailed
 
@@ -180,16 +180,29 @@ def refuse_nul_bytes():
         )
 
 
+def authenticate_declared():
+    """Authenticate every operation declared `authenticated` before its view runs (401 without a
+    valid token), and so admit or refuse an API client there (`support.caller_subject`): a view
+    that parses its body first still never runs for a client it is not open to."""
+    operation = openapi.operation_for(request.endpoint)
+    if operation is not None and operation.authenticated:
+        caller_subject()
+
+
 def require_json_bodies():
     """Refuse a request body under /api/ that is not sent as `application/json` (415).
 
-    Every body the API reads is JSON; one sent as text/plain, as a form or with no Content-Type
-    is refused before any view reads it. That also closes the cross-site form: a browser sends
+    Every body the API reads is JSON (but the OAuth token endpoint's, a form as RFC 6749
+    requires); one sent as text/plain, as a form or with no Content-Type is refused before any
+    view reads it. That also closes the cross-site form: a browser sends
     text/plain or a form cross-site without asking, but application/json only after a CORS
     preflight, which this gateway never grants.
     """
     if request.routing_exception is not None or not request.path.startswith("/api/"):
         return
+    operation = openapi.operation_for(request.endpoint)
+    if operation is not None and operation.request_media_type != openapi.JSON:
+        return  # the OAuth token endpoint reads a form, and refuses anything else its own way
     has_body = (request.content_length or 0) > 0 or "chunked" in request.headers.get(
         "Transfer-Encoding", ""
     ).lower()
@@ -198,15 +211,27 @@ def require_json_bodies():
 
 
 def audit_staff_actions(response):
-    """Append an audit event for every change a staff member asks for (whatever the outcome)."""
-    if request.method in ("GET", "HEAD", "OPTIONS") or "principal" not in g:
-        return response
-    caller = g.principal
-    if not (caller.admin_cooperative_ids or caller.network_admin):
-        return response
-    cooperative_id = (
-        next(iter(caller.admin_cooperative_ids)) if len(caller.admin_cooperative_ids) == 1 else None
-    )
+    """Append an audit event for every change a staff member asks for, and for every request of
+    an API client, reads too, refused or not (and each token it is issued): whatever the outcome.
+
+    A client is attributable from the moment its token verified (`g.api_client`, set where the
+    token is admitted or refused, and by the token endpoint once the client authenticated).
+    """
+    client = g.get("api_client")
+    if client is not None:
+        actor_user_id, actor_client_id, cooperative_id = None, client.id, client.cooperative_id
+    else:
+        if request.method in ("GET", "HEAD", "OPTIONS") or "principal" not in g:
+            return response
+        caller = g.principal
+        if not (caller.admin_cooperative_ids or caller.network_admin):
+            return response
+        actor_user_id, actor_client_id = caller.user_id, None
+        cooperative_id = (
+            next(iter(caller.admin_cooperative_ids))
+            if len(caller.admin_cooperative_ids) == 1
+            else None
+        )
     target = ",".join(str(value) for value in (request.view_args or {}).values()) or None
     outcome = "ok" if response.status_code < 400 else f"refused {response.status_code}"
     try:
@@ -215,7 +240,8 @@ def audit_staff_actions(response):
             lambda session: audit.record(
                 session,
                 request.endpoint or request.path,
-                actor_user_id=caller.user_id,
+                actor_user_id=actor_user_id,
+                actor_client_id=actor_client_id,
                 cooperative_id=cooperative_id,
                 target=target,
                 outcome=outcome,
@@ -263,6 +289,7 @@ def relative_location(response) -> None:
 
 def init_app(app: Flask) -> None:
     from gateway.api import (
+        api_clients,
         auth,
         cooperatives,
         counter,
@@ -283,6 +310,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(root)
     for module in (
         auth,
+        api_clients,
         cooperatives,
         counter,
         members,
@@ -300,6 +328,7 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(IntegrityError, handle_integrity_error)
     app.register_error_handler(Exception, handle_unexpected)
     app.before_request(refuse_nul_bytes)
+    app.before_request(authenticate_declared)
     app.before_request(require_json_bodies)
     app.after_request(security_headers)
     app.after_request(audit_staff_actions)

@@ -123,6 +123,7 @@ def create_cooperative():
     blueprint,
     "POST",
     "/api/v1/cooperatives/{coop_id}/members",
+    client_scope="members:write",
     summary="Register a member (the cooperative's admin); a phone that already has a login gets "
     "an invitation to accept in its own app instead",
     request=MemberRequest,
@@ -155,6 +156,7 @@ def register_member(coop_id):
     blueprint,
     "GET",
     "/api/v1/cooperatives/{coop_id}/members",
+    client_scope="members:read",
     summary="List a cooperative's members (its admin)",
     response=MemberList,
     query={"cursor": "next_cursor of the previous page", "limit": "page size, 1 to 200"},
@@ -171,6 +173,7 @@ def list_members(coop_id):
     blueprint,
     "POST",
     "/api/v1/cooperatives/{coop_id}/merchants",
+    client_scope="members:write",
     summary="Register a merchant (the cooperative's admin); an owner who already has a login gets "
     "an invitation to accept in their own app instead",
     request=MerchantRequest,
@@ -205,6 +208,7 @@ def register_merchant(coop_id):
     blueprint,
     "GET",
     "/api/v1/cooperatives/{coop_id}/merchants",
+    client_scope="members:read",
     summary="List a cooperative's merchants (its admin)",
     response=MerchantList,
     query={"cursor": "next_cursor of the previous page", "limit": "page size, 1 to 200"},

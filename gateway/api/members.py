@@ -38,6 +38,7 @@ def visible_member(member_id: str) -> Member:
     blueprint,
     "GET",
     "/api/v1/members/{member_id}/wallet",
+    client_scope="payments:read",
     summary="A wallet's balance and last transfers (the member or their cooperative's admin)",
     response=WalletResponse,
 )

@@ -89,6 +89,7 @@ def visible_payment(payment_id: str):
     blueprint,
     "GET",
     "/api/v1/payments/{payment_id}",
+    client_scope="payments:read",
     summary="A payment's receipt",
     response=PaymentResponse,
 )
@@ -199,6 +200,7 @@ def merchant_payments(merchant_id):
     blueprint,
     "GET",
     "/api/v1/members/{member_id}/payments",
+    client_scope="payments:read",
     summary="A member's payments, newest first",
     response=PaymentList,
     query={"cursor": "next_cursor of the previous page", "limit": "page size, 1 to 200"},
@@ -212,6 +214,7 @@ def member_payments(member_id):
     blueprint,
     "GET",
     "/api/v1/members/{member_id}/limits",
+    client_scope="payments:read",
     summary="Each limit and what is left of it",
     response=LimitsResponse,
 )

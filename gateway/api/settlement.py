@@ -83,6 +83,7 @@ def _visible_scope():
     blueprint,
     "GET",
     "/api/v1/settlement/windows",
+    client_scope="reports:read",
     summary="Settlement windows (a coop admin sees only its own lines)",
 )
 def list_windows():
@@ -97,6 +98,7 @@ def list_windows():
     blueprint,
     "GET",
     "/api/v1/settlement/windows/{window_id}",
+    client_scope="reports:read",
     summary="A window's statement; JSON, or CSV with Accept: text/csv or a .csv suffix",
     media_types=("application/json", "text/csv"),
 )
@@ -165,6 +167,7 @@ def merchant_day(merchant_id):
     blueprint,
     "GET",
     "/api/v1/cooperatives/{coop_id}/report",
+    client_scope="reports:read",
     summary="A cooperative's period report (its admin); JSON or CSV",
     query={
         "from": "YYYY-MM-DD, first day",
@@ -212,6 +215,7 @@ def observer():
     blueprint,
     "GET",
     "/api/v1/cooperatives/{coop_id}/shu",
+    client_scope="reports:read",
     summary="The SHU basis: each member's business in a year and share of a pool (its admin)",
     query={
         "year": "e.g. 2026",

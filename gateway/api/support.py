@@ -13,7 +13,8 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from gateway import auth, idempotency
+from gateway import api_clients, auth, idempotency
+from gateway.api.openapi import operation_for
 from gateway.api.schemas import RefusedText
 from gateway.db import db
 from gateway.errors import (
@@ -33,9 +34,11 @@ def language() -> str:
 def problem_response(error: GatewayError):
     response = jsonify(error.problem(language()))
     response.status_code = error.status
-    response.mimetype = "application/problem+json"
+    response.mimetype = error.media_type
     if error.retry_after_seconds is not None:
         response.headers["Retry-After"] = str(error.retry_after_seconds)
+    for name, value in (error.headers or {}).items():
+        response.headers[name] = value
     return response
 
 
@@ -89,9 +92,12 @@ def keyring():
 
 
 def caller_subject() -> str:
-    """Return the public user id the request's access token was issued to, or raise 401.
+    """Return the public id the request's access token was issued to (a user's, or an API
+    client's), or raise 401.
 
-    Verifies the token only (no database): `principal` loads who that is and every role.
+    Every authenticated request passes here, the pay path included, so this is where an API
+    client's token is admitted or refused (`_admit_api_client`). A person's token is verified
+    only (no database): `principal` loads who that is and every role.
     """
     if "subject" in g:
         return g.subject
@@ -100,15 +106,44 @@ def caller_subject() -> str:
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthenticationRequired()
     claims = auth.decode_access_token(keyring(), token.strip(), current_app.config["GATEWAY_ID"])
+    if auth.CLIENT_ID_CLAIM in claims:
+        _admit_api_client(claims)
     g.subject = claims["sub"]
     return g.subject
+
+
+def _admit_api_client(claims: dict) -> None:
+    """Let an API client's token in, or refuse it: the one place that decides, for every
+    endpoint, so that no use case can forget.
+
+    The token must be current (its client active, its secret not rotated since: checked in the
+    database on every use) and the endpoint open to API clients with a scope the token holds:
+    declared by `route(..., client_scope=...)`, which no endpoint that moves money can be. Every
+    other endpoint — money, counter, payments, refunds, QR codes, settlement actions, staff
+    settings — is a 403, before its view runs. An admitted client is its cooperative's admin
+    (`Principal.for_client`): never a user, a member, a merchant or network-wide.
+    """
+    try:
+        client = api_clients.admit(db.session, claims)
+    except api_clients.TokenRefused as refused:
+        g.api_client = refused.client  # attributable in the audit trail, refused or not
+        raise
+    g.api_client = client
+    operation = operation_for(request.endpoint)
+    refusal = api_clients.refusal(client.scopes, operation.client_scope if operation else None)
+    if refusal is not None:
+        raise refusal
+    g.principal = auth.Principal.for_client(client)
 
 
 def principal() -> auth.Principal:
     """Return the authenticated caller, or raise 401."""
     if "principal" in g:
         return g.principal
-    caller = auth.principal_for(db.session, caller_subject())
+    subject = caller_subject()
+    if "principal" in g:  # an API client, admitted by caller_subject
+        return g.principal
+    caller = auth.principal_for(db.session, subject)
     if caller is None:
         raise auth.InvalidToken()
     g.principal = caller

@@ -1,5 +1,6 @@
 """The tables, one module per concept. Import models from here."""
 
+from gateway.models.api_client import ApiClient, ApiClientStatus
 from gateway.models.auth import RefreshToken
 from gateway.models.cooperative import Cooperative, CooperativeKind
 from gateway.models.idempotency import IdempotencyKey, IdempotencyKeyState
@@ -29,6 +30,8 @@ from gateway.models.people import (
 from gateway.models.settlement import AuditEvent, SettlementWindow, WindowStatus
 
 __all__ = [
+    "ApiClient",
+    "ApiClientStatus",
     "AuditEvent",
     "SettlementWindow",
     "WindowStatus",

@@ -58,6 +58,8 @@ class AuditEvent(db.Model):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # An API client acting for its cooperative (a back office): no person, so no actor_user_id.
+    actor_client_id: Mapped[int | None] = mapped_column(ForeignKey("api_clients.id"))
     cooperative_id: Mapped[int | None] = mapped_column(ForeignKey("cooperatives.id"))
     action: Mapped[str] = mapped_column(String(64))
     target: Mapped[str | None] = mapped_column(String(64))
