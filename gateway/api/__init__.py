@@ -267,6 +267,7 @@ def init_app(app: Flask) -> None:
         cooperatives,
         counter,
         fees,
+        idempotency_keys,
         invitations,
         limits,
         members,
@@ -292,6 +293,7 @@ def init_app(app: Flask) -> None:
         fees,
         limits,
         settlement,
+        idempotency_keys,
         pwa,
     ):
         app.register_blueprint(module.blueprint)
