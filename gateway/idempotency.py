@@ -121,7 +121,9 @@ def _claim(session: Session, scope: str, key: str, request_hash: str, policy: Po
             .where(IdempotencyKey.scope == scope, IdempotencyKey.key == key)
             .execution_options(populate_existing=True)
         )
-        if row is not None and row.expires_at > now:
+        # An answer past its retention is still the truth until it is purged: an abandon returns
+        # it rather than bury it (the tombstone would say that no money moved).
+        if row is not None and (row.expires_at > now or request_hash == ABANDONED):
             if row.state != IdempotencyKeyState.DONE:
                 raise AssertionError(f"idempotency key {row.id} was committed {row.state}")
             # A tombstone answers every request with its key; an abandon takes any answer.
@@ -215,16 +217,17 @@ def execute(
 
 def lookup(session: Session, *, scope: str, key: str) -> Outcome:
     """Return the answer stored under the caller's key (a tombstone says `abandoned`), or raise
-    `IdempotencyKeyUnknown`: no request with it has finished (not arrived, rolled back, or still
-    running). On PostgreSQL a request's uncommitted claim is invisible and this read does not
-    wait for it; on SQLite the read, like every transaction there, waits for the write lock."""
+    `IdempotencyKeyUnknown`: no request with it has finished (not arrived, rolled back, still
+    running, or purged after its retention; an answer past its retention and not yet purged is
+    still true, and found). On PostgreSQL a request's uncommitted claim is invisible and this
+    read does not wait for it; on SQLite the read, like every transaction there, waits for the
+    write lock."""
     validate_key(key)
     row = session.scalar(
         select(IdempotencyKey).where(
             IdempotencyKey.scope == scope,
             IdempotencyKey.key == key,
             IdempotencyKey.state == IdempotencyKeyState.DONE,
-            IdempotencyKey.expires_at > utcnow(),
         )
     )
     if row is None:

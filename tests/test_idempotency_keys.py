@@ -233,6 +233,24 @@ def test_the_tombstone_speaks_the_language_of_the_abandon_and_is_purged_after_re
         assert_problem(look_up(city, siti, "bayar-1"), 404, "idempotency-key-unknown")
 
 
+def test_an_answer_past_its_retention_is_found_and_never_buried_until_it_is_purged(app, city):
+    start = datetime.now(UTC).replace(microsecond=0)
+    with freeze_time(start) as frozen:
+        siti, _, sticker = scene(city)
+        paid = city.pay(siti, sticker, amount=4_000, key="bayar-1")
+        assert paid.status_code == 201
+        frozen.move_to(start + timedelta(seconds=app.config["IDEMPOTENCY_RETENTION_SECONDS"] + 1))
+        city._tokens.clear()
+        # Not purged yet: the payment is still what became of the key, and abandoning it says so
+        # (a tombstone here would tell the app that no money moved).
+        assert look_up(city, siti, "bayar-1").get_json()["response"] == paid.get_json()
+        answer = abandon(city, siti, "bayar-1").get_json()
+        assert answer["state"] == "done" and answer["response"] == paid.get_json()
+        with app.app_context():
+            assert transaction(db.session, idempotency.purge) >= 1
+        assert_problem(look_up(city, siti, "bayar-1"), 404, "idempotency-key-unknown")
+
+
 def test_abandon_waits_for_the_request_holding_the_key_and_returns_its_payment(
     app, city, monkeypatch, is_postgresql
 ):
