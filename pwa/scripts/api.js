@@ -105,10 +105,10 @@ export function createApi({
   /**
    * Prepare a POST that moves money. The Idempotency-Key is made now, before the first attempt,
    * and every call of `send()` — the automatic retries and any retry the person asks for — sends
-   * that same key, so the gateway pays at most once.
+   * that same key, so the gateway pays at most once. `key` resumes a request sent before (a
+   * payment whose answer was lost, kept by pending.js across a reload).
    */
-  function moneyPost(path, body) {
-    const key = newKey();
+  function moneyPost(path, body, { key = newKey() } = {}) {
     return {
       key,
       async send({ onRetry = () => {} } = {}) {
