@@ -281,7 +281,7 @@ def test_a_fare_at_or_below_the_no_pin_threshold_asks_no_pin(page, gateway):
     member = gateway.new_member(balance=100_000)
     code = sticker(gateway, driver)
     log_in(page, member)
-    taps = 1  # Bayar on the home screen (the QR is pasted here; a camera needs one tap more)
+    taps = 2  # Bayar on home, Lanjut after the pasted QR (with the camera: Nyalakan kamera)
     open_confirm(page, code["url"])
     pin = page.locator(".pay-confirm input[name=pin]")
     taps += type_fare(page, 3_000)
