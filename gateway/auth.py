@@ -104,6 +104,12 @@ class PinPolicy:
             lockout_seconds=self.lockout_seconds,
         )
 
+    def wrong(self, failures: int) -> WrongPin:
+        """The refusal of a wrong PIN, the `failures`-th in a row (below `attempts_max`)."""
+        return WrongPin(
+            attempts_left=self.attempts_max - failures, lockout_seconds=self.lockout_seconds
+        )
+
 
 def is_locked(locked_until: datetime | None, now: datetime | None = None) -> bool:
     """Whether a PIN lock that runs until `locked_until` still holds."""
@@ -276,7 +282,7 @@ def _checked(
     if failures >= policy.attempts_max:
         raise policy.locked(locked_until)
     # At login, say nothing an unknown phone would not also get: no attempts_left.
-    raise InvalidCredentials() if login else WrongPin(attempts_left=policy.attempts_max - failures)
+    raise InvalidCredentials() if login else policy.wrong(failures)
 
 
 def check_pin(

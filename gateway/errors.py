@@ -103,12 +103,24 @@ class InvalidCredentials(GatewayError):
 
 
 class WrongPin(GatewayError):
+    """Refuse a wrong PIN; say how many tries are left before the lock, and for how long it
+    holds (the settings in force, as `auth.PinPolicy.wrong` passes them)."""
+
     status = 403
     releases_idempotency_key = True
     slug = "wrong-pin"
     title = "Wrong PIN"
     message_id = "PIN salah."
     message_en = "The PIN is wrong."
+
+    def __init__(self, *, attempts_left: int, lockout_seconds: int) -> None:
+        wait_id, wait_en = _duration(lockout_seconds)
+        super().__init__(
+            f"Wrong PIN. {_plural(attempts_left, 'try', 'tries')} left before the PIN is locked"
+            f" for {wait_en}.",
+            f"PIN salah. Sisa {attempts_left} kali percobaan sebelum PIN dikunci {wait_id}.",
+            attempts_left=attempts_left,
+        )
 
 
 class PinLocked(GatewayError):
@@ -120,11 +132,7 @@ class PinLocked(GatewayError):
     title = "PIN locked"
 
     def __init__(self, *, locked_until: str, attempts_max: int, lockout_seconds: int) -> None:
-        if lockout_seconds % 60 == 0:
-            minutes = lockout_seconds // 60
-            wait_id, wait_en = f"{minutes} menit", _plural(minutes, "minute")
-        else:
-            wait_id, wait_en = f"{lockout_seconds} detik", _plural(lockout_seconds, "second")
+        wait_id, wait_en = _duration(lockout_seconds)
         super().__init__(
             f"{_plural(attempts_max, 'wrong PIN')} in a row. Try again in {wait_en}.",
             f"PIN salah {attempts_max} kali berturut-turut. Coba lagi dalam {wait_id}.",
@@ -132,8 +140,16 @@ class PinLocked(GatewayError):
         )
 
 
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+def _plural(count: int, noun: str, nouns: str | None = None) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {nouns or noun + 's'}"
+
+
+def _duration(seconds: int) -> tuple[str, str]:
+    """A lockout's length in words, ("15 menit", "15 minutes"); in seconds if not whole minutes."""
+    if seconds % 60 == 0:
+        minutes = seconds // 60
+        return f"{minutes} menit", _plural(minutes, "minute")
+    return f"{seconds} detik", _plural(seconds, "second")
 
 
 class PinCheckBusy(GatewayError):
@@ -183,6 +199,30 @@ class IdempotencyKeyReused(GatewayError):
     title = "Idempotency-Key reused"
     message_id = "Kunci idempotensi ini sudah dipakai untuk permintaan lain."
     message_en = "This Idempotency-Key was already used for a different request."
+
+
+class IdempotencyKeyUnknown(GatewayError):
+    status = 404
+    slug = "idempotency-key-unknown"
+    title = "No finished request with this Idempotency-Key"
+    message_id = (
+        "Gateway tidak punya permintaan yang sudah selesai dengan kunci ini: belum sampai,"
+        " gagal tanpa menyimpan apa pun, atau masih diproses."
+    )
+    message_en = (
+        "The gateway has no finished request with this key: it has not arrived, it was rolled"
+        " back, or it is still being handled."
+    )
+
+
+class RequestAbandoned(GatewayError):
+    """The stored answer of a key its sender gave up: no request with it will ever run."""
+
+    status = 409
+    slug = "request-abandoned"
+    title = "Request abandoned"
+    message_id = "Permintaan ini sudah dibatalkan oleh pengirimnya; tidak ada uang yang berpindah."
+    message_en = "This request was abandoned by its sender; no money has moved."
 
 
 class InsufficientFunds(GatewayError):

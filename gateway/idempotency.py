@@ -15,6 +15,14 @@ A money-moving request runs through `execute`, in one database transaction:
    person types it again and the app retries with the same key.
 
 So a committed key is always `done`: there is no "still in flight" answer and no lease.
+
+The caller can ask what became of a key (`lookup`: its stored answer, or nothing yet) and give a
+key up for good (`abandon`). Abandoning claims the key exactly as a request does, so it waits for
+a request holding the key uncommitted and cannot race it: if that request (or an earlier one)
+answered, the abandon returns that answer; otherwise it stores a tombstone, a `done` row whose
+fingerprint is `ABANDONED` and whose answer is a 409 `request-abandoned`, and every later request
+with the key gets that answer whatever its body. No request with the key ever runs after an
+abandon answered "abandoned". The tombstone is retained and purged like any other key.
 """
 
 from __future__ import annotations
@@ -30,10 +38,18 @@ from sqlalchemy.orm import Session
 
 from gateway import states
 from gateway.db import HotStatement, transaction, utcnow
-from gateway.errors import GatewayError, IdempotencyKeyReused, ValidationFailed
+from gateway.errors import (
+    GatewayError,
+    IdempotencyKeyReused,
+    IdempotencyKeyUnknown,
+    RequestAbandoned,
+    ValidationFailed,
+)
 from gateway.models import IdempotencyKey, IdempotencyKeyState
 
 KEY_LENGTH_MAX = 255
+# The fingerprint of a tombstone: not a SHA-256 hex digest, so no request's fingerprint is it.
+ABANDONED = "abandoned"
 
 
 @dataclass
@@ -41,6 +57,7 @@ class Outcome:
     status: int
     body: dict
     replayed: bool = False
+    abandoned: bool = False  # the key's answer is its tombstone
 
 
 @dataclass(frozen=True)
@@ -104,12 +121,16 @@ def _claim(session: Session, scope: str, key: str, request_hash: str, policy: Po
             .where(IdempotencyKey.scope == scope, IdempotencyKey.key == key)
             .execution_options(populate_existing=True)
         )
-        if row is not None and row.expires_at > now:
-            if row.request_hash != request_hash:
-                raise IdempotencyKeyReused()
+        # An answer past its retention is still the truth until it is purged: an abandon returns
+        # it rather than bury it (the tombstone would say that no money moved).
+        if row is not None and (row.expires_at > now or request_hash == ABANDONED):
             if row.state != IdempotencyKeyState.DONE:
                 raise AssertionError(f"idempotency key {row.id} was committed {row.state}")
-            return Outcome(row.response_status, json.loads(row.response_body), replayed=True)
+            # A tombstone answers every request with its key; an abandon takes any answer.
+            tombstone_or_abandon = ABANDONED in (row.request_hash, request_hash)
+            if row.request_hash != request_hash and not tombstone_or_abandon:
+                raise IdempotencyKeyReused()
+            return _stored(row)
         if row is not None:
             # Past its retention: the key is free again. Claim it anew (a request racing for
             # the same expired key then finds this one's answer on its second round).
@@ -120,6 +141,15 @@ def _claim(session: Session, scope: str, key: str, request_hash: str, policy: Po
             )
             session.expunge(row)
     raise AssertionError(f"idempotency key {key!r} of {scope} could not be claimed")
+
+
+def _stored(row: IdempotencyKey) -> Outcome:
+    return Outcome(
+        row.response_status,
+        json.loads(row.response_body),
+        replayed=True,
+        abandoned=row.request_hash == ABANDONED,
+    )
 
 
 def _store(session: Session, row_id: int, outcome: Outcome, event_id) -> None:
@@ -183,6 +213,49 @@ def execute(
             return refusal
 
         return transaction(session, claim_and_store_refusal)
+
+
+def lookup(session: Session, *, scope: str, key: str) -> Outcome:
+    """Return the answer stored under the caller's key (a tombstone says `abandoned`), or raise
+    `IdempotencyKeyUnknown`: no request with it has finished (not arrived, rolled back, still
+    running, or purged after its retention; an answer past its retention and not yet purged is
+    still true, and found). On PostgreSQL a request's uncommitted claim is invisible and this
+    read does not wait for it; on SQLite the read, like every transaction there, waits for the
+    write lock."""
+    validate_key(key)
+    row = session.scalar(
+        select(IdempotencyKey).where(
+            IdempotencyKey.scope == scope,
+            IdempotencyKey.key == key,
+            IdempotencyKey.state == IdempotencyKeyState.DONE,
+        )
+    )
+    if row is None:
+        raise IdempotencyKeyUnknown()
+    return _stored(row)
+
+
+def abandon(
+    session: Session, *, scope: str, key: str, policy: Policy, language: str = "id"
+) -> Outcome:
+    """Give the caller's key up for good, unless a request with it has answered: return that
+    answer (not `abandoned`), or the tombstone now stored under the key (`abandoned`).
+
+    The key is claimed as `execute` claims it: the INSERT waits for a request that holds the key
+    uncommitted and, if that request commits its answer, finds it; a repeat finds its tombstone.
+    """
+    validate_key(key)
+    refusal = RequestAbandoned()
+
+    def claim_and_bury(bury_session: Session) -> Outcome:
+        claimed = _claim(bury_session, scope, key, ABANDONED, policy)
+        if isinstance(claimed, Outcome):
+            return claimed
+        tombstone = Outcome(refusal.status, refusal.problem(language), abandoned=True)
+        _store(bury_session, claimed, tombstone, None)
+        return tombstone
+
+    return transaction(session, claim_and_bury)
 
 
 def purge(session: Session) -> int:

@@ -24,6 +24,7 @@ const SHELL = [
   "/scripts/feedback.js",
   "/scripts/i18n.js",
   "/scripts/money.js",
+  "/scripts/pending.js",
   "/scripts/scanner.js",
   "/scripts/state.js",
   "/scripts/token.js",

@@ -294,6 +294,7 @@ def init_app(app: Flask) -> None:
         cooperatives,
         counter,
         fees,
+        idempotency_keys,
         invitations,
         limits,
         members,
@@ -320,6 +321,7 @@ def init_app(app: Flask) -> None:
         fees,
         limits,
         settlement,
+        idempotency_keys,
         pwa,
     ):
         app.register_blueprint(module.blueprint)

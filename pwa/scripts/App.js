@@ -6,6 +6,7 @@ import { h } from "./dom.js";
 import { announcePayment, unlockSound } from "./feedback.js";
 import { startFeed } from "./feed.js";
 import { preferredLanguage, translator } from "./i18n.js";
+import { browserStorage, settlePending } from "./pending.js";
 import { createStore, homeFor, INITIAL_STATE, mergePayments } from "./state.js";
 import { decodeToken, tokenFromText } from "./token.js";
 import { CounterDesk } from "./CounterDesk.js";
@@ -157,6 +158,14 @@ export function App(root) {
     const me = await api.get("/me");
     store.set({ me, role: null, payments: [], lastArrival: null });
     if (me.merchant_ids?.length) startMerchant(me);
+    // A payment whose answer was lost before this reload or login: the gateway says what it became.
+    const [made] = me.member_id ? await settlePending(api, browserStorage(), me.id) : [];
+    if (made) {
+      store.set({ role: "member" });
+      show("home");
+      show("receipt", { payment: made, fresh: true });
+      return;
+    }
     const { pendingToken } = store.get();
     if (pendingToken && me.member_id) {
       store.set({ pendingToken: null, role: "member" });

@@ -105,8 +105,9 @@ export function createApi({
   /**
    * Prepare a POST that moves money. The Idempotency-Key is made now, before the first attempt,
    * and every call of `send()` — the automatic retries and any retry the person asks for — sends
-   * that same key, so the gateway pays at most once. A screen re-created from its params (a
-   * language switch) passes back the `key` it kept, so the same request keeps its key.
+   * that same key, so the gateway pays at most once. `key` resumes a request sent before (a
+   * payment whose answer was lost, kept by pending.js across a reload;
+   * a refund kept in a screen's params across a language switch).
    */
   function moneyPost(path, body, { key = newKey() } = {}) {
     return {

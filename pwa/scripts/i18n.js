@@ -111,6 +111,33 @@ export const STRINGS = {
     refundLeft: "Sisa yang bisa dikembalikan",
     refundUnknown:
       "Belum ada jawaban dari server. Pengembalian BELUM tentu berhasil. Tekan Coba lagi — dana tidak akan dikembalikan dua kali.",
+    // payer
+    pinTriesLeftLast: "Percobaan terakhir: jika PIN salah sekali lagi, PIN dikunci.",
+    pinLockedUntil: "PIN terkunci sampai pukul {time}. Coba lagi setelah itu.",
+    noPinNeeded: "Tanpa PIN: pembayaran sampai {amount} tidak perlu PIN.",
+    checkingOutcome: "Memeriksa hasil pembayaran…",
+    stillUnknown:
+      "Server belum punya jawaban untuk pembayaran ini (mungkin belum sampai). Coba lagi — tidak akan terbayar dua kali — atau batalkan.",
+    retypePin: "Ketik PIN lagi untuk mencoba lagi",
+    abandonAsk:
+      "Batalkan pembayaran ini? Jika sudah sampai di server, Anda akan melihat struknya. Jika belum, pembayaran ini tidak akan pernah terjadi.",
+    abandonYes: "Ya, batalkan",
+    abandonNo: "Jangan",
+    abandoning: "Membatalkan…",
+    abandonedNotice: "Pembayaran {amount} ke {name} dibatalkan. Tidak ada uang yang berpindah.",
+    pendingBanner: "Pembayaran {amount} ke {name} belum pasti.",
+    pendingStale:
+      "Pembayaran {amount} ke {name} belum pasti dan sudah terlalu lama untuk diperiksa di server. Lihat Riwayat: jika ada di sana, pembayaran berhasil.",
+    pendingRefused: "Pembayaran {amount} ke {name} tidak terjadi; tidak ada uang yang berpindah.",
+    check: "Periksa",
+    abandon: "Batalkan",
+    dismiss: "Tutup",
+    earlierUnresolved:
+      "Pembayaran {amount} ke {name} sebelumnya belum pasti. Periksa dulu agar tidak membayar dua kali.",
+    earlierPaid: "Pembayaran {amount} ke {name} sebelumnya ternyata BERHASIL. Yakin mau membayar lagi?",
+    payAnyway: "Tetap bayar lagi",
+    seeReceipt: "Lihat struk",
+    earlierFirst: "Periksa dulu pembayaran sebelumnya yang belum pasti (di atas), atau pilih \"Tetap bayar lagi\".",
   },
   en: {
     appName: "Interkop",
@@ -222,6 +249,33 @@ export const STRINGS = {
     refundLeft: "Left to refund",
     refundUnknown:
       "No answer from the server yet. The refund has NOT necessarily gone through. Press Try again — it will never be refunded twice.",
+    // payer
+    pinTriesLeftLast: "Last try: one more wrong PIN locks it.",
+    pinLockedUntil: "Your PIN is locked until {time}. Try again after that.",
+    noPinNeeded: "No PIN: payments up to {amount} need none.",
+    checkingOutcome: "Checking what became of the payment…",
+    stillUnknown:
+      "The server has no answer for this payment yet (it may not have arrived). Try again — it will never be paid twice — or cancel it.",
+    retypePin: "Type your PIN again to retry",
+    abandonAsk:
+      "Cancel this payment? If it reached the server, you will see its receipt. If not, this payment will never happen.",
+    abandonYes: "Yes, cancel it",
+    abandonNo: "No",
+    abandoning: "Cancelling…",
+    abandonedNotice: "The payment of {amount} to {name} was cancelled. No money has moved.",
+    pendingBanner: "The payment of {amount} to {name} is not confirmed yet.",
+    pendingStale:
+      "The payment of {amount} to {name} is not confirmed and too old to check with the server. See History: if it is there, it went through.",
+    pendingRefused: "The payment of {amount} to {name} did not happen; no money has moved.",
+    check: "Check",
+    abandon: "Cancel it",
+    dismiss: "Close",
+    earlierUnresolved:
+      "An earlier payment of {amount} to {name} is not confirmed yet. Check it first so you do not pay twice.",
+    earlierPaid: "The earlier payment of {amount} to {name} DID go through. Pay again?",
+    payAnyway: "Pay again anyway",
+    seeReceipt: "See receipt",
+    earlierFirst: "Check the earlier unconfirmed payment first (above), or choose \"Pay again anyway\".",
   },
 };
 

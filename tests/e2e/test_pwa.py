@@ -51,7 +51,9 @@ def test_member_pays_a_dynamic_qr_by_camera(page, gateway, camera_file):
     assert page.inner_text(".fee-free") == "Tanpa biaya untuk pembayar"
     screenshot(page, "04-confirm")
 
-    page.fill(".pay-confirm input[name=pin]", siti["pin"])
+    # Rp 27.500 is at or below Siti's no-PIN threshold (Rp 50.000): no PIN is asked.
+    page.wait_for_selector(".pay-confirm button[type=submit]:enabled")
+    assert page.locator(".pay-confirm input[name=pin]").is_hidden()
     page.click(".pay-confirm button[type=submit]")
     page.wait_for_selector(".receipt")
     assert page.inner_text(".receipt h1") == "Pembayaran berhasil"
@@ -285,8 +287,7 @@ def test_payer_cannot_tap_bayar_once_the_qr_time_runs_out(page, gateway):
     page.fill(".pay-scan-paste textarea", qr["url"])
     page.click(".pay-scan-paste button")
     page.wait_for_selector(".pay-confirm .amount-big")
-    page.fill(".pay-confirm input[name=pin]", dewi["pin"])
-    assert page.locator(".pay-confirm button[type=submit]").is_enabled()
+    page.wait_for_selector(".pay-confirm button[type=submit]:enabled")  # Rp 2.000: no PIN
     page.clock.fast_forward("10:00")
     page.wait_for_selector(".pay-confirm button[type=submit]:disabled")
     assert page.inner_text(".pay-confirm .countdown") == "Kode QR kedaluwarsa."
