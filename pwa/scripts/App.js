@@ -3,10 +3,11 @@
 
 import { createApi } from "./api.js";
 import { h } from "./dom.js";
-import { announcePayment, unlockSound } from "./feedback.js";
+import { unlockSound } from "./feedback.js";
 import { startFeed } from "./feed.js";
 import { preferredLanguage, translator } from "./i18n.js";
 import { browserStorage, settlePending } from "./pending.js";
+import { paymentsArrived, receivingFor, startSoundbox, stopSoundbox } from "./soundbox.js";
 import { createStore, homeFor, INITIAL_STATE, mergePayments } from "./state.js";
 import { decodeToken, tokenFromText } from "./token.js";
 import { CounterDesk } from "./CounterDesk.js";
@@ -49,7 +50,7 @@ export function App(root) {
     role: null, // which home a person with several roles is looking at
     payments: [], // a merchant's, newest first
     merchant: null,
-    lastArrival: null,
+    arrivals: null, // the soundbox's list and queue (arrivals.js)
   });
   const api = createApi({ language: () => store.get().language });
   let t = translator(store.get().language);
@@ -137,6 +138,8 @@ export function App(root) {
 
   async function startMerchant(me) {
     const merchantId = me.merchant_ids[0];
+    // Every payment of every batch goes to the soundbox: each shown and announced, none lost.
+    startSoundbox(store, merchantId);
     try {
       const code = await api.get(`/merchants/${merchantId}/static-qr`);
       store.set({ merchant: { id: merchantId, name: decodeToken(code.token)?.claims.name ?? "" } });
@@ -146,17 +149,14 @@ export function App(root) {
     stopFeed = startFeed(api, merchantId, {
       onPayments(items, { initial }) {
         store.set((state) => ({ payments: mergePayments(state.payments, items) }));
-        if (!initial && items.length) {
-          store.set({ lastArrival: items[items.length - 1] });
-          announcePayment();
-        }
+        paymentsArrived(items, { initial });
       },
     });
   }
 
   async function loggedIn() {
     const me = await api.get("/me");
-    store.set({ me, role: null, payments: [], lastArrival: null });
+    store.set({ me, role: null, payments: [] });
     if (me.merchant_ids?.length) startMerchant(me);
     // A payment whose answer was lost before this reload or login: the gateway says what it became.
     const [made] = me.member_id ? await settlePending(api, browserStorage(), me.id) : [];
@@ -171,6 +171,11 @@ export function App(root) {
       store.set({ pendingToken: null, role: "member" });
       show("home");
       show("confirm", { token: pendingToken });
+    } else if (me.merchant_ids?.includes(receivingFor())) {
+      // The phone was receiving when the page went: back to the receive screen ("Mulai terima" again).
+      store.set({ role: "merchant" });
+      show("home");
+      show("receive");
     } else {
       show("home");
     }
@@ -179,8 +184,9 @@ export function App(root) {
   async function logout() {
     stopFeed?.();
     stopFeed = null;
+    stopSoundbox({ forget: true });
     await api.logout();
-    store.set({ me: null, role: null, payments: [], merchant: null, lastArrival: null });
+    store.set({ me: null, role: null, payments: [], merchant: null });
     show("login");
   }
 

@@ -106,8 +106,8 @@ export function NewSale({ api, t, store, me, params, onLeave }) {
     });
     // The feed says when it is paid: a payment of this very QR code, in whichever batch it comes,
     // before `exp` or while the screen still listens after it (or before this screen was made).
-    const check = ({ payments, lastArrival }) => {
-      if (params.saleOutcome !== "paid" && (lastArrival?.qr_id === code.id || paidWith(payments, code.id))) {
+    const check = ({ payments }) => {
+      if (params.saleOutcome !== "paid" && paidWith(payments, code.id)) {
         params.saleOutcome = "paid";
         render();
       }
