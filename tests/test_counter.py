@@ -9,6 +9,7 @@ from urllib.parse import quote, urlencode
 import pytest
 
 from gateway import qr
+from gateway.api.schemas import CounterReceipt, FoundMember, FoundMemberList, FoundMerchantList
 from gateway.counter import FOUND_MAX, mask_phone, member_card_text
 
 MEMBERS = "/api/v1/counter/members"
@@ -271,3 +272,31 @@ def test_the_member_gets_their_own_card_qr(city, network):
         response = city.get(stranger, f"/api/v1/members/{member.id}/card.svg")
         assert_problem(response, 404, "not-found")
     assert city.client.get(f"/api/v1/members/{member.id}/card.svg").status_code == 401
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_answers_are_what_the_openapi_document_says(city, network):
+    """Each answer validates against the model the document publishes for it."""
+    teller, siti = network["kpp_teller"], network["siti"]
+    FoundMemberList.model_validate(
+        search(city, teller, phone="081299990003").get_json(), strict=True
+    )
+    FoundMember.model_validate(city.get(teller, f"{MEMBERS}/{siti}").get_json(), strict=True)
+    shop = city.make_merchant(network["kpp"])
+    found = search(city, teller, path=MERCHANTS, phone=shop.phone).get_json()
+    FoundMerchantList.model_validate(found, strict=True)
+    member = city.make_member(network["ksm"])
+    CounterReceipt.model_validate(city.cash_in(teller, member, 5_000).get_json(), strict=True)
+    spec = city.client.get("/api/v1/openapi.json").get_json()
+    receipt = spec["components"]["schemas"]["CounterReceipt"]
+    assert {"amount", "balance", "counter", "teller"} <= set(receipt["required"])
+    assert {"member", "merchant"} <= set(receipt["properties"])
+    assert "balance" not in spec["components"]["schemas"]["FoundMember"]["properties"]
+    search_operation = spec["paths"][MEMBERS]["get"]
+    assert {p["name"] for p in search_operation["parameters"]} == {
+        "phone",
+        "name",
+        "counter_cooperative_id",
+    }
+    card = spec["paths"]["/api/v1/members/{member_id}/card.svg"]["get"]
+    assert "image/svg+xml" in card["responses"]["200"]["content"]

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from freezegun import freeze_time
 
 from gateway import ledger, registry
+from gateway.api.schemas import StatementResponse
 from gateway.db import db
 
 
@@ -45,6 +46,7 @@ def test_a_statement_tells_every_movement_with_whom_and_the_balance_after(city):
     response = statement(city, siti)
     assert response.status_code == 200, response.get_json()
     body = response.get_json()
+    StatementResponse.model_validate(body, strict=True)  # what the OpenAPI document says
     shop_ref = {
         "id": shop.id,
         "name": f"Merchant {shop.phone[-4:]}",
