@@ -6,6 +6,17 @@ cooperative I: C's counter cash account is debited (cash in) or credited (cash o
 member's wallet at I moves the other way, so C holds the cash and owes it to I (or I owes C).
 Payouts are only made at the merchant's own cooperative. The caller commits.
 
+Every cooperative of the network is a partner of every other: there is no list of partners, and
+a teller serves a member of any cooperative registered here. So a teller finds a member of the
+whole network by exact phone number or by the member's card, but by name only among their own
+cooperative's members (a name is not enough to tell people apart, and a substring search over the
+network would let anyone at a counter list everyone). What a teller is shown of a member is what
+they need to confirm who stands at the counter: name, cooperative, tier and a masked phone number,
+never the balance.
+
+Each use case answers with a receipt that a printed proof (*bukti setor / tarik tunai*) needs:
+who, at which counter, how much, the balance after, when, which teller, and the event's id.
+
 No use case here checks a balance or a net debit cap itself: `gateway.ledger.post` refuses a
 wallet or merchant account below zero and a cooperative past its cap, for every event.
 """
@@ -18,9 +29,16 @@ from sqlalchemy.orm import Session
 from gateway import ledger, limits
 from gateway.auth import PinPolicy, check_pin
 from gateway.db import utcnow
-from gateway.errors import Forbidden
-from gateway.models import Account, AccountKind, Cooperative, Member, Merchant
+from gateway.errors import Forbidden, NotFound
+from gateway.models import Account, AccountKind, Cooperative, Member, Merchant, User
 from gateway.models.ledger import EventKind, TransferCode
+
+# What a member's card QR holds: the member's public id behind a fixed prefix. It proves nothing
+# by itself (anyone may copy it): the teller still checks the name and cooperative on screen, and
+# cash-out still needs the member's PIN.
+MEMBER_CARD_PREFIX = "interkop:member:"
+# A search answers with at most this many people (a name search needs 3 letters: api/schemas.py).
+FOUND_MAX = 10
 
 
 def render_event(session: Session, posted: ledger.PostedEvent) -> list[dict]:
@@ -45,14 +63,137 @@ def render_event(session: Session, posted: ledger.PostedEvent) -> list[dict]:
     ]
 
 
-def _receipt(session: Session, posted: ledger.PostedEvent, account_id: int) -> dict:
+def member_card_text(member_public_id: str) -> str:
+    """Return the text a member's card QR holds."""
+    return MEMBER_CARD_PREFIX + member_public_id
+
+
+def mask_phone(phone: str) -> str:
+    """Hide the middle of a phone number: +6281200000003 -> +62812****0003.
+
+    Enough for the person at the counter to recognise their own number; the mask is always four
+    stars, so it does not tell the number's length either.
+    """
+    tail = 4 if len(phone) >= 14 else 2
+    return phone[:6] + "****" + phone[-tail:]
+
+
+def cooperative_ref(cooperative: Cooperative) -> dict:
+    return {"id": cooperative.public_id, "name": cooperative.name}
+
+
+def _found_member(member: Member, user: User, cooperative: Cooperative) -> dict:
     return {
+        "id": member.public_id,
+        "name": user.name,
+        "cooperative": cooperative_ref(cooperative),
+        "tier": member.tier,
+        "phone_masked": mask_phone(user.phone),
+    }
+
+
+def _members():
+    return (
+        select(Member, User, Cooperative)
+        .join(User, User.id == Member.user_id)
+        .join(Cooperative, Cooperative.id == Member.cooperative_id)
+    )
+
+
+def find_member_by_phone(session: Session, phone: str) -> list[dict]:
+    """Return the member (of any cooperative) whose login is `phone`, normalised, or nobody."""
+    return [_found_member(*row) for row in session.execute(_members().where(User.phone == phone))]
+
+
+def find_member_by_card(session: Session, member_public_id: str) -> dict:
+    """Return the member (of any cooperative) a card names; NotFound if none."""
+    row = session.execute(_members().where(Member.public_id == member_public_id)).first()
+    if row is None:
+        raise NotFound("No member has this card.", "Tidak ada anggota dengan kartu ini.")
+    return _found_member(*row)
+
+
+def find_members_by_name(
+    session: Session, cooperative: Cooperative, text: str
+) -> tuple[list[dict], bool]:
+    """Return up to FOUND_MAX of `cooperative`'s own members whose name contains `text` (any
+    case), by name, and whether there are more."""
+    rows = session.execute(
+        _members()
+        .where(Member.cooperative_id == cooperative.id, User.name.icontains(text, autoescape=True))
+        .order_by(User.name, Member.id)
+        .limit(FOUND_MAX + 1)
+    ).all()
+    return [_found_member(*row) for row in rows[:FOUND_MAX]], len(rows) > FOUND_MAX
+
+
+def find_merchants(
+    session: Session, cooperative: Cooperative, *, owner_phone: str | None, text: str | None
+) -> tuple[list[dict], bool]:
+    """Return up to FOUND_MAX of `cooperative`'s own merchants (the only ones its counter pays
+    out) whose owner has `owner_phone` or whose name contains `text`, and whether there are more."""
+    statement = (
+        select(Merchant, User)
+        .join(User, User.id == Merchant.owner_user_id)
+        .where(Merchant.cooperative_id == cooperative.id)
+    )
+    if owner_phone is not None:
+        statement = statement.where(User.phone == owner_phone)
+    if text is not None:
+        statement = statement.where(Merchant.name.icontains(text, autoescape=True))
+    rows = session.execute(
+        statement.order_by(Merchant.name, Merchant.id).limit(FOUND_MAX + 1)
+    ).all()
+    found = [
+        {
+            "id": merchant.public_id,
+            "name": merchant.name,
+            "kind": merchant.kind,
+            "category": merchant.category,
+            "cooperative": cooperative_ref(cooperative),
+            "owner_name": owner.name,
+            "owner_phone_masked": mask_phone(owner.phone),
+        }
+        for merchant, owner in rows[:FOUND_MAX]
+    ]
+    return found, len(rows) > FOUND_MAX
+
+
+def _receipt(
+    session: Session,
+    posted: ledger.PostedEvent,
+    *,
+    account_id: int,
+    amount: int,
+    counter: Cooperative,
+    actor_user_id: int,
+    member: Member | None = None,
+    merchant: Merchant | None = None,
+) -> dict:
+    """Render what a printed proof of a counter event needs (and the event's transfers)."""
+    body = {
         "event_id": posted.public_id,
         "kind": posted.kind,
         "created_at": posted.created_at.isoformat(),
+        "amount": amount,
         "balance": ledger.balance(session, account_id),
+        "counter": cooperative_ref(counter),
+        "teller": {"name": session.scalar(select(User.name).where(User.id == actor_user_id))},
         "transfers": render_event(session, posted),
     }
+    if member is not None:
+        body["member"] = {
+            "id": member.public_id,
+            "name": member.user.name,
+            "cooperative": cooperative_ref(member.cooperative),
+        }
+    if merchant is not None:
+        body["merchant"] = {
+            "id": merchant.public_id,
+            "name": merchant.name,
+            "cooperative": cooperative_ref(merchant.cooperative),
+        }
+    return body
 
 
 def cash_in(
@@ -77,7 +218,16 @@ def cash_in(
         cooperative_id=counter.id,
         actor_user_id=actor_user_id,
     )
-    return _receipt(session, posted, member.wallet_account_id), posted.id
+    receipt = _receipt(
+        session,
+        posted,
+        account_id=member.wallet_account_id,
+        amount=amount,
+        counter=counter,
+        actor_user_id=actor_user_id,
+        member=member,
+    )
+    return receipt, posted.id
 
 
 def cash_out(
@@ -101,7 +251,16 @@ def cash_out(
         cooperative_id=counter.id,
         actor_user_id=actor_user_id,
     )
-    return _receipt(session, posted, member.wallet_account_id), posted.id
+    receipt = _receipt(
+        session,
+        posted,
+        account_id=member.wallet_account_id,
+        amount=amount,
+        counter=counter,
+        actor_user_id=actor_user_id,
+        member=member,
+    )
+    return receipt, posted.id
 
 
 def payout(
@@ -126,4 +285,13 @@ def payout(
         cooperative_id=counter.id,
         actor_user_id=actor_user_id,
     )
-    return _receipt(session, posted, merchant.account_id), posted.id
+    receipt = _receipt(
+        session,
+        posted,
+        account_id=merchant.account_id,
+        amount=amount,
+        counter=counter,
+        actor_user_id=actor_user_id,
+        merchant=merchant,
+    )
+    return receipt, posted.id

@@ -1,4 +1,5 @@
-"""Reports: a merchant's day, a cooperative's period, the observer's city figures, the SHU basis.
+"""Reports: a merchant's day, a cooperative's period, the observer's city figures, the SHU basis,
+a member's statement.
 
 Days are Asia/Jakarta days. All figures are integer rupiah read from payments, refunds and
 transfers; nothing here changes anything.
@@ -11,14 +12,16 @@ import io
 from collections import defaultdict
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
 from gateway import ledger
+from gateway.errors import ValidationFailed
 from gateway.limits import JAKARTA
 from gateway.models import (
     Account,
     Cooperative,
+    Event,
     Member,
     Merchant,
     Payment,
@@ -364,3 +367,142 @@ def shu_csv(basis: dict) -> str:
     for row in basis["members"]:
         writer.writerow([row["member_id"], row["business_volume"], row["share"]])
     return buffer.getvalue()
+
+
+CASH_CODES = (TransferCode.CASH_IN, TransferCode.CASH_OUT)
+
+
+def member_statement(
+    session: Session,
+    member: Member,
+    *,
+    limit: int,
+    cursor: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> dict:
+    """A member's statement (mutasi): every transfer of the wallet, newest first, with the
+    balance after it and what it was: a payment (to which merchant), a refund (from which
+    merchant), cash in or cash out (at which cooperative's counter).
+
+    Transfers come in the order they were written (their id), as the wallet's balance moved; the
+    balance after one is the sum of the wallet's transfers up to and including it, so the newest
+    entry's balance equals the ledger's. `cursor` is the last entry of the previous page;
+    `start`/`end` bound the instants (end exclusive).
+    """
+    account_id = member.wallet_account_id
+    touches = or_(Transfer.debit_account_id == account_id, Transfer.credit_account_id == account_id)
+    statement = (
+        select(
+            Transfer.id,
+            Transfer.public_id,
+            Transfer.code,
+            Transfer.amount,
+            Transfer.credit_account_id,
+            Transfer.created_at,
+            Transfer.event_id,
+            Event.public_id,
+            Event.cooperative_id,
+        )
+        .join(Event, Event.id == Transfer.event_id)
+        .where(touches)
+    )
+    if cursor:
+        before = session.scalar(select(Transfer.id).where(Transfer.public_id == cursor, touches))
+        if before is None:
+            raise ValidationFailed("The cursor is not valid.", "Kursor tidak sah.")
+        statement = statement.where(Transfer.id < before)
+    if start is not None:
+        statement = statement.where(Transfer.created_at >= start)
+    if end is not None:
+        statement = statement.where(Transfer.created_at < end)
+    rows = session.execute(statement.order_by(Transfer.id.desc()).limit(limit + 1)).all()
+    next_cursor = rows[limit - 1][1] if len(rows) > limit else None
+    rows = rows[:limit]
+
+    event_ids = [row[6] for row in rows]
+    merchant_of = _merchants_of_events(session, event_ids)
+    counter_ids = {row[8] for row in rows if row[2] in CASH_CODES}
+    counters = {
+        cooperative.id: {"id": cooperative.public_id, "name": cooperative.name}
+        for cooperative in session.scalars(
+            select(Cooperative).where(Cooperative.id.in_(counter_ids))
+        )
+    }
+
+    items = []
+    if rows:
+        signed = case(
+            (Transfer.credit_account_id == account_id, Transfer.amount), else_=-Transfer.amount
+        )
+        running = int(
+            session.scalar(
+                select(func.coalesce(func.sum(signed), 0)).where(touches, Transfer.id <= rows[0][0])
+            )
+        )
+    for _, public_id, code, amount, credit_id, created_at, event_id, event_public_id, where in rows:
+        change = amount if credit_id == account_id else -amount
+        entry = {
+            "id": public_id,
+            "event_id": event_public_id,
+            "kind": code,
+            "created_at": created_at.isoformat(),
+            "amount": change,
+            "balance_after": running,
+            "payment_id": None,
+            "refund_id": None,
+            "merchant": None,
+            "counter": counters.get(where) if code in CASH_CODES else None,
+        }
+        entry.update(merchant_of.get(event_id, {}))
+        items.append(entry)
+        running -= change
+    return {
+        "member_id": member.public_id,
+        "account_id": session.scalar(select(Account.public_id).where(Account.id == account_id)),
+        "balance": ledger.balance(session, account_id),
+        "items": items,
+        "next_cursor": next_cursor,
+    }
+
+
+def _merchants_of_events(session: Session, event_ids: list[int]) -> dict[int, dict]:
+    """Return, by event id, the payment (or refund, and its payment) and the merchant of each
+    payment or refund event among `event_ids`."""
+
+    def merchant(public_id, name, cooperative_public_id, cooperative_name) -> dict:
+        return {
+            "id": public_id,
+            "name": name,
+            "cooperative": {"id": cooperative_public_id, "name": cooperative_name},
+        }
+
+    merchant_columns = (
+        Merchant.public_id,
+        Merchant.name,
+        Cooperative.public_id,
+        Cooperative.name,
+    )
+    found: dict[int, dict] = {}
+    if not event_ids:
+        return found
+    for event_id, payment_id, *columns in session.execute(
+        select(Payment.event_id, Payment.public_id, *merchant_columns)
+        .join(Merchant, Merchant.id == Payment.merchant_id)
+        .join(Cooperative, Cooperative.id == Merchant.cooperative_id)
+        .where(Payment.event_id.in_(event_ids))
+    ):
+        found[event_id] = {"payment_id": payment_id, "merchant": merchant(*columns)}
+    for event_id, refund_id, payment_id, *columns in session.execute(
+        select(Refund.event_id, Refund.public_id, Payment.public_id, *merchant_columns)
+        .join(Payment, Payment.id == Refund.payment_id)
+        .join(Merchant, Merchant.id == Payment.merchant_id)
+        .join(Cooperative, Cooperative.id == Merchant.cooperative_id)
+        .where(Refund.event_id.in_(event_ids))
+    ):
+        found[event_id] = {
+            "payment_id": payment_id,
+            "refund_id": refund_id,
+            "merchant": merchant(*columns),
+        }
+    return found

@@ -1,14 +1,16 @@
-"""A member's wallet."""
+"""A member's wallet, statement and card."""
 
-from flask import Blueprint, jsonify
+from datetime import date
+
+from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import or_, select
 
-from gateway import ledger, registry
+from gateway import counter, ledger, qr, registry, reports
 from gateway.api.openapi import route
-from gateway.api.schemas import WalletResponse
-from gateway.api.support import principal
+from gateway.api.schemas import StatementResponse, WalletResponse
+from gateway.api.support import page_limit, principal
 from gateway.db import db
-from gateway.errors import NotFound
+from gateway.errors import NotFound, ValidationFailed
 from gateway.models import Account, Event, Member, Transfer
 
 blueprint = Blueprint("members", __name__, url_prefix="/api/v1/members")
@@ -71,3 +73,73 @@ def wallet(member_id):
             for transfer, event_public_id in rows
         ],
     )
+
+
+# Statement dates stay well inside what a datetime (and its Asia/Jakarta offset) can hold.
+STATEMENT_YEARS = range(2000, 2101)
+
+
+def _jakarta_day(name: str) -> date | None:
+    raw = request.args.get(name)
+    if raw is None:
+        return None
+    try:
+        day = date.fromisoformat(raw)
+    except ValueError:
+        day = None
+    if day is None or len(raw) != 10 or day.year not in STATEMENT_YEARS:
+        raise ValidationFailed(
+            f"{name} must be a date like 2026-11-22, from 2000 to 2100.",
+            f"{name} harus tanggal seperti 2026-11-22, dari 2000 sampai 2100.",
+        )
+    return day
+
+
+@route(
+    blueprint,
+    "GET",
+    "/api/v1/members/{member_id}/statement",
+    summary="A member's statement (mutasi): every movement of the wallet, newest first, with the"
+    " balance after each (the member or their cooperative's admin)",
+    response=StatementResponse,
+    query={
+        "cursor": "next_cursor of the previous page",
+        "limit": "page size, 1 to 200",
+        "from": "YYYY-MM-DD, first Asia/Jakarta day",
+        "to": "YYYY-MM-DD, last Asia/Jakarta day (inclusive)",
+    },
+    problems={404: "no such member, or not the caller's to see", 422: "a bad query"},
+)
+def statement(member_id):
+    member = visible_member(member_id)
+    first, last = _jakarta_day("from"), _jakarta_day("to")
+    if first is not None and last is not None and last < first:
+        raise ValidationFailed("to must not be before from.", "to tidak boleh sebelum from.")
+    return jsonify(
+        reports.member_statement(
+            db.session,
+            member,
+            limit=page_limit(),
+            cursor=request.args.get("cursor"),
+            start=reports.day_bounds(first)[0] if first else None,
+            end=reports.day_bounds(last)[1] if last else None,
+        )
+    )
+
+
+@route(
+    blueprint,
+    "GET",
+    "/api/v1/members/{member_id}/card.svg",
+    summary="The member's card: a QR of interkop:member:<id> a teller scans to find them (the"
+    " member). It proves nothing by itself: the teller confirms the name and cooperative, and"
+    " cash-out still needs the PIN",
+    media_types=("image/svg+xml",),
+    problems={404: "no such member, or not the caller"},
+)
+def card(member_id):
+    caller = principal()
+    if caller.member is None or caller.member.public_id != member_id:
+        raise NotFound("No such member.", "Anggota tidak ditemukan.")
+    text = counter.member_card_text(caller.member.public_id)
+    return Response(qr.render_svg(text), mimetype="image/svg+xml")

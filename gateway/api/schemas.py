@@ -12,7 +12,15 @@ import re
 import unicodedata
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from gateway.models import CooperativeKind, MemberTier, MerchantCategory, MerchantKind
 from gateway.money import AMOUNT_MAX
@@ -228,12 +236,145 @@ class TransferResponse(BaseModel):
     code: str
 
 
+class CounterCooperative(BaseModel):
+    id: str
+    name: str
+
+
+class CounterParty(BaseModel):
+    """Who the cash was for: the member, or the merchant paid out."""
+
+    id: str
+    name: str
+    cooperative: CounterCooperative
+
+
+class CounterTeller(BaseModel):
+    name: str
+
+
 class CounterReceipt(BaseModel):
+    """What a printed proof (bukti setor / tarik tunai, a payout's slip) needs."""
+
     event_id: str
     kind: str
     created_at: str
-    balance: int
+    amount: int
+    balance: int = Field(description="the member's (or merchant's) balance after this event")
+    counter: CounterCooperative = Field(description="the cooperative whose counter it was")
+    teller: CounterTeller
+    member: CounterParty | None = None
+    merchant: CounterParty | None = None
     transfers: list[TransferResponse]
+
+
+# A name search needs this many characters: no way to list a cooperative's members by a letter.
+NAME_QUERY_LENGTH_MIN = 3
+
+
+def _search_text(value: str) -> str:
+    value = " ".join(value.split())
+    if len(value) < NAME_QUERY_LENGTH_MIN:
+        raise RefusedText(
+            f"Type at least {NAME_QUERY_LENGTH_MIN} letters of the name.",
+            f"Ketik sedikitnya {NAME_QUERY_LENGTH_MIN} huruf dari nama.",
+        )
+    return value
+
+
+SearchText = Annotated[str, Field(max_length=120), AfterValidator(_search_text)]
+
+
+class _OneOfPhoneOrName(Strict):
+    @model_validator(mode="after")
+    def _exactly_one(self):
+        if (self.phone is None) == (self.name is None):
+            raise RefusedText(
+                "Search by phone or by name: give exactly one of them.",
+                "Cari dengan nomor HP atau nama: isi salah satu saja.",
+            )
+        return self
+
+
+class MemberSearch(_OneOfPhoneOrName):
+    """The query of a counter's member search: exactly one of phone and name."""
+
+    phone: Phone | None = Field(default=None, description="exact; any member of the network")
+    name: SearchText | None = Field(
+        default=None, description="part of the name, any case; the counter's own members only"
+    )
+    counter_cooperative_id: CounterId = None
+
+
+class MerchantSearch(_OneOfPhoneOrName):
+    """The query of a counter's merchant search (its own cooperative's merchants only)."""
+
+    phone: Phone | None = Field(default=None, description="the owner's phone, exact")
+    name: SearchText | None = Field(default=None, description="part of the name, any case")
+    counter_cooperative_id: CounterId = None
+
+
+class CounterQuery(Strict):
+    counter_cooperative_id: CounterId = None
+
+
+class FoundMember(BaseModel):
+    id: str
+    name: str
+    cooperative: CounterCooperative
+    tier: str
+    phone_masked: str = Field(description="e.g. +62812****0003")
+
+
+class FoundMemberList(BaseModel):
+    items: list[FoundMember]
+    more: bool = Field(description="more matched than are listed: type more of the name")
+
+
+class FoundMerchant(BaseModel):
+    id: str
+    name: str
+    kind: str
+    category: str
+    cooperative: CounterCooperative
+    owner_name: str
+    owner_phone_masked: str
+
+
+class FoundMerchantList(BaseModel):
+    items: list[FoundMerchant]
+    more: bool
+
+
+class StatementMerchant(BaseModel):
+    id: str
+    name: str
+    cooperative: CounterCooperative
+
+
+class StatementEntry(BaseModel):
+    id: str = Field(description="the wallet's transfer")
+    event_id: str
+    kind: str = Field(description="payment, refund, cash_in or cash_out")
+    created_at: str
+    amount: int = Field(description="signed: positive credits the wallet")
+    balance_after: int
+    payment_id: str | None = None
+    refund_id: str | None = None
+    merchant: StatementMerchant | None = Field(
+        default=None, description="paid, or refunding: for a payment or a refund"
+    )
+    counter: CounterCooperative | None = Field(
+        default=None, description="the cooperative whose counter it was: for cash in or out"
+    )
+
+
+class StatementResponse(BaseModel):
+    member_id: str
+    account_id: str
+    balance: int
+    items: list[StatementEntry]
+    next_cursor: str | None
 
 
 class WalletTransfer(BaseModel):

@@ -59,23 +59,35 @@ def parse(model: type[BaseModel]):
     except ValidationError as error:
         if any(item["type"] == "json_invalid" for item in error.errors()):
             raise MalformedRequest() from None
-        # A validator that explains itself to a person (schemas.RefusedText): its sentence.
-        refusals = [
-            item["ctx"]["error"]
-            for item in error.errors()
-            if isinstance(item.get("ctx", {}).get("error"), RefusedText)
-        ]
-        sentence = (refusals[0].message_en, refusals[0].message_id) if refusals else ()
-        raise ValidationFailed(
-            *sentence,
-            errors=[
-                {
-                    "field": ".".join(str(part) for part in item["loc"]) or "body",
-                    "message": item["msg"],
-                }
-                for item in error.errors(include_url=False, include_input=False)
-            ],
-        ) from None
+        raise _invalid(error, "body") from None
+
+
+def parse_query(model: type[BaseModel]):
+    """Validate the query string against `model` (one value per name); invalid data is 422."""
+    try:
+        return model.model_validate(request.args.to_dict())
+    except ValidationError as error:
+        raise _invalid(error, "query") from None
+
+
+def _invalid(error: ValidationError, whole: str) -> ValidationFailed:
+    # A validator that explains itself to a person (schemas.RefusedText): its sentence.
+    refusals = [
+        item["ctx"]["error"]
+        for item in error.errors()
+        if isinstance(item.get("ctx", {}).get("error"), RefusedText)
+    ]
+    sentence = (refusals[0].message_en, refusals[0].message_id) if refusals else ()
+    return ValidationFailed(
+        *sentence,
+        errors=[
+            {
+                "field": ".".join(str(part) for part in item["loc"]) or whole,
+                "message": item["msg"],
+            }
+            for item in error.errors(include_url=False, include_input=False)
+        ],
+    )
 
 
 def pin_policy() -> auth.PinPolicy:

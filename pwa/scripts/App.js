@@ -13,6 +13,7 @@ import { decodeToken, tokenFromText } from "./token.js";
 import { CounterDesk } from "./CounterDesk.js";
 import { History } from "./History.js";
 import { LoginScreen } from "./LoginScreen.js";
+import { MemberCard } from "./MemberCard.js";
 import { MemberHome } from "./MemberHome.js";
 import { MerchantHome } from "./MerchantHome.js";
 import { NewSale } from "./NewSale.js";
@@ -32,6 +33,7 @@ const SCREENS = {
   history: History,
   receive: ReceiveQr,
   "new-sale": NewSale,
+  card: MemberCard,
 };
 
 function savedLanguage() {

@@ -94,6 +94,7 @@ export function MemberHome({ api, t, me, params = {} }) {
       { class: "actions" },
       h("button", { class: "secondary", onclick: () => navigate(root, "history") }, t("history")),
       h("button", { class: "primary pay-button", onclick: () => navigate(root, "scan") }, t("pay")),
+      h("button", { class: "secondary card-button", onclick: () => navigate(root, "card") }, t("memberCard")),
     ),
   );
   showPending();

@@ -199,10 +199,12 @@ def test_teller_takes_cash_in_for_a_member_of_a_partner_cooperative(page, gatewa
     log_in(page, teller)
     screenshot(page, "13-counter")
     page.click(".counter-desk .cash-in summary")
-    page.fill(".cash-in input[name=member_id]", hendra["id"])
+    page.fill(".cash-in input[name=query]", hendra["phone"])
+    page.click(".cash-in .finder button[type=submit]")
+    page.click(".cash-in .found-row")
     page.fill(".cash-in input[name=amount]", "50.000")
-    page.click(".cash-in button[type=submit]")
-    page.wait_for_selector(".cash-in .counter-result:has-text('Rp 800.000')")
+    page.click(".cash-in .cash-form button[type=submit]")
+    page.wait_for_selector(".cash-in .counter-proof:has-text('Rp 800.000')")
     screenshot(page, "14-counter-cash-in")
 
 
