@@ -8,7 +8,7 @@ import re
 import time
 from pathlib import Path
 
-from e2e.pwa_helpers import log_in, screenshot
+from e2e.pwa_helpers import log_in, screenshot, wait_for_image
 
 ROOT = Path(__file__).resolve().parents[2]
 DECODER_CACHE = "interkop-decoder-barcode-detector-3.2.2"
@@ -144,6 +144,18 @@ def test_a_reload_keeps_the_screen_and_a_receipt_from_its_params(page, gateway):
     page.go_back()
     page.wait_for_selector(".member-home")
     assert gateway.ledger_problems() == []
+
+
+def test_a_driver_who_reloads_is_back_on_the_receive_screen(page, gateway):
+    driver = gateway.new_merchant(code="KPP", kind="angkot", name="Angkot Uji Muat Ulang")
+    log_in(page, driver)
+    page.click(".receive-button")
+    wait_for_image(page, ".receive-qr-image")
+    page.reload()
+    wait_for_image(page, ".receive-qr-image")
+    assert page.inner_text(".receive-qr-name") == "Angkot Uji Muat Ulang"
+    page.go_back()
+    page.wait_for_selector(".merchant-home")
 
 
 def test_switching_language_keeps_the_screen_and_switches_the_header(page, gateway):
