@@ -14,7 +14,7 @@ import { h } from "./dom.js";
 import { unlockSound } from "./feedback.js";
 import { startFeed } from "./feed.js";
 import { preferredLanguage, translator } from "./i18n.js";
-import { browserStorage, settlePending } from "./pending.js";
+import { browserStorage, pendingOf, settlePending } from "./pending.js";
 import { paymentsArrived, receivingFor, startSoundbox, stopSoundbox } from "./soundbox.js";
 import { createStore, homeFor, INITIAL_STATE, mergePayments } from "./state.js";
 import { precacheDecoder } from "./scanner.js";
@@ -95,6 +95,7 @@ export function App(root) {
   let current = { screen: "login", params: {}, depth: 0 };
   let leaving = [];
   let stopFeed = null;
+  let homeParams = null; // what a screen sent home with, while history.go takes the app there
   let installPrompt = null; // the browser's beforeinstallprompt event, while it offers one
   // The entry a reload landed on: shown again once the session is back, if it is this person's.
   let reloaded = ours(history.state) && !history.state.guard ? history.state : null;
@@ -137,7 +138,10 @@ export function App(root) {
   function show(screen, params = {}, { history: mode = "push" } = {}) {
     if (screen === "home") {
       // Back to the first step rather than a new step forward: back from home stays home.
-      if (mode === "push" && current.depth > 1) return history.go(1 - current.depth);
+      if (mode === "push" && current.depth > 1) {
+        homeParams = Object.keys(params).length ? params : null; // for home, once back (popstate)
+        return history.go(1 - current.depth);
+      }
       screen = home();
       if (mode === "push") mode = current.depth === 1 ? "replace" : "reset";
     }
@@ -197,7 +201,13 @@ export function App(root) {
 
   addEventListener("popstate", (event) => {
     if (!event.state && tokenFromText(location.hash)) return; // a QR link opened here: see hashchange
-    if (mayShow(event.state)) return showEntry(event.state);
+    if (mayShow(event.state)) {
+      const sent = event.state.depth === 1 ? homeParams : null;
+      homeParams = null;
+      if (!sent) return showEntry(event.state);
+      history.replaceState({ ...event.state, params: plain(sent) }, "");
+      return showEntry({ ...event.state, params: sent });
+    }
     // The guard below home, another person's screens, or a page before the app: stay here.
     history.pushState(entry(current), "");
   });
@@ -300,14 +310,18 @@ export function App(root) {
       store.set({ pendingToken: null, role: "member" });
       show("home", {}, { history: "reset" });
       show("confirm", { token: pendingToken });
-    } else if (me.merchant_ids?.includes(receivingFor()) && again?.screen !== "receive") {
+    } else if (me.merchant_ids?.includes(receivingFor())) {
       // The phone was receiving when the page went: back to the receive screen ("Mulai terima" again).
+      await merchantReady; // the receive screen shows the merchant's name from the store
       store.set({ role: "merchant" });
       show("home", {}, { history: "reset" });
       show("receive");
-    } else if (again && mayShow(again)) {
-      await merchantReady; // a merchant's screens show the merchant's name from the store
-      showEntry(again); // the screen the reload left, from its params
+    } else if (again && mayShow(again) && again.screen !== "receive" && !pendingOf(browserStorage(), me.id).length) {
+      // The screen the reload left, from its params. Not where home has more to say: a payment
+      // not yet settled is shown there (pending.js), and the receive screen comes back only while
+      // receiving (soundbox.js).
+      await merchantReady;
+      showEntry(again);
     } else {
       show("home", {}, { history: "reset" });
     }
