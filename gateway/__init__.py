@@ -7,6 +7,7 @@ from pathlib import Path
 from flask import Flask
 
 from gateway import config as default_config
+from gateway.compression import Compress
 from gateway.db import db, install_dialect_quirks
 from gateway.keys import KeyRing
 
@@ -36,6 +37,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     Migrate(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
 
     app.extensions["keyring"] = KeyRing(app.config["KEYS_DIR"])
+    # Bound before the blueprints, so it runs after their after_request hooks (Flask runs them
+    # last-registered first): it compresses the answer they finished.
+    Compress(app)
 
     from gateway import api, cli
 

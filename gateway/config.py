@@ -66,3 +66,27 @@ LONG_POLL_RETRY_AFTER_SECONDS = 5
 
 # The city's population, if known: the observer sees members as a share of it.
 CITY_POPULATION = None
+
+# Compression (flask-compress, bound in create_app): brotli where the client accepts it, else
+# gzip, for JSON, problem+json, CSV and SVG answers. The app's own files (gateway/api/pwa.py) are
+# compressed once per process at the best quality instead. An answer under COMPRESS_MIN_SIZE bytes
+# goes as it is: compressing it would save a few dozen bytes, about what the header costs, and
+# the packets are as many. Streamed answers are never compressed, so nothing a stream sends
+# waits in a compressor's buffer.
+COMPRESS_ALGORITHM = ["br", "gzip"]
+COMPRESS_BR_LEVEL = 4
+COMPRESS_LEVEL = 6
+COMPRESS_MIN_SIZE = 500
+COMPRESS_STREAMS = False
+COMPRESS_MIMETYPES = [
+    "application/json",
+    "application/problem+json",
+    "application/manifest+json",
+    "application/wasm",
+    "image/svg+xml",
+    "text/css",
+    "text/csv",
+    "text/html",
+    "text/javascript",
+    "text/plain",
+]

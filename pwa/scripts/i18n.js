@@ -197,6 +197,10 @@ export const STRINGS = {
     moveRefund: "Dana kembali",
     noMovements: "Belum ada transaksi.",
     loadMore: "Muat lagi",
+    // shell
+    loadingScanner: "Memuat pemindai…",
+    install: "Pasang",
+    installLabel: "Pasang Interkop di ponsel ini",
   },
   en: {
     appName: "Interkop",
@@ -394,6 +398,10 @@ export const STRINGS = {
     moveRefund: "Refund",
     noMovements: "No transactions yet.",
     loadMore: "Load more",
+    // shell
+    loadingScanner: "Loading the scanner…",
+    install: "Install",
+    installLabel: "Install Interkop on this phone",
   },
 };
 

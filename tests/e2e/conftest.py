@@ -1,12 +1,16 @@
-"""Real-browser fixtures: the gateway on a free loopback port over a fresh SQLite database with the
-demo city seeded, and Debian's chromium driven by playwright with a fake camera.
+"""Real-browser fixtures: the gateway on a free loopback port over a fresh database with the demo
+city seeded, and Debian's chromium driven by playwright with a fake camera.
 
-Without chromium (or playwright) these tests skip with the reason, except in CI (`CI=true`), where
-that is a failure. `make test` installs chromium first when it runs as root.
+The gateway runs once on SQLite and once on PostgreSQL (a database `interkop_e2e_<pid>` made for
+the run on the server of tests/conftest.py, dropped after), so every browser test runs on both.
+Without chromium (or playwright) these tests skip with the reason, and without a PostgreSQL
+server the PostgreSQL half skips, except in CI (`CI=true`), where either is a failure. `make
+test` installs chromium first when it runs as root.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import shutil
@@ -16,9 +20,10 @@ from dataclasses import dataclass
 
 import live_http
 import pytest
+import sqlalchemy as sa
 
 from e2e.pwa_helpers import write_qr_video
-from gateway import create_app, demo, ledger
+from gateway import create_app, demo, ledger, payments
 from gateway.db import db
 
 CHROMIUM = os.environ.get("GATEWAY_TEST_CHROMIUM", "/usr/bin/chromium")
@@ -35,6 +40,11 @@ PHONE = {"width": 360, "height": 740}
 SCRYPT_N = 16
 FRESH_PIN = "246810"
 _fresh_numbers = itertools.count(1)
+# The server tests/conftest.py uses (same variable, same default).
+POSTGRES_SERVER_URL = os.environ.get(
+    "GATEWAY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+DATABASES = ["sqlite", "postgresql"]
 
 
 def _missing(reason: str):
@@ -157,17 +167,57 @@ class Gateway:
             return problems
 
 
-@pytest.fixture(scope="session")
-def gateway(tmp_path_factory, keys_dir):
-    """The gateway, served for real (threaded, so the long poll holds only its own thread)."""
+def forget_cached_ids() -> None:
+    """Forget the ledger's and the payments' caches of ids, which belong to one database."""
+    ledger.forget_cached_kinds()
+    payments.forget_cached_names()
+
+
+@contextlib.contextmanager
+def fresh_database(kind: str, tmp_path_factory):
+    """Yield the URL of an empty database of `kind`, dropped afterwards (PostgreSQL)."""
+    if kind == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('e2e') / 'e2e.sqlite3'}"
+        return
+    server = sa.create_engine(POSTGRES_SERVER_URL, isolation_level="AUTOCOMMIT")
+    name = f"interkop_e2e_{os.getpid()}"
+    try:
+        with server.connect() as connection:
+            connection.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            connection.execute(sa.text(f"CREATE DATABASE {name}"))
+    except sa.exc.OperationalError as error:
+        server.dispose()
+        _missing(f"no PostgreSQL server answers at {POSTGRES_SERVER_URL}: {error.orig}")
+    try:
+        yield POSTGRES_SERVER_URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with server.connect() as connection:
+            connection.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        server.dispose()
+
+
+@pytest.fixture(scope="session", params=DATABASES)
+def gateway(request, tmp_path_factory, keys_dir):
+    """The gateway, served for real (threaded, so the long poll holds only its own thread), on
+    SQLite and then on PostgreSQL."""
+    with fresh_database(request.param, tmp_path_factory) as database_url:
+        yield from _serve(database_url, keys_dir)
+
+
+@pytest.fixture(autouse=True)
+def _ids_of_the_gateways_database(request):
+    """Before each test of the live gateway, drop the caches of ids that another test's database
+    (tests that run between two browser tests) may have filled."""
+    if "gateway" in request.fixturenames:
+        forget_cached_ids()
+
+
+def _serve(database_url: str, keys_dir: str):
     from flask_migrate import upgrade
     from werkzeug.serving import make_server
 
-    database = tmp_path_factory.mktemp("e2e") / "e2e.sqlite3"
-    ledger.forget_cached_kinds()
-    app = create_app(
-        {"DATABASE_URL": f"sqlite:///{database}", "KEYS_DIR": keys_dir, "PIN_SCRYPT_N": SCRYPT_N}
-    )
+    forget_cached_ids()
+    app = create_app({"DATABASE_URL": database_url, "KEYS_DIR": keys_dir, "PIN_SCRYPT_N": SCRYPT_N})
     with app.app_context():
         upgrade()
         city = demo.seed(db.session, scrypt_n=SCRYPT_N)
@@ -182,7 +232,7 @@ def gateway(tmp_path_factory, keys_dir):
     server.server_close()
     with app.app_context():
         db.engine.dispose()
-    ledger.forget_cached_kinds()
+    forget_cached_ids()
 
 
 @pytest.fixture(scope="session")
