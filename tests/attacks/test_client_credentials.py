@@ -160,6 +160,7 @@ def _concrete(path: str, town) -> str:
         "tier": "basic",
         "client_id": town.client["client_id"],
         "invitation_id": "inv_aaaaaaaaaaaaaaaa",
+        "key": "a-key-the-client-never-sent",
     }
 
     def value(match):

@@ -349,13 +349,6 @@ def test_a_wrong_pin_says_the_tries_left_warns_on_the_last_and_says_when_the_loc
     log_in(page, member)
     open_confirm(page, code["url"])
     type_fare(page, 60_000)
-    answers = []
-    page.on(
-        "response",
-        lambda response: (
-            answers.append(response.json()) if response.url.endswith("/api/v1/payments") else None
-        ),
-    )
 
     for tries_left in (4, 3, 2, 1):
         page.fill(".pay-confirm input[name=pin]", "000000")
@@ -375,9 +368,12 @@ def test_a_wrong_pin_says_the_tries_left_warns_on_the_last_and_says_when_the_loc
     screenshot(page, "payer-10-last-try")
 
     page.fill(".pay-confirm input[name=pin]", "000000")
-    pay_button(page).click()
+    # The answer that locked the PIN, awaited itself: a "response" listener may run after the
+    # screen has already shown it.
+    with page.expect_response(lambda response: response.url.endswith("/api/v1/payments")) as last:
+        pay_button(page).click()
     page.wait_for_selector(".pin-note:has-text('PIN terkunci sampai')")
-    locked_until = datetime.fromisoformat(answers[-1]["locked_until"])
+    locked_until = datetime.fromisoformat(last.value.json()["locked_until"])
     lifts = locked_until.astimezone(ZoneInfo("Asia/Jakarta")).strftime("%H.%M")
     assert (
         page.inner_text(".pin-note") == f"PIN terkunci sampai pukul {lifts}. Coba lagi setelah itu."
