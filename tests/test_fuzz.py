@@ -196,8 +196,9 @@ def fuzz_operation(operation, mode, seeded: Seeded, failures: list, answered: se
     )
     @given(case=strategy, role=st.sampled_from(ROLES))
     def run(case, role):
-        # Uncompressed answers: schemathesis reads the WSGI body as it comes (the compression
-        # itself is tested in tests/e2e/test_pwa_compression.py).
+        # Uncompressed: schemathesis's WSGI transport asks for gzip (requests' default headers)
+        # and decodes nothing, so the checks would read brotli or gzip bytes. Compression has
+        # its own tests (tests/e2e/test_pwa_compression.py).
         headers = {"Authorization": f"Bearer {seeded.tokens[role]}", "Accept-Encoding": "identity"}
         if case.headers and "Idempotency-Key" in case.headers and mode == GenerationMode.POSITIVE:
             # A fresh key per request: a repeat of one generated key would only replay.
