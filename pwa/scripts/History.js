@@ -24,7 +24,13 @@ export function PaymentRow(payment, { onOpen, mine = false, language = document.
       { type: "button", onclick: () => onOpen(payment) },
       h("span", { class: "payment-row-who" }, shownName(mine ? payment.payer.name : payment.merchant.name)),
       h("span", { class: "payment-row-time" }, shortWhen(payment.created_at, language)),
-      h("span", { class: `payment-row-amount${payment.refunded_amount ? " refunded" : ""}` }, formatRupiah(payment.amount)),
+      // Struck through only when all of it went back; a partial refund shows what went back.
+      h(
+        "span",
+        { class: `payment-row-amount${payment.refunded_amount >= payment.amount ? " refunded" : ""}` },
+        formatRupiah(payment.amount),
+        payment.refunded_amount > 0 && payment.refunded_amount < payment.amount ? h("small", { class: "payment-row-refund" }, `−${formatRupiah(payment.refunded_amount)}`) : null,
+      ),
     ),
   );
 }

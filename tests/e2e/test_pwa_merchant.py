@@ -164,6 +164,10 @@ def test_takings_are_the_ledgers_after_payments_a_partial_and_a_full_refund(page
     page.wait_for_selector(".merchant-home")
     day = assert_screen_is_the_ledger(page, gateway, shop)
     assert (day["refund_count"], day["refunds"]) == (1, 5_000)
+    # The feed's row is not struck through for a part: it says what went back.
+    row = page.locator(".payment-feed .payment-row", has_text="Dewi Takings")
+    assert row.locator(".payment-row-amount.refunded").count() == 0
+    assert row.locator(".payment-row-refund").inner_text() == "−Rp 5.000"
     screenshot(page, "merchant-5-takings-after-partial-refund")
 
     # The rest back: the amount field offers what is left.
@@ -185,6 +189,10 @@ def test_takings_are_the_ledgers_after_payments_a_partial_and_a_full_refund(page
         0,
         0,
     )
+    # All of it back: now the row is struck through, and says no part.
+    row = page.locator(".payment-feed .payment-row", has_text="Dewi Takings")
+    assert row.locator(".payment-row-amount.refunded").count() == 1
+    assert row.locator(".payment-row-refund").count() == 0
     screenshot(page, "merchant-6-takings-after-full-refund")
 
     # A payment arriving on the feed while the home is open: the card asks the gateway again.
