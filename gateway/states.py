@@ -1,11 +1,12 @@
 """The gateway's state machines and the one function that moves them: `transition`.
 
 Settlement windows, payments (a refund is its payment's transition), dynamic QR codes, static
-stickers and Idempotency-Keys each have a table below: which state may follow which. Nothing else
-changes a status column. `transition` is pretix's `OrderPayment.confirm`: it applies a change
-the table allows to the row as the database holds it now, under the row's lock, never to what a
-session happens to have loaded, and a repeat of a change already made is a no-op that says so, so
-that a use case writes money only when its transition really happened.
+stickers, Idempotency-Keys, webhook endpoints and webhook deliveries each have a table below:
+which state may follow which. Nothing else changes a status column. `transition` is pretix's
+`OrderPayment.confirm`: it applies a change the table allows to the row as the database holds it
+now, under the row's lock, never to what a session happens to have loaded, and a repeat of a
+change already made is a no-op that says so, so that a use case writes money only when its
+transition really happened.
 
 It is one conditional UPDATE, `UPDATE … SET status = :to WHERE id = :id AND status IN (the states
 the table allows :to from)`, which is itself a locked re-read and apply: on PostgreSQL it takes the
@@ -35,6 +36,12 @@ from gateway.models import (
     QrStatus,
     SettlementWindow,
     WindowStatus,
+)
+from gateway.models.webhooks import (
+    DeliveryStatus,
+    EndpointStatus,
+    WebhookDelivery,
+    WebhookEndpoint,
 )
 
 
@@ -169,6 +176,32 @@ IDEMPOTENCY_KEY = Machine(
     {IdempotencyKeyState.IN_FLIGHT: frozenset({IdempotencyKeyState.DONE})},
     column="state",
     hot=True,
+)
+
+
+# An admin disables and enables an endpoint (a receiver's 410 Gone disables it too); a deleted
+# endpoint is kept for its deliveries' history but is never sent to again.
+WEBHOOK_ENDPOINT = Machine(
+    "webhook endpoint",
+    "endpoint webhook",
+    WebhookEndpoint.__table__,
+    {
+        EndpointStatus.ENABLED: frozenset({EndpointStatus.DISABLED, EndpointStatus.DELETED}),
+        EndpointStatus.DISABLED: frozenset({EndpointStatus.ENABLED, EndpointStatus.DELETED}),
+    },
+)
+
+# A delivery is pending (its retries are a schedule, not states) until one attempt succeeds or
+# the schedule runs out; an admin's replay sends a delivered or failed one again.
+WEBHOOK_DELIVERY = Machine(
+    "webhook delivery",
+    "pengiriman webhook",
+    WebhookDelivery.__table__,
+    {
+        DeliveryStatus.PENDING: frozenset({DeliveryStatus.DELIVERED, DeliveryStatus.FAILED}),
+        DeliveryStatus.DELIVERED: frozenset({DeliveryStatus.PENDING}),
+        DeliveryStatus.FAILED: frozenset({DeliveryStatus.PENDING}),
+    },
 )
 
 

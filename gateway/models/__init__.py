@@ -27,6 +27,16 @@ from gateway.models.people import (
     User,
 )
 from gateway.models.settlement import AuditEvent, SettlementWindow, WindowStatus
+from gateway.models.webhooks import (
+    DeliveryStatus,
+    EndpointStatus,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEventType,
+    WebhookMessage,
+    WebhookSubscription,
+)
 
 __all__ = [
     "AuditEvent",
@@ -61,4 +71,12 @@ __all__ = [
     "StaffRole",
     "Transfer",
     "User",
+    "DeliveryStatus",
+    "EndpointStatus",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEventType",
+    "WebhookMessage",
+    "WebhookSubscription",
 ]
