@@ -15,11 +15,11 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway import ledger, limits
+from gateway import ledger, limits, webhooks
 from gateway.auth import PinPolicy, check_pin
 from gateway.db import utcnow
 from gateway.errors import Forbidden
-from gateway.models import Account, AccountKind, Cooperative, Member, Merchant
+from gateway.models import Account, AccountKind, Cooperative, Member, Merchant, WebhookEventType
 from gateway.models.ledger import EventKind, TransferCode
 
 
@@ -55,6 +55,28 @@ def _receipt(session: Session, posted: ledger.PostedEvent, account_id: int) -> d
     }
 
 
+def _emit(
+    session: Session,
+    event_type: str,
+    posted: ledger.PostedEvent,
+    receipt: dict,
+    counter: Cooperative,
+    cooperative_ids: set[int],
+    **who: str,
+) -> None:
+    """Tell the cooperatives concerned (the counter's, the member's) of a counter event: the
+    receipt the API answers with, and whose money it is (`member_id` or `merchant_id`)."""
+    data = {**receipt, **who, "counter_cooperative": counter.public_id}
+    webhooks.emit(
+        session,
+        event_type,
+        data,
+        cooperative_ids=cooperative_ids,
+        event_id=posted.id,
+        created_at=posted.created_at,
+    )
+
+
 def cash_in(
     session: Session,
     *,
@@ -77,7 +99,17 @@ def cash_in(
         cooperative_id=counter.id,
         actor_user_id=actor_user_id,
     )
-    return _receipt(session, posted, member.wallet_account_id), posted.id
+    receipt = _receipt(session, posted, member.wallet_account_id)
+    _emit(
+        session,
+        WebhookEventType.COUNTER_CASH_IN,
+        posted,
+        receipt,
+        counter,
+        {counter.id, member.cooperative_id},
+        member_id=member.public_id,
+    )
+    return receipt, posted.id
 
 
 def cash_out(
@@ -101,7 +133,17 @@ def cash_out(
         cooperative_id=counter.id,
         actor_user_id=actor_user_id,
     )
-    return _receipt(session, posted, member.wallet_account_id), posted.id
+    receipt = _receipt(session, posted, member.wallet_account_id)
+    _emit(
+        session,
+        WebhookEventType.COUNTER_CASH_OUT,
+        posted,
+        receipt,
+        counter,
+        {counter.id, member.cooperative_id},
+        member_id=member.public_id,
+    )
+    return receipt, posted.id
 
 
 def payout(
@@ -126,4 +168,14 @@ def payout(
         cooperative_id=counter.id,
         actor_user_id=actor_user_id,
     )
-    return _receipt(session, posted, merchant.account_id), posted.id
+    receipt = _receipt(session, posted, merchant.account_id)
+    _emit(
+        session,
+        WebhookEventType.COUNTER_PAYOUT,
+        posted,
+        receipt,
+        counter,
+        {counter.id},
+        merchant_id=merchant.public_id,
+    )
+    return receipt, posted.id
