@@ -274,6 +274,7 @@ def init_app(app: Flask) -> None:
         pwa,
         qr,
         settlement,
+        webhooks,
     )
 
     # Flask's own default for MAX_CONTENT_LENGTH is None (no limit), so a `setdefault` on the
@@ -292,6 +293,7 @@ def init_app(app: Flask) -> None:
         fees,
         limits,
         settlement,
+        webhooks,
         pwa,
     ):
         app.register_blueprint(module.blueprint)
