@@ -7,12 +7,12 @@ host must resolve to public addresses only (no loopback, private, link-local or 
 the worker would otherwise be a way into the gateway's own network.
 
 *The outbox.* `emit` runs inside the business event's own transaction: it writes one message (the
-exact body every attempt sends, and the `webhook-id`) and one delivery per endpoint (enabled, or
-disabled: its deliveries wait until it is enabled) that is subscribed to the event type and
-entitled to it — a cooperative's endpoints for events about
-that cooperative only, network endpoints for all. If no endpoint matches, nothing is written. On
-PostgreSQL that is one statement (one round trip) on the pay path. A committed event therefore
-always has its message, and a rolled-back one never has.
+exact body every attempt sends, and the `webhook-id`) naming every endpoint (enabled, or disabled:
+its deliveries wait until it is enabled) that is subscribed to the event type and entitled to it
+— a cooperative's endpoints for events about that cooperative only, network endpoints for all.
+If no endpoint matches, nothing is written. On PostgreSQL that is one statement (one round trip,
+one row) on the pay path. A committed event therefore always has its message, and a rolled-back
+one never has. The worker `fan_out`s each message into one delivery per endpoint it names.
 
 *Deliveries.* The worker (gateway/webhook_worker.py) `claim`s due deliveries: a claim token and a
 lease (`claimed_until`) set in a short transaction of its own, with `FOR UPDATE SKIP LOCKED` on
@@ -363,8 +363,9 @@ def body(event_type: str, created_at: datetime, data: dict) -> str:
     )
 
 
-# PostgreSQL: find the endpoints, write the message if any match, and its deliveries, in one
-# statement (the pay path's one added round trip).
+# PostgreSQL: find the endpoints and write the message naming them if any match, in one
+# statement (the pay path's one added round trip, one row: a delivery row per endpoint and its
+# indexes would cost the pay path several times as much, so the worker writes those).
 _EMIT_POSTGRESQL = HotStatement(
     text(
         """
@@ -376,18 +377,14 @@ WITH targets AS (
     WHERE endpoint.status <> 'deleted'
       AND (endpoint.cooperative_id = ANY(CAST(:cooperative_ids AS integer[]))
            OR (CAST(:network AS boolean) AND endpoint.cooperative_id IS NULL))
-), message AS (
-    INSERT INTO webhook_messages (public_id, event_type, event_id, window_id, payload, created_at)
-    SELECT CAST(:public_id AS varchar), CAST(:event_type AS varchar), CAST(:event_id AS bigint),
-           CAST(:window_id AS integer), CAST(:payload AS text), CAST(:created_at AS timestamptz)
-    WHERE EXISTS (SELECT 1 FROM targets)
-    RETURNING id
 )
-INSERT INTO webhook_deliveries (message_id, endpoint_id, status, attempt_count, next_attempt_at,
-                                created_at)
-SELECT message.id, targets.id, 'pending', 0, CAST(:created_at AS timestamptz),
-       CAST(:created_at AS timestamptz)
-FROM message, targets
+INSERT INTO webhook_messages (public_id, event_type, event_id, window_id, payload, created_at,
+                              endpoint_ids)
+SELECT CAST(:public_id AS varchar), CAST(:event_type AS varchar), CAST(:event_id AS bigint),
+       CAST(:window_id AS integer), CAST(:payload AS text), CAST(:created_at AS timestamptz),
+       string_agg(CAST(targets.id AS text), ',' ORDER BY targets.id)
+FROM targets
+HAVING count(*) > 0
 """
     )
 )
@@ -438,25 +435,9 @@ def emit(
         _EMIT_POSTGRESQL.run(session, {**params, "cooperative_ids": ids, "network": network})
         return
     targets = _targets(session, event_type, ids, network)
-    if not targets:
-        return
-    message_id = session.execute(
-        insert(WebhookMessage).values(**params).returning(WebhookMessage.id)
-    ).scalar_one()
-    session.execute(
-        insert(WebhookDelivery),
-        [
-            {
-                "message_id": message_id,
-                "endpoint_id": endpoint_id,
-                "status": DeliveryStatus.PENDING.value,
-                "attempt_count": 0,
-                "next_attempt_at": created_at,
-                "created_at": created_at,
-            }
-            for endpoint_id in targets
-        ],
-    )
+    if targets:
+        endpoint_ids = ",".join(str(endpoint_id) for endpoint_id in sorted(targets))
+        session.execute(insert(WebhookMessage).values(**params, endpoint_ids=endpoint_ids))
 
 
 def has_subscribers(session: Session, event_type: str) -> bool:
@@ -476,7 +457,52 @@ def has_subscribers(session: Session, event_type: str) -> bool:
     )
 
 
-# --- claims and attempts ------------------------------------------------------------------------
+# --- fan-out, claims and attempts ---------------------------------------------------------------
+
+FAN_OUT_BATCH = 500
+
+
+def fan_out(session: Session, limit: int = FAN_OUT_BATCH) -> int:
+    """Write the deliveries of up to `limit` messages that have none yet, one per endpoint each
+    names; return how many messages. Runs in the caller's transaction, which should commit at
+    once; concurrent workers skip each other's messages (and SQLite's write lock serialises)."""
+    rows = session.execute(
+        select(WebhookMessage.id, WebhookMessage.endpoint_ids, WebhookMessage.created_at)
+        .where(WebhookMessage.endpoint_ids.is_not(None))
+        .order_by(WebhookMessage.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    if not rows:
+        return 0
+    # An endpoint deleted since the event gets nothing more.
+    deleted = set(
+        session.scalars(
+            select(WebhookEndpoint.id).where(WebhookEndpoint.status == EndpointStatus.DELETED)
+        )
+    )
+    deliveries = [
+        {
+            "message_id": message_id,
+            "endpoint_id": int(endpoint_id),
+            "status": DeliveryStatus.PENDING.value,
+            "attempt_count": 0,
+            "next_attempt_at": created_at,
+            "created_at": created_at,
+        }
+        for message_id, endpoint_ids, created_at in rows
+        for endpoint_id in endpoint_ids.split(",")
+        if int(endpoint_id) not in deleted
+    ]
+    if deliveries:
+        session.execute(insert(WebhookDelivery), deliveries)
+    session.execute(
+        update(WebhookMessage)
+        .where(WebhookMessage.id.in_([row[0] for row in rows]))
+        .values(endpoint_ids=None)
+        .execution_options(synchronize_session=False)
+    )
+    return len(rows)
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,9 @@
 delivery to each endpoint, and every attempt at one.
 
 A message is written in the same database transaction as the business event it tells of (the
-transactional outbox, gateway/webhooks.py), with one delivery row per endpoint that was subscribed
-at that moment. The delivery worker (gateway/webhook_worker.py) claims due deliveries, sends them
-and records each attempt.
+transactional outbox, gateway/webhooks.py), naming the endpoints that were subscribed at that
+moment; the delivery worker (gateway/webhook_worker.py) fans it out into one delivery row per
+endpoint, claims due deliveries, sends them and records each attempt.
 """
 
 from datetime import datetime
@@ -82,12 +82,24 @@ class WebhookSubscription(db.Model):
     event_type: Mapped[str] = mapped_column(String(40), primary_key=True)
 
 
+# Messages the worker has not yet fanned out into deliveries.
+FAN_OUT_WHERE = "endpoint_ids IS NOT NULL"
+
+
 class WebhookMessage(db.Model):
     """One event as sent: its `webhook-id` (public_id) and the exact JSON body, the same for
     every attempt and every endpoint it goes to."""
 
     __tablename__ = "webhook_messages"
-    __table_args__ = (one_of("event_type", WebhookEventType, "event_type"),)
+    __table_args__ = (
+        one_of("event_type", WebhookEventType, "event_type"),
+        Index(
+            "ix_webhook_messages_fan_out",
+            "id",
+            postgresql_where=text(FAN_OUT_WHERE),
+            sqlite_where=text(FAN_OUT_WHERE),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     public_id: Mapped[str] = mapped_column(
@@ -99,6 +111,9 @@ class WebhookMessage(db.Model):
     window_id: Mapped[int | None] = mapped_column(ForeignKey("settlement_windows.id"))
     payload: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The endpoints it goes to ("3,8,12"), as matched in the event's transaction, until the
+    # worker has written their deliveries (then NULL): the pay path writes this one row only.
+    endpoint_ids: Mapped[str | None] = mapped_column(Text)
 
 
 # The worker's claim reads due deliveries by time; delivered and failed ones drop out.

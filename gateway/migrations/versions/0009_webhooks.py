@@ -3,9 +3,10 @@
 Revision ID: 0009_webhooks
 Revises: 0007
 
-The outbox (webhook_messages, webhook_deliveries) is written in the same transaction as the
-money it tells of (gateway/webhooks.py); the delivery worker claims due deliveries through the
-partial index on next_attempt_at (pending ones only).
+The outbox (webhook_messages) is written in the same transaction as the money it tells of
+(gateway/webhooks.py), one row naming its endpoints; the delivery worker fans it out into
+webhook_deliveries (found through the partial index of messages not yet fanned out) and claims
+due deliveries through the partial index on next_attempt_at (pending ones only).
 """
 
 import sqlalchemy as sa
@@ -83,6 +84,7 @@ def upgrade():
         sa.Column("window_id", sa.Integer(), nullable=True),
         sa.Column("payload", sa.Text(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("endpoint_ids", sa.Text(), nullable=True),
         sa.CheckConstraint(
             f"event_type IN ({EVENT_TYPES})", name=op.f("ck_webhook_messages_event_type")
         ),
@@ -96,6 +98,13 @@ def upgrade():
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_messages")),
         sa.UniqueConstraint("public_id", name=op.f("uq_webhook_messages_public_id")),
+    )
+    op.create_index(
+        "ix_webhook_messages_fan_out",
+        "webhook_messages",
+        ["id"],
+        postgresql_where=sa.text("endpoint_ids IS NOT NULL"),
+        sqlite_where=sa.text("endpoint_ids IS NOT NULL"),
     )
     op.create_table(
         "webhook_deliveries",
@@ -164,6 +173,7 @@ def downgrade():
     op.drop_index("ix_webhook_deliveries_message_id", table_name="webhook_deliveries")
     op.drop_index("ix_webhook_deliveries_due", table_name="webhook_deliveries")
     op.drop_table("webhook_deliveries")
+    op.drop_index("ix_webhook_messages_fan_out", table_name="webhook_messages")
     op.drop_table("webhook_messages")
     op.drop_table("webhook_subscriptions")
     op.drop_index("ix_webhook_endpoints_cooperative_status", table_name="webhook_endpoints")
