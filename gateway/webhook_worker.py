@@ -1,7 +1,8 @@
 """The webhook delivery worker: `gateway webhooks run`.
 
-A loop that keeps up to `WEBHOOK_WORKER_THREADS` attempts in flight: it claims as many due
-deliveries as it has free threads (gateway.webhooks.claim, one short transaction), sends each on a
+A loop that keeps up to `WEBHOOK_WORKER_THREADS` attempts in flight: it writes the deliveries of
+new messages (gateway.webhooks.fan_out), claims as many due deliveries as it has free threads
+(gateway.webhooks.claim, one short transaction), sends each on a
 thread — signed with `standardwebhooks`, a hard `WEBHOOK_TIMEOUT_SECONDS` for the whole attempt,
 no redirects followed — and records the outcome (gateway.webhooks.record, another short
 transaction). No transaction is open while a request is in flight, so the worker never holds a
@@ -42,6 +43,8 @@ USER_AGENT = "Interkop-Webhooks/1"
 RESPONSE_SNIPPET_BYTES = 200
 # Margin between the end of an attempt (its timeout) and the end of its claim.
 LEASE_MARGIN_SECONDS = 5
+# How long a round waits for more attempts to end, to record them in one transaction.
+BATCH_WAIT_SECONDS = 0.005
 
 
 def signature_header(held: webhooks.Claim, timestamp: datetime) -> str:
@@ -135,7 +138,13 @@ def send(
 
 
 class Worker:
-    """Claims, sends and records deliveries for one application (one database)."""
+    """Claims, sends and records deliveries for one application (one database).
+
+    The main loop does the database work, in one short transaction a round: record the outcomes
+    of the attempts that ended since the last round, write the deliveries of new messages, claim
+    as many due deliveries as there are idle threads. The threads only sign and send. So a busy
+    worker commits once for many attempts, not twice for each.
+    """
 
     def __init__(
         self,
@@ -158,22 +167,8 @@ class Worker:
         self.sender = sender
         self.name = f"worker-{secrets.token_hex(4)}"
 
-    def _claim(self, limit: int) -> list[webhooks.Claim]:
-        token = secrets.token_hex(16)
-        with self.app.app_context():
-            return transaction(
-                db.session,
-                lambda session: webhooks.claim(
-                    session,
-                    now=self.clock(),
-                    limit=limit,
-                    lease_seconds=self.lease_seconds,
-                    token=token,
-                ),
-            )
-
-    def deliver(self, held: webhooks.Claim) -> str:
-        """Send one claimed delivery and record the outcome; return what became of it."""
+    def attempt(self, held: webhooks.Claim) -> tuple[webhooks.Claim, webhooks.Outcome]:
+        """Sign and send one claimed delivery (on a pool thread)."""
         timestamp = self.clock()
         outcome = self.sender(
             held.url,
@@ -182,16 +177,16 @@ class Worker:
             timeout_seconds=self.timeout_seconds,
             allow_private=self.allow_private,
         )
-        # The answer is recorded while the claim holds: a database that is restarting gets a
-        # few more tries (otherwise the claim expires and the message is sent again).
-        tries = 8
-        for attempt in range(tries):
-            try:
-                with self.app.app_context():
-                    result = transaction(
-                        db.session,
-                        lambda session: webhooks.record(session, held, outcome, self.clock()),
-                    )
+        return held, outcome
+
+    def _round(self, ended: list, free: int) -> list[webhooks.Claim]:
+        """One transaction: record `ended` attempts, fan out new messages, claim up to `free`."""
+        token = secrets.token_hex(16)
+
+        def work(session):
+            now = self.clock()
+            for held, outcome in ended:
+                result = webhooks.record(session, held, outcome, now)
                 log.info(
                     "%s %s to %s: attempt %d %s (%s)",
                     held.event_type,
@@ -201,13 +196,18 @@ class Worker:
                     result,
                     outcome.status_code or outcome.error,
                 )
-                return result
-            except (OperationalError, InterfaceError) as error:
-                if attempt == tries - 1:
-                    log.warning("could not record %s: %s", held.message_public_id, error)
-                    return "unrecorded"
-                time.sleep(min(0.25 * 2**attempt, 4.0))
-        return "unrecorded"
+            if free <= 0:
+                return []
+            # A few batches at most a round, so that a burst of events never starves claims.
+            for _ in range(4):
+                if webhooks.fan_out(session) < webhooks.FAN_OUT_BATCH:
+                    break
+            return webhooks.claim(
+                session, now=now, limit=free, lease_seconds=self.lease_seconds, token=token
+            )
+
+        with self.app.app_context():
+            return transaction(db.session, work)
 
     def run(self, stop: threading.Event | None = None, *, once: bool = False) -> int:
         """Deliver until `stop` is set (or, with `once`, until nothing is due); return how many
@@ -216,34 +216,57 @@ class Worker:
         made = 0
         backoff = self.poll_seconds
         in_flight: set[Future] = set()
+        ended: list = []
         with ThreadPoolExecutor(self.threads, thread_name_prefix=self.name) as pool:
-            while not stop.is_set():
-                claimed: list[webhooks.Claim] = []
-                free = self.threads - len(in_flight)
-                if free > 0:
-                    try:
-                        claimed = self._claim(free)
-                        backoff = self.poll_seconds
-                    except DBAPIError as error:
-                        log.warning("cannot claim deliveries: %s", error)
-                        stop.wait(backoff)
-                        backoff = min(backoff * 2, 10.0)
-                        continue
+            while True:
+                stopping = stop.is_set()
+                free = 0 if stopping else self.threads - len(in_flight)
+                try:
+                    claimed = self._round(ended, free)
+                    ended = []
+                    backoff = self.poll_seconds
+                except (OperationalError, InterfaceError) as error:
+                    # The database is away: the outcomes wait for the next round (their claims
+                    # hold a while yet; one that expires is sent again, as after a crash).
+                    log.warning("webhook worker cannot reach the database: %s", error)
+                    if stopping and not in_flight:
+                        break
+                    stop.wait(backoff)
+                    backoff = min(backoff * 2, 10.0)
+                    continue
+                except DBAPIError:
+                    log.exception("recording a round failed; recording one attempt at a time")
+                    for one in ended:
+                        try:
+                            self._round([one], 0)
+                        except DBAPIError:
+                            log.exception("could not record %s", one[0].message_public_id)
+                    ended, claimed = [], []
                 for held in claimed:
-                    in_flight.add(pool.submit(self.deliver, held))
+                    in_flight.add(pool.submit(self.attempt, held))
                 made += len(claimed)
-                if once and not claimed and not in_flight:
+                if not in_flight and not ended and (stopping or (once and not claimed)):
                     break
                 if in_flight:
+                    # Wait for an attempt to end, or for the next look at what is due.
                     done, _ = wait(
-                        in_flight, timeout=self.poll_seconds, return_when=FIRST_COMPLETED
+                        in_flight,
+                        timeout=0 if stopping else self.poll_seconds,
+                        return_when=FIRST_COMPLETED,
                     )
+                    if stopping and not done:
+                        done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                    if done and len(done) < len(in_flight):
+                        # Those ending a moment later are recorded in the same transaction.
+                        more, _ = wait(in_flight - done, timeout=BATCH_WAIT_SECONDS)
+                        done |= more
                     for future in done:
                         in_flight.discard(future)
                         error = future.exception()
-                        if error is not None:
-                            log.error("delivery failed unexpectedly", exc_info=error)
+                        if error is None:
+                            ended.append(future.result())
+                        else:
+                            log.error("a webhook attempt failed unexpectedly", exc_info=error)
                 elif not claimed:
                     stop.wait(self.poll_seconds)
-            wait(in_flight)
         return made
