@@ -74,7 +74,7 @@ WEBHOOK_TIMEOUT_SECONDS = 15
 # dies mid-attempt leaves its deliveries to be sent again by another after this.
 WEBHOOK_LEASE_SECONDS = 60
 # Attempts one worker process keeps in flight at once, and how often an idle one looks again.
-WEBHOOK_WORKER_THREADS = 8
+WEBHOOK_WORKER_THREADS = 32
 WEBHOOK_POLL_INTERVAL_SECONDS = 1.0
 # After a rotation the previous secret signs beside the new one this long.
 WEBHOOK_SECRET_OVERLAP_SECONDS = 24 * 3600

@@ -185,8 +185,8 @@ class Worker:
 
         def work(session):
             now = self.clock()
-            for held, outcome in ended:
-                result = webhooks.record(session, held, outcome, now)
+            results = webhooks.record_many(session, ended, now)
+            for (held, outcome), result in zip(ended, results, strict=True):
                 log.info(
                     "%s %s to %s: attempt %d %s (%s)",
                     held.event_type,

@@ -622,28 +622,76 @@ class Outcome:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
+def _error_text(outcome: Outcome) -> str | None:
+    return outcome.error[:ERROR_LENGTH_MAX] if outcome.error else None
+
+
 def record(session: Session, held: Claim, outcome: Outcome, now: datetime) -> str:
     """Record an attempt and apply it to the delivery if `held` is still its claim; return what
     became of the delivery: delivered, retry, failed, gone (410: endpoint disabled) or
     superseded (another worker's claim took over; the attempt is recorded all the same)."""
-    error = outcome.error[:ERROR_LENGTH_MAX] if outcome.error else None
+    return record_many(session, [(held, outcome)], now)[0]
+
+
+def record_many(session: Session, ended: list[tuple[Claim, Outcome]], now: datetime) -> list[str]:
+    """`record` for a batch of attempts, in a few statements whatever its size: the attempts in
+    one insert, the deliveries locked in one select, the delivered ones moved in one update per
+    status code. Return what became of each, in order."""
+    if not ended:
+        return []
     session.execute(
-        insert(WebhookAttempt).values(
-            delivery_id=held.delivery_id,
-            attempt_number=held.attempt_number,
-            attempted_at=now,
-            status_code=outcome.status_code,
-            error=error,
-            duration_ms=outcome.duration_ms,
+        insert(WebhookAttempt),
+        [
+            {
+                "delivery_id": held.delivery_id,
+                "attempt_number": held.attempt_number,
+                "attempted_at": now,
+                "status_code": outcome.status_code,
+                "error": _error_text(outcome),
+                "duration_ms": outcome.duration_ms,
+            }
+            for held, outcome in ended
+        ],
+    )
+    ids = sorted({held.delivery_id for held, _ in ended})
+    tokens = dict(
+        session.execute(
+            select(WebhookDelivery.id, WebhookDelivery.claim_token)
+            .where(WebhookDelivery.id.in_(ids))
+            .order_by(WebhookDelivery.id)
+            .with_for_update()
+        ).all()
+    )
+    results = []
+    delivered: dict[int, list[int]] = {}
+    for held, outcome in ended:
+        if tokens.get(held.delivery_id) != held.token:
+            results.append("superseded")
+        elif outcome.delivered:
+            delivered.setdefault(outcome.status_code, []).append(held.delivery_id)
+            results.append("delivered")
+        else:
+            results.append(_apply_failure(session, held, outcome, now))
+    for status_code, delivery_ids in delivered.items():
+        states.transition_many(
+            session,
+            states.WEBHOOK_DELIVERY,
+            delivery_ids,
+            DeliveryStatus.DELIVERED,
+            delivered_at=now,
+            claim_token=None,
+            claimed_until=None,
+            last_attempt_at=now,
+            last_status_code=status_code,
+            last_error=None,
         )
-    )
-    token = session.scalar(
-        select(WebhookDelivery.claim_token)
-        .where(WebhookDelivery.id == held.delivery_id)
-        .with_for_update()
-    )
-    if token != held.token:
-        return "superseded"
+    return results
+
+
+def _apply_failure(session: Session, held: Claim, outcome: Outcome, now: datetime) -> str:
+    """A failed attempt of a delivery whose claim `held` is: retry it on the schedule, or fail
+    it (410, or the schedule ran out)."""
+    error = _error_text(outcome)
     done = {
         "claim_token": None,
         "claimed_until": None,
@@ -651,16 +699,6 @@ def record(session: Session, held: Claim, outcome: Outcome, now: datetime) -> st
         "last_status_code": outcome.status_code,
         "last_error": error,
     }
-    if outcome.delivered:
-        states.transition(
-            session,
-            states.WEBHOOK_DELIVERY,
-            held.delivery_id,
-            DeliveryStatus.DELIVERED,
-            delivered_at=now,
-            **done,
-        )
-        return "delivered"
     if outcome.status_code == GONE:
         states.transition(
             session, states.WEBHOOK_DELIVERY, held.delivery_id, DeliveryStatus.FAILED, **done
