@@ -26,9 +26,11 @@ TYPE_OF = {
 
 
 def pending_deliveries(dsn: str) -> int:
+    """Deliveries not delivered yet, and messages not yet fanned out into deliveries."""
     with psycopg.connect(dsn) as connection:
         return connection.execute(
-            "SELECT count(*) FROM webhook_deliveries WHERE status <> 'delivered'"
+            """SELECT (SELECT count(*) FROM webhook_deliveries WHERE status <> 'delivered')
+                    + (SELECT count(*) FROM webhook_messages WHERE endpoint_ids IS NOT NULL)"""
         ).fetchone()[0]
 
 
