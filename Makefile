@@ -16,9 +16,14 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The webhook worker runs beside gunicorn and stops with it (Ctrl-C, or gunicorn exiting).
+# Development default: webhook receivers on this machine or the local network are allowed.
+run: export GATEWAY_WEBHOOK_ALLOW_PRIVATE = true
 run: $(STAMP)
 	$(BIN)/gateway init-db
 	$(BIN)/gateway demo
+	$(BIN)/gateway webhooks run & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
 	$(BIN)/gunicorn --workers $(WORKERS) --worker-class gthread --threads 8 --bind $(HOST):$(PORT) --access-logfile - 'gateway:create_app()'
 
 test: $(STAMP)

@@ -5,7 +5,10 @@ One run, on this machine:
 2. mint every member's access token and read every merchant's sticker QR (before any timing);
 3. the gateway under gunicorn (docker/gunicorn.conf.py): growth at 10^4 transfers, then
    POST /api/v1/payments at 1, 8, 32 and 64 clients, payees Zipf-distributed over the merchants
-   as in a market; then one busy merchant paid by every client at once (the hot row);
+   as in a market; then one busy merchant paid by every client at once (the hot row); then the
+   webhook outbox at 8 clients: payments with no endpoint, with one endpoint registered for every
+   cooperative (the outbox written, no worker), with a `gateway webhooks run` worker delivering
+   to a loopback receiver on the same cores, and with no endpoint again;
 4. a bare Flask JSON endpoint under the same gunicorn settings (bench.bare_app);
 5. pgbench running the payment's SQL (bench.pgbench_script) at the same concurrencies;
 6. growth: the ledger grown to 10^6 transfers, payments measured again; a worker's memory
@@ -16,8 +19,8 @@ Prints one table and writes bench/results/latest.json.
 
 Environment: BENCH_SECONDS (20) per case, BENCH_CLIENTS ("1,8,32,64"), BENCH_PAYMENTS (100000)
 for the memory figure (stopped after BENCH_MEMORY_SECONDS_MAX, 1200), BENCH_GROWTH_TRANSFERS
-(1000000), BENCH_WORKERS (2), BENCH_THREADS (8), BENCH_SKIP=growth,memory,qr to leave parts out
-of a quick run.
+(1000000), BENCH_WORKERS (2), BENCH_THREADS (8), BENCH_SKIP=growth,memory,qr,webhooks to leave
+parts out of a quick run.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import os
 import platform
 import random
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -49,6 +53,8 @@ WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
 THREADS = int(os.environ.get("BENCH_THREADS", "8"))
 SKIP = set(filter(None, os.environ.get("BENCH_SKIP", "").split(",")))
 GROWTH_CLIENTS = 8
+WEBHOOK_CLIENTS = 8
+WEBHOOK_ROUNDS = int(os.environ.get("BENCH_WEBHOOK_ROUNDS", "3"))
 MEMORY_CLIENTS = 32
 MEMORY_SECONDS_MAX = float(os.environ.get("BENCH_MEMORY_SECONDS_MAX", "1200"))
 ZIPF_S = 1.01  # as pgbench's random_zipfian(1, 1000, 1.01)
@@ -261,6 +267,145 @@ def pgbench(script: Path, clients: int, seconds: float, hot: bool = False) -> di
     return row
 
 
+# --- webhooks -----------------------------------------------------------------------------------
+
+
+def set_endpoints(app, url: str | None) -> int:
+    """Register one endpoint for every event type per cooperative at `url`, or (None) delete
+    every endpoint; return how many endpoints are live."""
+    from sqlalchemy import select
+
+    from gateway import webhooks
+    from gateway.db import db, transaction
+    from gateway.models import Cooperative, EndpointStatus, WebhookEndpoint, WebhookEventType
+
+    def work(session):
+        if url is None:
+            for endpoint in session.scalars(
+                select(WebhookEndpoint).where(WebhookEndpoint.status != EndpointStatus.DELETED)
+            ):
+                webhooks.set_status(session, endpoint, EndpointStatus.DELETED, "bench done")
+            return 0
+        cooperative_ids = list(session.scalars(select(Cooperative.id)))
+        for cooperative_id in cooperative_ids:
+            webhooks.create_endpoint(
+                session,
+                cooperative_id=cooperative_id,
+                url=url,
+                events=[event.value for event in WebhookEventType],
+                allow_private=True,
+            )
+        return len(cooperative_ids)
+
+    with app.app_context():
+        return transaction(db.session, work)
+
+
+def drain_fan_out(app) -> None:
+    from gateway import webhooks
+    from gateway.db import db, transaction
+
+    with app.app_context():
+        while transaction(db.session, webhooks.fan_out):
+            pass
+
+
+def outbox_figures(app) -> dict:
+    from sqlalchemy import func, select
+
+    from gateway.db import db
+    from gateway.models import WebhookDelivery, WebhookMessage
+
+    with app.app_context():
+        figures = {
+            "messages": db.session.scalar(select(func.count()).select_from(WebhookMessage)),
+            "deliveries": dict(
+                db.session.execute(
+                    select(WebhookDelivery.status, func.count()).group_by(WebhookDelivery.status)
+                ).all()
+            ),
+        }
+        db.session.rollback()
+    return figures
+
+
+def webhook_cases(runs, payments, app) -> dict:
+    """Payments/s at WEBHOOK_CLIENTS with no endpoint and with one per cooperative (the outbox
+    written, no worker), alternating for WEBHOOK_ROUNDS rounds so that the machine's drift falls
+    on both alike; then with a worker delivering to a loopback receiver on the same cores, and
+    with no endpoint once more."""
+    clients = WEBHOOK_CLIENTS
+    url = f"http://{common.HOST}:{common.PORT + 50}/hook"
+    receiver = subprocess.Popen(
+        [sys.executable, "-m", "bench.webhook_receiver", str(common.PORT + 50)],
+        cwd=common.ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    receiver.stdout.readline()  # "receiving on …": it listens
+    worker = None
+    none, outbox = [], []
+    try:
+        none.append(gateway_case(runs, "no_webhooks", clients, payments.maker(clients)))
+        for _ in range(WEBHOOK_ROUNDS):
+            endpoints = set_endpoints(app, url)
+            outbox.append(gateway_case(runs, "webhooks_outbox", clients, payments.maker(clients)))
+            set_endpoints(app, None)
+            none.append(gateway_case(runs, "no_webhooks", clients, payments.maker(clients)))
+        written = outbox_figures(app)
+        drain_fan_out(app)  # the outbox rounds' messages name endpoints deleted since
+        set_endpoints(app, url)
+        worker = subprocess.Popen(
+            [str(common.ROOT / ".venv" / "bin" / "gateway"), "webhooks", "run"],
+            env=common.gateway_env(GATEWAY_WEBHOOK_ALLOW_PRIVATE="true"),
+            cwd=common.ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        loadgen.run(clients, 3, common.HOST, PORTS, payments.maker(clients))  # worker warm-up
+        delivered = gateway_case(runs, "webhooks_delivered", clients, payments.maker(clients))
+        worker.terminate()
+        worker.wait(timeout=60)
+        worker = None
+        sent = outbox_figures(app)
+        set_endpoints(app, None)
+        none.append(gateway_case(runs, "no_webhooks", clients, payments.maker(clients)))
+    finally:
+        if worker is not None:
+            worker.kill()
+        receiver.terminate()
+        receiver.wait(timeout=30)
+
+    def median(rows):
+        return statistics.median(row["per_second"] for row in rows)
+
+    baseline = median(none)
+    around_delivered = (none[-2]["per_second"] + none[-1]["per_second"]) / 2
+    figures = {
+        "clients": clients,
+        "endpoints": endpoints,
+        "rounds": WEBHOOK_ROUNDS,
+        "none_per_second": [row["per_second"] for row in none],
+        "outbox_per_second": [row["per_second"] for row in outbox],
+        "none_median": baseline,
+        "outbox_median": median(outbox),
+        "outbox_cost": round(1 - median(outbox) / baseline, 3),
+        # Each outbox round against the mean of the no-endpoint rounds either side of it.
+        "outbox_cost_by_round": [
+            round(1 - row["per_second"] / ((before["per_second"] + after["per_second"]) / 2), 3)
+            for row, before, after in zip(outbox, none, none[1:], strict=False)
+        ],
+        "outbox_p50_ms": statistics.median(row["p50_ms"] for row in outbox),
+        "none_p50_ms": statistics.median(row["p50_ms"] for row in none),
+        "delivered_per_second": delivered["per_second"],
+        "delivered_cost": round(1 - delivered["per_second"] / around_delivered, 3),
+        "written_after_outbox_rounds": written,
+        "after_delivered_case": sent,
+    }
+    log(f"webhooks: {figures}")
+    return figures
+
+
 # --- QR throughput ------------------------------------------------------------------------------
 
 
@@ -394,6 +539,7 @@ def main() -> None:
             gateway_case(runs, "gateway", clients, payments.maker(clients))
         for clients in [c for c in CLIENTS if c > 1]:
             gateway_case(runs, "busy_merchant", clients, payments.maker(clients, hot=True))
+        webhook_figures = {} if "webhooks" in SKIP else webhook_cases(runs, payments, app)
 
     with Server("bench.bare_app:create_app()") as server:
         loadgen.run(8, 2, common.HOST, PORTS, bare_maker(8))
@@ -471,6 +617,7 @@ def main() -> None:
         text=True,
     )
     report = build_report(runs, growth, qr, capture, pending, check, city)
+    report["webhooks"] = webhook_figures
     report["seconds"] = round(time.perf_counter() - started, 1)
     (common.RESULTS / "latest.json").write_text(json.dumps(report, indent=2) + "\n")
     print(render_table(report))
@@ -581,7 +728,17 @@ def render_table(report: dict) -> str:
     ]
     header = f"{'case':<16}{'clients':>8}{'per s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}"
     lines += [header, "-" * len(header)]
-    order = ["gateway", "busy_merchant", "pgbench", "bare_flask", "growth_1e4", "growth_1e6"]
+    order = [
+        "gateway",
+        "busy_merchant",
+        "no_webhooks",
+        "webhooks_outbox",
+        "webhooks_delivered",
+        "pgbench",
+        "bare_flask",
+        "growth_1e4",
+        "growth_1e6",
+    ]
     for case in order:
         for row in [r for r in runs if r["case"] == case]:
             lines.append(
@@ -597,6 +754,16 @@ def render_table(report: dict) -> str:
     for clients, pair in ratios["by_clients"].items():
         lines.append(
             f"  at {clients:>2} clients: ÷ pgbench {pair['to_pgbench']}  ÷ bare Flask {pair['to_bare_flask']}"
+        )
+    hooks = report.get("webhooks")
+    if hooks:
+        lines.append(
+            f"webhooks at {hooks['clients']} clients, {hooks['rounds']} alternating rounds:"
+            f" median {hooks['none_median']} payments/s with no endpoint, {hooks['outbox_median']}"
+            f" with one endpoint per cooperative ({hooks['endpoints']}): outbox cost"
+            f" {hooks['outbox_cost']:.1%} (by round {hooks['outbox_cost_by_round']});"
+            f" {hooks['delivered_per_second']} with a worker delivering on the same cores"
+            f" (cost {hooks['delivered_cost']:.1%})"
         )
     growth = report["growth"]
     for key in ("1e4", "1e6"):
@@ -641,7 +808,17 @@ def markdown(report: dict) -> str:
         "| case | clients | payments/s | p50 ms | p99 ms | errors |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for case in ("gateway", "busy_merchant", "pgbench", "bare_flask", "growth_1e4", "growth_1e6"):
+    for case in (
+        "gateway",
+        "busy_merchant",
+        "no_webhooks",
+        "webhooks_outbox",
+        "webhooks_delivered",
+        "pgbench",
+        "bare_flask",
+        "growth_1e4",
+        "growth_1e6",
+    ):
         for row in [r for r in report["runs"] if r["case"] == case]:
             lines.append(
                 f"| {case} | {row['clients']} | {row['per_second']} | {row['p50_ms']} | {row['p99_ms']} | {row['errors']} |"

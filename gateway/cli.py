@@ -1,4 +1,5 @@
-"""The `gateway` command: init-db, keys, demo, ledger check, idempotency purge (and Flask's own)."""
+"""The `gateway` command: init-db, keys, demo, ledger check, idempotency purge, the webhook
+worker (and Flask's own)."""
 
 from __future__ import annotations
 
@@ -249,6 +250,33 @@ def idempotency_purge():
     click.echo(f"purged {count} keys")
 
 
+@click.group("webhooks")
+def webhooks_group():
+    """Signed webhooks to cooperatives' systems."""
+
+
+@webhooks_group.command("run")
+@click.option("--once", is_flag=True, help="Deliver what is due now, then exit.")
+@click.option("--threads", type=click.IntRange(1, 256), help="Attempts in flight at once.")
+@with_appcontext
+def webhooks_run(once, threads):
+    """Run the delivery worker until SIGTERM or SIGINT (several may run at once)."""
+    import logging
+    import signal
+    import threading
+
+    from gateway.webhook_worker import Worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    stop = threading.Event()
+    for number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(number, lambda *_: stop.set())
+    worker = Worker(current_app._get_current_object(), threads=threads)
+    click.echo(f"webhook worker {worker.name}: {worker.threads} threads", err=True)
+    made = worker.run(stop, once=once)
+    click.echo(f"webhook worker {worker.name} stopped after {made} attempts", err=True)
+
+
 def init_app(app: Flask) -> None:
     for command in (
         init_db_command,
@@ -257,5 +285,6 @@ def init_app(app: Flask) -> None:
         demo_command,
         settle_group,
         idempotency_group,
+        webhooks_group,
     ):
         app.cli.add_command(command)

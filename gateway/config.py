@@ -90,3 +90,17 @@ COMPRESS_MIMETYPES = [
     "text/javascript",
     "text/plain",
 ]
+# Webhooks (gateway/webhooks.py, gateway/webhook_worker.py). A URL whose host is loopback,
+# private, link-local or reserved is refused (422) and never connected to, unless this is true:
+# `make run` (the development default) and the tests set it; production leaves it false.
+WEBHOOK_ALLOW_PRIVATE = False
+# One attempt, from connecting to the last byte of the answer.
+WEBHOOK_TIMEOUT_SECONDS = 15
+# How long a worker's claim on a delivery holds (at least the timeout plus 5 s): a worker that
+# dies mid-attempt leaves its deliveries to be sent again by another after this.
+WEBHOOK_LEASE_SECONDS = 60
+# Attempts one worker process keeps in flight at once, and how often an idle one looks again.
+WEBHOOK_WORKER_THREADS = 32
+WEBHOOK_POLL_INTERVAL_SECONDS = 1.0
+# After a rotation the previous secret signs beside the new one this long.
+WEBHOOK_SECRET_OVERLAP_SECONDS = 24 * 3600

@@ -26,11 +26,19 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway import ledger, limits
+from gateway import ledger, limits, webhooks
 from gateway.auth import PinPolicy, check_pin
 from gateway.db import utcnow
 from gateway.errors import Forbidden, NotFound
-from gateway.models import Account, AccountKind, Cooperative, Member, Merchant, User
+from gateway.models import (
+    Account,
+    AccountKind,
+    Cooperative,
+    Member,
+    Merchant,
+    User,
+    WebhookEventType,
+)
 from gateway.models.ledger import EventKind, TransferCode
 
 # What a member's card QR holds: the member's public id behind a fixed prefix. It proves nothing
@@ -196,6 +204,31 @@ def _receipt(
     return body
 
 
+def _emit(
+    session: Session,
+    event_type: str,
+    posted: ledger.PostedEvent,
+    receipt: dict,
+    counter: Cooperative,
+    cooperative_ids: set[int],
+    **who: str,
+) -> None:
+    """Tell the cooperatives concerned (the counter's, the member's) of a counter event: the
+    receipt the API answers with, and whose money it is (`member_id` or `merchant_id`)."""
+    # The teller's name stays on the printed proof: the member's own cooperative is told the
+    # movement, not who of another cooperative's staff served it.
+    shown = {key: value for key, value in receipt.items() if key != "teller"}
+    data = {**shown, **who, "counter_cooperative": counter.public_id}
+    webhooks.emit(
+        session,
+        event_type,
+        data,
+        cooperative_ids=cooperative_ids,
+        event_id=posted.id,
+        created_at=posted.created_at,
+    )
+
+
 def cash_in(
     session: Session,
     *,
@@ -226,6 +259,15 @@ def cash_in(
         counter=counter,
         actor_user_id=actor_user_id,
         member=member,
+    )
+    _emit(
+        session,
+        WebhookEventType.COUNTER_CASH_IN,
+        posted,
+        receipt,
+        counter,
+        {counter.id, member.cooperative_id},
+        member_id=member.public_id,
     )
     return receipt, posted.id
 
@@ -260,6 +302,15 @@ def cash_out(
         actor_user_id=actor_user_id,
         member=member,
     )
+    _emit(
+        session,
+        WebhookEventType.COUNTER_CASH_OUT,
+        posted,
+        receipt,
+        counter,
+        {counter.id, member.cooperative_id},
+        member_id=member.public_id,
+    )
     return receipt, posted.id
 
 
@@ -293,5 +344,14 @@ def payout(
         counter=counter,
         actor_user_id=actor_user_id,
         merchant=merchant,
+    )
+    _emit(
+        session,
+        WebhookEventType.COUNTER_PAYOUT,
+        posted,
+        receipt,
+        counter,
+        {counter.id},
+        merchant_id=merchant.public_id,
     )
     return receipt, posted.id

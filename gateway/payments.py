@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
 
-from gateway import fees, ledger, limits, qr, states
+from gateway import fees, ledger, limits, qr, states, webhooks
 from gateway.auth import PinPolicy, check_pin, is_locked
 from gateway.db import HotStatement, new_public_id, utcnow
 from gateway.errors import GatewayError, NotFound, ValidationFailed
@@ -33,6 +33,7 @@ from gateway.models import (
     QrStatus,
     Refund,
     User,
+    WebhookEventType,
 )
 from gateway.models.ledger import EventKind, TransferCode
 
@@ -396,6 +397,15 @@ def pay(
         (payer.member_public_id, payer.name),
         cooperative_names(session, {issuer_id, acquirer_id}),
     )
+    # The receipt as GET /payments/{id} renders it (no balance: that is the payer's alone).
+    webhooks.emit(
+        session,
+        WebhookEventType.PAYMENT_COMPLETED,
+        body,
+        cooperative_ids={issuer_id, acquirer_id},
+        event_id=posted.id,
+        created_at=posted.created_at,
+    )
     body["event_id"] = posted.public_id
     # The wallet was locked at `locked` and only this payment has moved it since.
     body["balance"] = locked[payer.wallet_account_id] - amount
@@ -469,7 +479,7 @@ def refund(
     )
     session.add(record)
     session.flush()
-    return {
+    body = {
         "id": record.public_id,
         "payment_id": payment.public_id,
         "event_id": posted.public_id,
@@ -477,7 +487,16 @@ def refund(
         "fees_returned": shares,
         "payment": payment_json(session, payment),
         "created_at": posted.created_at.isoformat(),
-    }, posted.id
+    }
+    webhooks.emit(
+        session,
+        WebhookEventType.PAYMENT_REFUNDED,
+        body,
+        cooperative_ids={payment.issuer_cooperative_id, payment.acquirer_cooperative_id},
+        event_id=posted.id,
+        created_at=posted.created_at,
+    )
+    return body, posted.id
 
 
 def get_payment(session: Session, public_id: str) -> Payment:

@@ -33,7 +33,7 @@ from collections import defaultdict
 from sqlalchemy import func, select, text, union_all, update
 from sqlalchemy.orm import Session
 
-from gateway import ledger, states
+from gateway import ledger, states, webhooks
 from gateway.db import is_postgresql, utcnow
 from gateway.errors import Conflict, GatewayError, NotFound
 from gateway.models import (
@@ -45,6 +45,7 @@ from gateway.models import (
     Refund,
     SettlementWindow,
     Transfer,
+    WebhookEventType,
     WindowStatus,
 )
 from gateway.models.ledger import EventKind, TransferCode
@@ -277,8 +278,8 @@ def compute(session: Session, window_id: int) -> SettlementWindow:
             }
         )
     # Two computes of one window (a close joined by another) seal it once: the second one's
-    # transition is a repeat and stores nothing.
-    states.transition(
+    # transition is a repeat and stores nothing (and tells no one).
+    sealed = states.transition(
         session,
         states.SETTLEMENT_WINDOW,
         window_id,
@@ -291,7 +292,48 @@ def compute(session: Session, window_id: int) -> SettlementWindow:
             "pairs": pair_figures(session, window_id),
         },
     )
-    return _fresh(session, window_id)
+    window = _fresh(session, window_id)
+    if sealed:
+        _emit_window(
+            session,
+            WebhookEventType.SETTLEMENT_WINDOW_CLOSED,
+            window,
+            {owner for owner in positions if owner is not None},
+            window.closed_at,
+        )
+    return window
+
+
+def _emit_window(session: Session, event_type: str, window, parties: set[int], at) -> None:
+    """Tell each cooperative party to a window (one whose accounts moved in it) of its close or
+    settlement, with the window as that cooperative's admin reads it (its own lines only), and the
+    network's endpoints with the whole window."""
+    if not webhooks.has_subscribers(session, event_type):
+        return
+    public_ids = dict(
+        session.execute(
+            select(Cooperative.id, Cooperative.public_id).where(Cooperative.id.in_(parties))
+        ).all()
+    )
+    for cooperative_id in sorted(parties):
+        webhooks.emit(
+            session,
+            event_type,
+            window_json(window, public_ids[cooperative_id]),
+            cooperative_ids={cooperative_id},
+            network=False,
+            window_id=window.id,
+            created_at=at,
+        )
+    webhooks.emit(
+        session,
+        event_type,
+        window_json(window),
+        cooperative_ids=set(),
+        network=True,
+        window_id=window.id,
+        created_at=at,
+    )
 
 
 def close(session: Session, commit, window_public_id: str | None = None) -> SettlementWindow:
@@ -379,6 +421,15 @@ def mark_settled(
         )
         settled.settlement_event_id = posted.id
         session.flush()
+    if webhooks.has_subscribers(session, WebhookEventType.SETTLEMENT_WINDOW_SETTLED):
+        parties = {owner for owner in window_positions(session, window_id) if owner is not None}
+        _emit_window(
+            session,
+            WebhookEventType.SETTLEMENT_WINDOW_SETTLED,
+            settled,
+            parties,
+            settled.settled_at,
+        )
     return settled
 
 

@@ -1,11 +1,12 @@
 """The gateway's state machines and the one function that moves them: `transition`.
 
 Settlement windows, payments (a refund is its payment's transition), dynamic QR codes, static
-stickers, Idempotency-Keys and API clients each have a table below: which state may follow which.
-Nothing else changes a status column. `transition` is pretix's `OrderPayment.confirm`: it applies
-a change the table allows to the row as the database holds it now, under the row's lock, never to
-what a session happens to have loaded, and a repeat of a change already made is a no-op that says
-so, so that a use case writes money only when its transition really happened.
+stickers, Idempotency-Keys, API clients, webhook endpoints and webhook deliveries each have a
+table below: which state may follow which. Nothing else changes a status column. `transition` is
+pretix's `OrderPayment.confirm`: it applies a change the table allows to the row as the database
+holds it now, under the row's lock, never to what a session happens to have loaded, and a repeat
+of a change already made is a no-op that says so, so that a use case writes money only when its
+transition really happened.
 
 It is one conditional UPDATE, `UPDATE … SET status = :to WHERE id = :id AND status IN (the states
 the table allows :to from)`, which is itself a locked re-read and apply: on PostgreSQL it takes the
@@ -37,6 +38,12 @@ from gateway.models import (
     QrStatus,
     SettlementWindow,
     WindowStatus,
+)
+from gateway.models.webhooks import (
+    DeliveryStatus,
+    EndpointStatus,
+    WebhookDelivery,
+    WebhookEndpoint,
 )
 
 
@@ -182,6 +189,32 @@ API_CLIENT = Machine(
 )
 
 
+# An admin disables and enables an endpoint (a receiver's 410 Gone disables it too); a deleted
+# endpoint is kept for its deliveries' history but is never sent to again.
+WEBHOOK_ENDPOINT = Machine(
+    "webhook endpoint",
+    "endpoint webhook",
+    WebhookEndpoint.__table__,
+    {
+        EndpointStatus.ENABLED: frozenset({EndpointStatus.DISABLED, EndpointStatus.DELETED}),
+        EndpointStatus.DISABLED: frozenset({EndpointStatus.ENABLED, EndpointStatus.DELETED}),
+    },
+)
+
+# A delivery is pending (its retries are a schedule, not states) until one attempt succeeds or
+# the schedule runs out; an admin's replay sends a delivered or failed one again.
+WEBHOOK_DELIVERY = Machine(
+    "webhook delivery",
+    "pengiriman webhook",
+    WebhookDelivery.__table__,
+    {
+        DeliveryStatus.PENDING: frozenset({DeliveryStatus.DELIVERED, DeliveryStatus.FAILED}),
+        DeliveryStatus.DELIVERED: frozenset({DeliveryStatus.PENDING}),
+        DeliveryStatus.FAILED: frozenset({DeliveryStatus.PENDING}),
+    },
+)
+
+
 def transition(session: Session, machine: Machine, row_id: int, wanted: str, **values) -> bool:
     """Move row `row_id` of `machine` to state `wanted`, setting `values` with it, if the table
     allows it from the state the database holds now; return True if this call changed it.
@@ -202,6 +235,29 @@ def transition(session: Session, machine: Machine, row_id: int, wanted: str, **v
     if current == wanted:
         return False
     raise TransitionRefused(machine, current, wanted)
+
+
+def transition_many(
+    session: Session, machine: Machine, row_ids: list[int], wanted: str, **values
+) -> int:
+    """Move each of `row_ids` to `wanted` (setting the same `values` on each) where the table
+    allows it from the state the database holds now; return how many changed.
+
+    `transition` for a batch, in one conditional UPDATE, for a caller that already holds the
+    rows' locks and so knows what they hold (the webhook worker recording many deliveries).
+    """
+    if not row_ids:
+        return 0
+    sources = machine.sources(wanted)
+    if not sources:
+        raise ValueError(f"no transition of the {machine.name} leads to {wanted!r}")
+    table = machine.table
+    condition = table.c.id.in_(row_ids) & table.c[machine.column].in_([str(s) for s in sources])
+    if machine.scope is not None:
+        scope_column, scope_value = machine.scope
+        condition = condition & (table.c[scope_column] == scope_value)
+    statement = update(table).where(condition).values({machine.column: str(wanted), **values})
+    return connection_of(session).execute(statement).rowcount
 
 
 def state_of(session: Session, machine: Machine, row_id: int) -> str:

@@ -45,6 +45,8 @@ def base_config(database_url: str, keys_dir: str) -> dict:
         "KEYS_DIR": keys_dir,
         "PIN_SCRYPT_N": TEST_SCRYPT_N,
         "PUBLIC_URL": "http://gateway.test",
+        # Webhook receivers in the tests listen on loopback.
+        "WEBHOOK_ALLOW_PRIVATE": True,
     }
 
 

@@ -7,18 +7,26 @@
 2. gunicorn (--preload, gthread) on a free loopback port; 16 client threads pay, cash in, cash out
    and refund, each under its own Idempotency-Key, retrying with the same key and body until a
    definitive answer.
-3. Meanwhile: SIGKILL a random worker every 0.2-0.8 s; `pg_ctl -m immediate restart` every ~10 s.
-4. Stop the chaos, let the clients finish their last operation, then verify (bench/chaos/verify.py)
+   Every cooperative and the network have a webhook endpoint for every event type, at a
+   receiver in this process that stays up and verifies each delivery (bench/webhook_receiver.py);
+   two `gateway webhooks run` workers deliver them.
+3. Meanwhile: SIGKILL a random worker every 0.2-0.8 s; `pg_ctl -m immediate restart` every ~10 s;
+   SIGKILL a webhook worker every 2-6 s (it is started again at once).
+4. Stop the chaos, let the clients finish their last operation and the webhook workers drain the
+   outbox, then verify the ledger (bench/chaos/verify.py) and the outbox (bench/chaos/outbox.py)
    and print the counts. Exit 1 on any violation. Everything is cleaned up, even on failure.
 
 Settings for the gateway under test, and why:
 - GATEWAY_PIN_SCRYPT_N=1024 (production: 16384): PIN hashing cost is not what is tested here.
 - GATEWAY_ACCESS_TOKEN_TTL_SECONDS=86400: the clients log in once, before the chaos.
+- GATEWAY_WEBHOOK_ALLOW_PRIVATE=true: the receiver listens on loopback. The webhook workers run
+  with a 5 s timeout and a 10 s lease, so that a killed worker's deliveries are sent again soon.
 
 Environment: CHAOS_SECONDS, CHAOS_CLIENTS (16), CHAOS_WORKERS (4), CHAOS_THREADS (4),
-CHAOS_PG_RESTART_SECONDS (10), CHAOS_KEEP=1 keeps the temporary folder for a post-mortem,
-CHAOS_INJECT=duplicate writes one acknowledged cash-in twice before the checks (a self-test of
-the checks: that run must fail).
+CHAOS_PG_RESTART_SECONDS (10), CHAOS_WEBHOOK_WORKERS (2), CHAOS_DRAIN_SECONDS (180), CHAOS_KEEP=1 keeps the temporary folder for a post-mortem,
+CHAOS_INJECT=duplicate writes one acknowledged cash-in twice before the checks, and
+CHAOS_INJECT=lost_webhook deletes one acknowledged payment's webhook message (self-tests of the
+checks: those runs must fail).
 """
 
 from __future__ import annotations
@@ -40,8 +48,10 @@ from pathlib import Path
 import psycopg
 
 from bench.chaos.client import Api, ChaosClient, Stats
+from bench.chaos.outbox import pending_deliveries, verify_outbox
 from bench.chaos.pg import TempPostgres, free_port
 from bench.chaos.verify import verify
+from bench.webhook_receiver import CountingReceiver
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -85,7 +95,19 @@ class Harness:
             GATEWAY_PIN_SCRYPT_N="1024",
             GATEWAY_ACCESS_TOKEN_TTL_SECONDS="86400",
             GATEWAY_PUBLIC_URL=f"http://127.0.0.1:{self.port}",
+            GATEWAY_WEBHOOK_ALLOW_PRIVATE="true",
         )
+        self.webhook_env = dict(
+            self.env,
+            GATEWAY_WEBHOOK_TIMEOUT_SECONDS="5",
+            GATEWAY_WEBHOOK_LEASE_SECONDS="10",
+            GATEWAY_WEBHOOK_POLL_INTERVAL_SECONDS="0.2",
+        )
+        self.webhook_worker_count = int(setting("CHAOS_WEBHOOK_WORKERS", 2))
+        self.drain_seconds = setting("CHAOS_DRAIN_SECONDS", 180)
+        self.webhook_workers: list[subprocess.Popen | None] = []
+        self.webhook_log = None
+        self.receiver: CountingReceiver | None = None
         self.stats = Stats()
         self.cleaned = False
 
@@ -195,6 +217,86 @@ class Harness:
             )
         return city
 
+    # -- webhooks ---------------------------------------------------------------------------
+
+    def register_webhooks(self, city) -> dict[int, str]:
+        """An endpoint for every event type per cooperative (by one of its admins) and one for
+        the network; return endpoint id -> the receiver's path for it."""
+        self.receiver = CountingReceiver().start()
+        owners = {}
+        for teller in city["tellers"]:
+            owners.setdefault(teller["cooperative_id"], teller["token"])
+        network = next(a for a in self.city_logins["admins"] if a["role"] == "network_admin")
+        owners["network"] = self.login(network["phone"], network["pin"])[0]
+        events = [
+            "payment.completed",
+            "payment.refunded",
+            "counter.cash_in",
+            "counter.cash_out",
+            "counter.payout",
+            "settlement.window_closed",
+            "settlement.window_settled",
+        ]
+        paths = {}
+        for owner, token in owners.items():
+            path = f"/{owner}"
+            status, body = self.api.call(
+                "POST",
+                f"/api/v1/cooperatives/{owner}/webhooks",
+                {"url": self.receiver.url(path), "events": events},
+                token,
+            )
+            if status != 201:
+                raise RuntimeError(f"webhook endpoint of {owner}: {status} {body}")
+            self.receiver.secrets[path] = body["secret"]
+            paths[body["id"]] = path
+        with psycopg.connect(self.pg.url) as connection:
+            ids = dict(connection.execute("SELECT public_id, id FROM webhook_endpoints"))
+        log(f"{len(paths)} webhook endpoints at a receiver on 127.0.0.1:{self.receiver.port}")
+        return {ids[public_id]: path for public_id, path in paths.items()}
+
+    def start_webhook_worker(self, index: int) -> None:
+        process = subprocess.Popen(
+            [str(BIN / "gateway"), "webhooks", "run"],
+            env=self.webhook_env,
+            cwd=ROOT,
+            stdout=self.webhook_log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        if index < len(self.webhook_workers):
+            self.webhook_workers[index] = process
+        else:
+            self.webhook_workers.append(process)
+
+    def supervise_webhook_workers(self, stop: threading.Event) -> None:
+        """Start a webhook worker again whenever one has died (killed, or failed on the
+        database while it restarted)."""
+        while not stop.wait(0.2):
+            for index, process in enumerate(self.webhook_workers):
+                if process is None or process.poll() is not None:
+                    self.start_webhook_worker(index)
+
+    def kill_webhook_workers(self, stop: threading.Event) -> None:
+        while not stop.wait(random.uniform(2, 6)):
+            alive = [p for p in self.webhook_workers if p is not None and p.poll() is None]
+            if alive:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(random.choice(alive).pid, signal.SIGKILL)
+                    self.stats.add("webhook worker kills")
+
+    def stop_webhook_workers(self) -> None:
+        for process in self.webhook_workers:
+            if process is not None and process.poll() is None:
+                process.terminate()
+        for process in self.webhook_workers:
+            if process is not None:
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait(timeout=10)
+
     # -- chaos ------------------------------------------------------------------------------
 
     def worker_pids(self) -> list[int]:
@@ -240,8 +342,15 @@ class Harness:
         self.start_database()
         self.start_gunicorn()
         city = self.prepare_city()
+        endpoint_paths = self.register_webhooks(city)
+        self.webhook_log = open(self.root / "webhooks.log", "w")  # noqa: SIM115 - lives with them
+        for index in range(self.webhook_worker_count):
+            self.start_webhook_worker(index)
         with psycopg.connect(self.pg.url) as connection:
             baseline = connection.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0]
+            baseline_message = connection.execute(
+                "SELECT COALESCE(MAX(id), 0) FROM webhook_messages"
+            ).fetchone()[0]
             opening = dict(
                 connection.execute(
                     "SELECT m.public_id, a.balance FROM members m"
@@ -253,7 +362,15 @@ class Harness:
             f" {self.seconds:.0f} s of chaos"
         )
 
-        stop_clients, stop_chaos = threading.Event(), threading.Event()
+        stop_clients, stop_chaos, stop_supervisor = (
+            threading.Event(),
+            threading.Event(),
+            threading.Event(),
+        )
+        supervisor = threading.Thread(
+            target=self.supervise_webhook_workers, args=(stop_supervisor,), daemon=True
+        )
+        supervisor.start()
         clients = [
             ChaosClient(
                 i, self.api, city, stop_clients, self.stats, budget_seconds=90, max_attempts=300
@@ -263,6 +380,7 @@ class Harness:
         chaos = [
             threading.Thread(target=self.kill_workers, args=(stop_chaos,), daemon=True),
             threading.Thread(target=self.crash_database, args=(stop_chaos,), daemon=True),
+            threading.Thread(target=self.kill_webhook_workers, args=(stop_chaos,), daemon=True),
         ]
         chaos_began = time.monotonic()
         for thread in clients + chaos:
@@ -291,13 +409,39 @@ class Harness:
         crashed = [(client.name, repr(client.crashed)) for client in clients if client.crashed]
         gunicorn_alive = self.gunicorn.poll() is None
 
+        log("the webhook workers drain the outbox")
+        drain_began = time.monotonic()
+        left = None
+        while time.monotonic() - drain_began < self.drain_seconds:
+            try:
+                left = pending_deliveries(self.pg.url)
+            except psycopg.Error:
+                left = None
+            if left == 0:
+                break
+            time.sleep(0.5)
+        drain_seconds = time.monotonic() - drain_began
+        stop_supervisor.set()
+        supervisor.join()
+        self.stop_webhook_workers()
+
         operations = [op for client in clients for op in client.operations]
         if os.environ.get("CHAOS_INJECT") == "duplicate":
             self.inject_duplicate(operations)
+        if os.environ.get("CHAOS_INJECT") == "lost_webhook":
+            self.inject_lost_webhook(operations)
         log(f"verifying {len(operations)} operations against the database")
         violations, figures = verify(
             self.pg.url, operations, baseline, opening, [str(BIN / "gateway")], self.env
         )
+        outbox_violations, outbox = verify_outbox(
+            self.pg.url, operations, baseline_message, endpoint_paths, self.receiver
+        )
+        violations.extend(outbox_violations)
+        if left != 0:
+            violations.append(
+                f"{left} webhook deliveries not delivered after {drain_seconds:.0f} s"
+            )
         if stuck_threads:
             violations.append(f"clients still running after the drain: {stuck_threads}")
         if crashed:
@@ -343,6 +487,12 @@ class Harness:
             ("wallets matching the clients' model", figures.get("wallets checked")),
             ("sum of all balances", figures.get("balances sum")),
             ("gateway ledger check", "passes" if figures.get("ledger check passes") else "FAILS"),
+            ("webhook messages (one per event)", outbox["webhook messages"]),
+            ("webhook deliveries, all delivered", outbox["webhook deliveries"]),
+            ("  received and verified", outbox["received (verified)"]),
+            ("  received more than once", outbox["received more than once"]),
+            ("webhook worker kills", counts.get("webhook worker kills", 0)),
+            ("outbox drained in seconds", f"{drain_seconds:.1f}"),
             ("violations", len(violations)),
         ]
         print()
@@ -383,6 +533,26 @@ class Harness:
             )
         log(f"injected a duplicate of cash-in {op.response['event_id']} (CHAOS_INJECT=duplicate)")
 
+    def inject_lost_webhook(self, operations) -> None:
+        """Self-test of the outbox check: delete one acknowledged payment's message, as an outbox
+        written outside the payment's transaction could lose it. The run must fail."""
+        op = next(op for op in operations if op.kind == "pay" and op.acknowledged)
+        with psycopg.connect(self.pg.url) as connection:
+            message = """SELECT m.id FROM webhook_messages m JOIN events e ON e.id = m.event_id
+                         WHERE e.public_id = %s"""
+            deliveries = f"SELECT id FROM webhook_deliveries WHERE message_id IN ({message})"
+            event = (op.response["event_id"],)
+            connection.execute(
+                f"DELETE FROM webhook_attempts WHERE delivery_id IN ({deliveries})", event
+            )
+            connection.execute(
+                f"DELETE FROM webhook_deliveries WHERE message_id IN ({message})", event
+            )
+            connection.execute(f"DELETE FROM webhook_messages WHERE id IN ({message})", event)
+        log(
+            f"deleted the webhook message of payment {op.response['id']} (CHAOS_INJECT=lost_webhook)"
+        )
+
     # -- cleanup ----------------------------------------------------------------------------
 
     def cleanup(self) -> None:
@@ -398,6 +568,15 @@ class Harness:
             self.gunicorn.wait(timeout=10)
         if self.gunicorn_log is not None:
             self.gunicorn_log.close()
+        for process in self.webhook_workers:
+            if process is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
+        if self.webhook_log is not None:
+            self.webhook_log.close()
+        if self.receiver is not None:
+            self.receiver.stop()
         gunicorn_seconds = time.monotonic() - began
         try:
             # Nothing of it is kept (unless CHAOS_KEEP=1): no need for a shutdown checkpoint.

@@ -302,6 +302,7 @@ def init_app(app: Flask) -> None:
         pwa,
         qr,
         settlement,
+        webhooks,
     )
 
     # Flask's own default for MAX_CONTENT_LENGTH is None (no limit), so a `setdefault` on the
@@ -322,6 +323,7 @@ def init_app(app: Flask) -> None:
         limits,
         settlement,
         idempotency_keys,
+        webhooks,
         pwa,
     ):
         app.register_blueprint(module.blueprint)

@@ -14,6 +14,7 @@ from typing import Annotated
 
 from pydantic import (
     AfterValidator,
+    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -22,7 +23,13 @@ from pydantic import (
     model_validator,
 )
 
-from gateway.models import CooperativeKind, MemberTier, MerchantCategory, MerchantKind
+from gateway.models import (
+    CooperativeKind,
+    MemberTier,
+    MerchantCategory,
+    MerchantKind,
+    WebhookEventType,
+)
 from gateway.money import AMOUNT_MAX
 
 
@@ -517,3 +524,97 @@ class LimitsResponse(BaseModel):
     incoming_monthly_max: int
     incoming_monthly_remaining: int
     payments_per_minute: int
+
+
+# --- Webhooks ---------------------------------------------------------------------------------
+
+WebhookUrl = Annotated[
+    str,
+    Field(min_length=1, max_length=2048, description="https:// (or http://) on a public host"),
+]
+WebhookEvents = Annotated[
+    list[WebhookEventType],
+    Field(min_length=1, max_length=len(WebhookEventType), description="event types to receive"),
+]
+
+
+class WebhookEndpointRequest(Strict):
+    url: WebhookUrl
+    events: WebhookEvents
+
+
+class WebhookEndpointUpdate(Strict):
+    url: WebhookUrl | None = None
+    events: WebhookEvents | None = None
+
+
+class WebhookEndpointResponse(BaseModel):
+    id: str
+    cooperative_id: str | None = Field(description="null for a network-wide endpoint")
+    url: str
+    events: list[str]
+    status: str
+    disabled_reason: str | None
+    previous_secret_expires_at: str | None = Field(
+        description="during a rotation: until when the previous secret signs too"
+    )
+    created_at: str
+    updated_at: str
+
+
+class WebhookEndpointCreated(WebhookEndpointResponse):
+    secret: str = Field(description="whsec_…: shown this once")
+
+
+class WebhookEndpointList(BaseModel):
+    items: list[WebhookEndpointResponse]
+
+
+class WebhookReplayRequest(Strict):
+    since: AwareDatetime | None = Field(
+        default=None, description="resend the failed events written since this time"
+    )
+    event_id: PublicId | None = Field(
+        default=None, description="resend this one event (webhook-id), delivered or failed"
+    )
+
+
+class WebhookReplayResponse(BaseModel):
+    replayed: int
+
+
+class WebhookDeliveryResponse(BaseModel):
+    event_id: str = Field(description="the webhook-id")
+    type: str
+    status: str
+    attempt_count: int
+    next_attempt_at: str | None
+    last_attempt_at: str | None
+    last_status_code: int | None
+    last_error: str | None
+    delivered_at: str | None
+    created_at: str
+
+
+class WebhookDeliveryList(BaseModel):
+    items: list[WebhookDeliveryResponse]
+    next_cursor: str | None
+
+
+class WebhookAttemptResponse(BaseModel):
+    attempt_number: int
+    attempted_at: str
+    status_code: int | None
+    error: str | None
+    duration_ms: int | None
+
+
+class WebhookDeliveryDetail(WebhookDeliveryResponse):
+    attempts: list[WebhookAttemptResponse]
+
+
+class WebhookEventResponse(BaseModel):
+    id: str = Field(description="the webhook-id")
+    type: str
+    timestamp: str
+    data: dict

@@ -28,6 +28,16 @@ from gateway.models.people import (
     User,
 )
 from gateway.models.settlement import AuditEvent, SettlementWindow, WindowStatus
+from gateway.models.webhooks import (
+    DeliveryStatus,
+    EndpointStatus,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEventType,
+    WebhookMessage,
+    WebhookSubscription,
+)
 
 __all__ = [
     "ApiClient",
@@ -64,4 +74,12 @@ __all__ = [
     "StaffRole",
     "Transfer",
     "User",
+    "DeliveryStatus",
+    "EndpointStatus",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEventType",
+    "WebhookMessage",
+    "WebhookSubscription",
 ]

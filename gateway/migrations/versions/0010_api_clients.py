@@ -6,14 +6,14 @@ added in place (ALTER TABLE ADD COLUMN, with its REFERENCES clause), never by re
 table: a recreated audit_events would lose its append-only triggers.
 
 Revision ID: 0010_api_clients
-Revises: 0007
+Revises: 0009_webhooks
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0010_api_clients"
-down_revision = "0007"
+down_revision = "0009_webhooks"
 branch_labels = None
 depends_on = None
 

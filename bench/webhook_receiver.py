@@ -1,0 +1,96 @@
+"""A webhook receiver that stays up, for `make chaos` and `make bench`: answers 204 to every
+POST at once and, for each path it was given a secret for, verifies the delivery with the
+`standardwebhooks` library and counts it by webhook-id.
+
+In a thread (chaos): `receiver = CountingReceiver({"/KSM": secret}); receiver.url("/KSM")`.
+As a process (bench, so that it does not share the load generator's interpreter):
+`python -m bench.webhook_receiver PORT` (answers 204 without verifying; prints its count on
+SIGTERM).
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from standardwebhooks import Webhook, WebhookVerificationError
+
+
+class CountingReceiver:
+    def __init__(self, secrets: dict[str, str] | None = None, port: int = 0, verify: bool = True):
+        self.secrets = dict(secrets or {})
+        self.verify = verify
+        self.lock = threading.Lock()
+        self.seen: Counter[tuple[str, str]] = Counter()  # (path, webhook-id) -> deliveries
+        self.invalid: list[str] = []
+        self.total = 0
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):  # noqa: N802 - http.server's name
+                raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                receiver._record(self.path, dict(self.headers.items()), raw)
+                self.send_response(204)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def start(self) -> CountingReceiver:
+        self.thread.start()
+        return self
+
+    @property
+    def port(self) -> int:
+        return self.server.server_address[1]
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def _record(self, path: str, headers: dict[str, str], raw: bytes) -> None:
+        webhook_id = {k.lower(): v for k, v in headers.items()}.get("webhook-id", "")
+        problem = None
+        if self.verify:
+            secret = self.secrets.get(path)
+            if secret is None:
+                problem = f"{path}: a delivery to a path no endpoint has"
+            else:
+                try:
+                    Webhook(secret).verify(raw, headers)
+                except WebhookVerificationError as error:
+                    problem = f"{path} {webhook_id}: {error}"
+        with self.lock:
+            self.total += 1
+            if problem:
+                self.invalid.append(problem)
+            else:
+                self.seen[(path, webhook_id)] += 1
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def main() -> None:
+    receiver = CountingReceiver(port=int(sys.argv[1]), verify=False)
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    receiver.start()
+    print(f"receiving on {receiver.port}", flush=True)
+    done.wait()
+    receiver.stop()
+    print(f"received {receiver.total}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
