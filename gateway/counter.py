@@ -215,10 +215,7 @@ def _emit(
 ) -> None:
     """Tell the cooperatives concerned (the counter's, the member's) of a counter event: the
     receipt the API answers with, and whose money it is (`member_id` or `merchant_id`)."""
-    # The teller's name stays on the printed proof: the member's own cooperative is told the
-    # movement, not who of another cooperative's staff served it.
-    shown = {key: value for key, value in receipt.items() if key != "teller"}
-    data = {**shown, **who, "counter_cooperative": counter.public_id}
+    data = {**receipt, **who, "counter_cooperative": counter.public_id}
     webhooks.emit(
         session,
         event_type,
