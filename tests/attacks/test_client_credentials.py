@@ -161,6 +161,8 @@ def _concrete(path: str, town) -> str:
         "client_id": town.client["client_id"],
         "invitation_id": "inv_aaaaaaaaaaaaaaaa",
         "key": "a-key-the-client-never-sent",
+        "webhook_id": "whk_aaaaaaaaaaaaaaaa",
+        "event_id": "evt_aaaaaaaaaaaaaaaa",
     }
 
     def value(match):
