@@ -25,20 +25,12 @@ from attacks.clients import (
     create_client,
     request_token,
 )
+from problems import assert_problem
 
 from gateway.db import db
 from gateway.models import ApiClient, AuditEvent, Member, Merchant
 
 PERIOD = "from=2000-01-01&to=2100-12-31"
-
-
-def assert_problem(response, status: int, slug: str) -> dict:
-    assert response.status_code == status, response.get_data(as_text=True)[:500]
-    assert response.mimetype == "application/problem+json"
-    problem = response.get_json()
-    assert problem["type"] == f"https://interkop.id/problems/{slug}", problem
-    assert problem["status"] == status
-    return problem
 
 
 def assert_oauth_error(response, status: int, error: str) -> dict:

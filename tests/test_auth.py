@@ -13,10 +13,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from freezegun import freeze_time
+from problems import assert_problem
 
 from gateway.auth import ACCESS_TOKEN_AUDIENCE, ACCESS_TOKEN_TYPE
 from gateway.db import db
-from gateway.errors import PROBLEM_BASE
 from gateway.models import Member, Transfer, User
 
 LOCKOUT = timedelta(minutes=15)
@@ -28,15 +28,6 @@ def login(client, person, pin=None):
 
 def me(client, access_token):
     return client.get("/api/v1/me", headers={"Authorization": f"Bearer {access_token}"})
-
-
-def assert_problem(response, status: int, slug: str) -> dict:
-    body = response.get_json()
-    assert response.status_code == status, body
-    assert response.mimetype == "application/problem+json"
-    assert body["type"] == PROBLEM_BASE + slug, body
-    assert body["status"] == status
-    return body
 
 
 def wrong(pin: str) -> str:

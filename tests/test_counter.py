@@ -7,6 +7,7 @@ from __future__ import annotations
 from urllib.parse import quote, urlencode
 
 import pytest
+from problems import assert_problem
 
 from gateway import qr
 from gateway.api.schemas import CounterReceipt, FoundMember, FoundMemberList, FoundMerchantList
@@ -14,14 +15,6 @@ from gateway.counter import FOUND_MAX, mask_phone, member_card_text
 
 MEMBERS = "/api/v1/counter/members"
 MERCHANTS = "/api/v1/counter/merchants"
-
-
-def assert_problem(response, status: int, slug: str) -> dict:
-    assert response.status_code == status, response.get_data(as_text=True)[:500]
-    assert response.mimetype == "application/problem+json"
-    problem = response.get_json()
-    assert problem["type"].endswith("/" + slug), problem
-    return problem
 
 
 def register(city, admin, coop_id: str, name: str, phone: str, tier: str = "basic") -> str:

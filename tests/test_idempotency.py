@@ -9,21 +9,13 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from freezegun import freeze_time
+from problems import assert_problem
 
 from gateway import counter, idempotency, registry, states
 from gateway.db import db, transaction
-from gateway.errors import PROBLEM_BASE
 from gateway.models import Event, IdempotencyKey, Transfer, User
 
 CASH_IN = "/api/v1/counter/cash-in"
-
-
-def assert_problem(response, status: int, slug: str) -> dict:
-    body = response.get_json()
-    assert response.status_code == status, body
-    assert response.mimetype == "application/problem+json"
-    assert body["type"] == PROBLEM_BASE + slug, body
-    return body
 
 
 def scene(city):

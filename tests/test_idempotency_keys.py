@@ -13,21 +13,13 @@ from urllib.parse import quote
 
 import pytest
 from freezegun import freeze_time
+from problems import assert_problem
 
 from gateway import idempotency, payments
 from gateway.db import db, transaction
-from gateway.errors import PROBLEM_BASE
 from gateway.models import IdempotencyKey, Payment, Transfer
 
 PAYMENTS = "/api/v1/payments"
-
-
-def assert_problem(response, status: int, slug: str) -> dict:
-    body = response.get_json()
-    assert response.status_code == status, body
-    assert response.mimetype == "application/problem+json"
-    assert body["type"] == PROBLEM_BASE + slug, body
-    return body
 
 
 def scene(city, balance: int = 100_000):

@@ -8,18 +8,9 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from freezegun import freeze_time
-
-from gateway.errors import PROBLEM_BASE
+from problems import assert_problem
 
 WRONG = "000000"
-
-
-def problem(response, status: int, slug: str) -> dict:
-    body = response.get_json()
-    assert response.status_code == status, body
-    assert response.mimetype == "application/problem+json"
-    assert body["type"] == PROBLEM_BASE + slug, body
-    return body
 
 
 def scene(city):
@@ -46,20 +37,22 @@ def test_each_wrong_pin_says_the_tries_left_then_the_lock_says_until_when(app, c
     with freeze_time(start):
         _, siti, sticker = scene(city)
         city.token(siti)
-        first = problem(pay_wrong(city, siti, sticker), 403, "wrong-pin")
+        first = assert_problem(pay_wrong(city, siti, sticker), 403, "wrong-pin")
         assert first["attempts_left"] == 4
         assert first["detail"] == "PIN salah. Sisa 4 kali percobaan sebelum PIN dikunci 15 menit."
-        second = problem(pay_wrong(city, siti, sticker, "en"), 403, "wrong-pin")
+        second = assert_problem(pay_wrong(city, siti, sticker, "en"), 403, "wrong-pin")
         assert second["attempts_left"] == 3
         assert second["detail"] == (
             "Wrong PIN. 3 tries left before the PIN is locked for 15 minutes."
         )
-        assert problem(pay_wrong(city, siti, sticker), 403, "wrong-pin")["attempts_left"] == 2
-        last = problem(pay_wrong(city, siti, sticker, "en"), 403, "wrong-pin")
+        assert (
+            assert_problem(pay_wrong(city, siti, sticker), 403, "wrong-pin")["attempts_left"] == 2
+        )
+        last = assert_problem(pay_wrong(city, siti, sticker, "en"), 403, "wrong-pin")
         assert last["attempts_left"] == 1
         assert last["detail"] == "Wrong PIN. 1 try left before the PIN is locked for 15 minutes."
 
-        locked = problem(pay_wrong(city, siti, sticker), 423, "pin-locked")
+        locked = assert_problem(pay_wrong(city, siti, sticker), 423, "pin-locked")
         assert "attempts_left" not in locked
         assert datetime.fromisoformat(locked["locked_until"]) == start + timedelta(minutes=15)
         assert locked["detail"] == "PIN salah 5 kali berturut-turut. Coba lagi dalam 15 menit."
@@ -71,17 +64,17 @@ def test_the_sentence_follows_the_settings_in_force(app, city):
     app.config["PIN_LOCKOUT_SECONDS"] = 90
     _, siti, sticker = scene(city)
     city.token(siti)
-    body = problem(pay_wrong(city, siti, sticker), 403, "wrong-pin")
+    body = assert_problem(pay_wrong(city, siti, sticker), 403, "wrong-pin")
     assert body["attempts_left"] == 2
     assert body["detail"] == "PIN salah. Sisa 2 kali percobaan sebelum PIN dikunci 90 detik."
-    english = problem(pay_wrong(city, siti, sticker, "en"), 403, "wrong-pin")
+    english = assert_problem(pay_wrong(city, siti, sticker, "en"), 403, "wrong-pin")
     assert english["detail"] == "Wrong PIN. 1 try left before the PIN is locked for 90 seconds."
-    locked = problem(pay_wrong(city, siti, sticker), 423, "pin-locked")
+    locked = assert_problem(pay_wrong(city, siti, sticker), 423, "pin-locked")
     assert locked["detail"] == "PIN salah 3 kali berturut-turut. Coba lagi dalam 90 detik."
 
 
 def test_the_counter_says_the_same(app, city):
     teller, siti, _ = scene(city)
-    body = problem(city.cash_out(teller, siti, 10_000, pin=WRONG), 403, "wrong-pin")
+    body = assert_problem(city.cash_out(teller, siti, 10_000, pin=WRONG), 403, "wrong-pin")
     assert body["attempts_left"] == 4
     assert body["detail"] == "PIN salah. Sisa 4 kali percobaan sebelum PIN dikunci 15 menit."

@@ -12,6 +12,7 @@ from types import SimpleNamespace
 from freezegun import freeze_time
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from problems import assert_problem
 
 from gateway.limits import JAKARTA
 from gateway.money import AMOUNT_MAX, split
@@ -30,15 +31,6 @@ def refund(city, merchant, payment_id, amount):
     response = city.post(merchant, f"/api/v1/payments/{payment_id}/refunds", {"amount": amount})
     assert response.status_code == 201, response.get_json()
     return response.get_json()
-
-
-def assert_problem(response, status: int, slug: str) -> dict:
-    assert response.status_code == status, response.get_data(as_text=True)[:500]
-    assert response.mimetype == "application/problem+json"
-    problem = response.get_json()
-    assert problem["status"] == status
-    assert problem["type"].endswith("/" + slug), problem
-    return problem
 
 
 def csv_rows(response) -> list[list[str]]:

@@ -7,6 +7,7 @@ import random
 from datetime import UTC, datetime
 
 from freezegun import freeze_time
+from problems import assert_problem
 
 from gateway import ledger, registry
 from gateway.api.schemas import StatementResponse
@@ -15,11 +16,6 @@ from gateway.db import db
 
 def statement(city, member, caller=None, query: str = ""):
     return city.get(caller or member, f"/api/v1/members/{member.id}/statement{query}")
-
-
-def assert_problem(response, status: int, slug: str) -> None:
-    assert response.status_code == status, response.get_data(as_text=True)[:500]
-    assert response.get_json()["type"].endswith("/" + slug)
 
 
 def ledger_balance(city, member) -> tuple[int, int]:
