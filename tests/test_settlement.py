@@ -6,7 +6,7 @@ import uuid
 
 import sqlalchemy as sa
 
-from gateway import settlement
+from gateway import limits, settlement
 from gateway.db import db
 from gateway.models import SettlementWindow, Transfer
 
@@ -138,6 +138,17 @@ def test_payments_written_during_a_close_land_in_exactly_one_window(app, city):
     sticker = city.get(driver, f"/api/v1/merchants/{driver.id}/static-qr").get_json()
     headers = [city.headers(member) for member in members]
     network_headers = city.headers(network)
+    # The payers must be able to pay all through the test: at the default 10 payments a minute,
+    # four busy payers are spent in a second, and a later window would wait a minute for one.
+    unhurried = {**limits.DEFAULT_LIMITS["basic"].model_dump(), "payments_per_minute": 10_000}
+    assert (
+        app.test_client()
+        .put(
+            f"/api/v1/limit-policies/{coops['KSM']}/basic", json=unhurried, headers=network_headers
+        )
+        .status_code
+        == 200
+    )
     stop = threading.Event()
     statuses = []
 
@@ -171,7 +182,8 @@ def test_payments_written_during_a_close_land_in_exactly_one_window(app, city):
         # of the database, not of the answers: an answer that arrives after a close may be of a
         # payment that committed before it, into the window just closed.
         deadline = time.monotonic() + 30
-        while not open_window_has_transfers() and time.monotonic() < deadline:
+        while not open_window_has_transfers():
+            assert time.monotonic() < deadline, ("no payment landed in the open window", statuses)
             time.sleep(0.01)
         response = app.test_client().post(
             "/api/v1/settlement/windows/current/close", headers=network_headers
