@@ -1,0 +1,59 @@
+"""Which format a report is asked for, and the response that carries it.
+
+A report route that can answer JSON, CSV or XLSX asks `report_format(...)`: a path suffix
+(`.csv`, `.xlsx`) wins, then `?format=json|csv|xlsx`, then the `Accept` header's best match;
+JSON otherwise. An unknown `format` is a 400 problem, not a silent JSON answer.
+`table_response(tables, fmt, name)` renders `gateway.tables` tables as the file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from flask import Response, request
+
+from gateway import tables as tabular
+from gateway.errors import ValidationFailed
+
+JSON = "application/json"
+CSV = "text/csv"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+MEDIA_TYPES = {"json": JSON, "csv": CSV, "xlsx": XLSX}
+REPORT_MEDIA_TYPES = (JSON, CSV, XLSX)
+FORMAT_QUERY = "json, csv or xlsx (or Accept: text/csv, or the XLSX media type)"
+
+
+def split_suffix(value: str) -> tuple[str, str | None]:
+    """`W123.xlsx` → (`W123`, `xlsx`); `W123` → (`W123`, None)."""
+    for fmt in ("csv", "xlsx"):
+        if value.endswith(f".{fmt}"):
+            return value.removesuffix(f".{fmt}"), fmt
+    return value, None
+
+
+def report_format(suffix: str | None = None) -> str:
+    """`json`, `csv` or `xlsx`, from the path suffix, `?format=`, or `Accept`."""
+    if suffix:
+        return suffix
+    asked = request.args.get("format")
+    if asked is not None:
+        if asked not in MEDIA_TYPES:
+            raise ValidationFailed(
+                "format must be json, csv or xlsx.", "format harus json, csv atau xlsx."
+            )
+        return asked
+    best = request.accept_mimetypes.best_match(REPORT_MEDIA_TYPES, default=JSON)
+    return {CSV: "csv", XLSX: "xlsx"}.get(best, "json")
+
+
+def table_response(tables: tabular.Table | Sequence[tabular.Table], fmt: str, name: str):
+    """The tables as a downloadable CSV or XLSX file called `name.csv` / `name.xlsx`."""
+    if fmt == "xlsx":
+        body, mimetype = tabular.to_xlsx(tables), XLSX
+    elif fmt == "csv":
+        body, mimetype = tabular.to_csv(tables), CSV
+    else:
+        raise ValueError(f"not a file format: {fmt}")
+    response = Response(body, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
+    return response
