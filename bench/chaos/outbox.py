@@ -113,6 +113,7 @@ def verify_outbox(
     with receiver.lock:
         seen = dict(receiver.seen)
         invalid = list(receiver.invalid)
+        aborted = receiver.aborted
     for pair in sorted(expected_pairs - set(seen)):
         violations.append(f"message {pair[1]} never reached {pair[0]}")
     for pair in sorted(set(seen) - expected_pairs):
@@ -124,5 +125,6 @@ def verify_outbox(
         "webhook deliveries": sum(len(got) for got in deliveries.values()),
         "received (verified)": sum(seen.values()),
         "received more than once": sum(1 for count in seen.values() if count > 1),
+        "cut off mid-body": aborted,
     }
     return violations, figures

@@ -491,6 +491,7 @@ class Harness:
             ("webhook deliveries, all delivered", outbox["webhook deliveries"]),
             ("  received and verified", outbox["received (verified)"]),
             ("  received more than once", outbox["received more than once"]),
+            ("  cut off mid-body (sender killed)", outbox["cut off mid-body"]),
             ("webhook worker kills", counts.get("webhook worker kills", 0)),
             ("outbox drained in seconds", f"{drain_seconds:.1f}"),
             ("violations", len(violations)),
