@@ -1,5 +1,5 @@
-"""Reports: a merchant's day, a cooperative's period, the observer's city figures, the SHU basis,
-a member's statement.
+"""Reports: a merchant's day, a cooperative's period, the observer's city figures, a member's
+statement.
 
 Days are Asia/Jakarta days. All figures are integer rupiah read from payments, refunds and
 transfers; nothing here changes anything.
@@ -29,7 +29,6 @@ from gateway.models import (
     Transfer,
 )
 from gateway.models.ledger import TransferCode
-from gateway.money import split
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
@@ -321,52 +320,6 @@ def observer_figures(session: Session, now: datetime, population: int | None) ->
         else None,
     }
     return {"period_days": 30, "as_of": now.isoformat(), "cooperatives": rows, "city": city}
-
-
-def shu_basis(session: Session, cooperative: Cooperative, year: int, pool: int) -> dict:
-    """Each member's business with the cooperative in a year (payments at its merchants, net of
-    refunds) and their share of `pool`, in proportion, by largest remainder (sums exactly)."""
-    start = datetime(year, 1, 1, tzinfo=JAKARTA)
-    end = datetime(year + 1, 1, 1, tzinfo=JAKARTA)
-    volumes = dict(
-        session.execute(
-            select(Payment.payer_member_id, func.sum(Payment.amount - Payment.refunded_amount))
-            .where(
-                Payment.acquirer_cooperative_id == cooperative.id,
-                Payment.created_at >= start,
-                Payment.created_at < end,
-            )
-            .group_by(Payment.payer_member_id)
-        ).all()
-    )
-    members = list(
-        session.execute(
-            select(Member.id, Member.public_id)
-            .where(Member.cooperative_id == cooperative.id)
-            .order_by(Member.id)
-        )
-    )
-    business = [max(int(volumes.get(member_id, 0)), 0) for member_id, _ in members]
-    shares = split(pool, business) if pool and sum(business) else [0] * len(members)
-    return {
-        "cooperative_id": cooperative.public_id,
-        "year": year,
-        "pool": pool,
-        "distributed": sum(shares),
-        "members": [
-            {"member_id": public_id, "business_volume": volume, "share": share}
-            for (_, public_id), volume, share in zip(members, business, shares, strict=True)
-        ],
-    }
-
-
-def shu_csv(basis: dict) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["member_id", "business_volume", "share"])
-    for row in basis["members"]:
-        writer.writerow([row["member_id"], row["business_volume"], row["share"]])
-    return buffer.getvalue()
 
 
 CASH_CODES = (TransferCode.CASH_IN, TransferCode.CASH_OUT)

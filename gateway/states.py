@@ -37,6 +37,8 @@ from gateway.models import (
     QrKind,
     QrStatus,
     SettlementWindow,
+    ShuRun,
+    ShuRunStatus,
     WindowStatus,
 )
 from gateway.models.webhooks import (
@@ -212,6 +214,14 @@ WEBHOOK_DELIVERY = Machine(
         DeliveryStatus.DELIVERED: frozenset({DeliveryStatus.PENDING}),
         DeliveryStatus.FAILED: frozenset({DeliveryStatus.PENDING}),
     },
+)
+
+# A prepared SHU run is approved once, after the RAT; an approved run is locked for good.
+SHU_RUN = Machine(
+    "SHU run",
+    "perhitungan SHU",
+    ShuRun.__table__,
+    {ShuRunStatus.DRAFT: frozenset({ShuRunStatus.APPROVED})},
 )
 
 

@@ -1,22 +1,17 @@
 """Reports told in rupiah: a merchant's Jakarta day, a cooperative's period, the observer's city
-figures (no personal data) and the SHU basis."""
+figures (no personal data); SHU is in tests/test_shu.py."""
 
 from __future__ import annotations
 
 import csv
 import io
-import itertools
 from datetime import UTC, date, datetime, timedelta
-from types import SimpleNamespace
 
 from freezegun import freeze_time
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from problems import assert_problem
 
 from gateway.limits import JAKARTA
-from gateway.money import AMOUNT_MAX, split
-from gateway.reports import day_bounds, shu_basis
+from gateway.reports import day_bounds
 
 # --- helpers -----------------------------------------------------------------------------------
 
@@ -506,173 +501,6 @@ def test_only_the_observer_and_the_network_operator_read_the_city_figures(city):
     observer = city.make_staff("observer")
     changed = city.post(observer, "/api/v1/observer/cooperatives", {}, key=None)
     assert changed.status_code == 405
-
-
-# --- SHU ---------------------------------------------------------------------------------------
-
-SHU_TIME = datetime(2026, 6, 15, 3, 0, 0, tzinfo=UTC)
-
-
-def shu_scene(city):
-    ksm = city.make_cooperative("KSM")
-    kpp = city.make_cooperative("KPP", kind="market_traders")
-    ksm_admin, kpp_admin = city.make_admin(ksm), city.make_admin(kpp)
-    ani, dewi, idle = (city.make_member(ksm) for _ in range(3))
-    bayu = city.make_member(kpp)
-    for member in (ani, dewi, bayu):
-        assert city.cash_in(ksm_admin, member, 300_000).status_code == 201
-    ksm_shop = city.make_merchant(ksm, kind="shop", category="small")
-    kpp_shop = city.make_merchant(kpp, kind="shop", category="small")
-
-    pay_ok(city, ani, ksm_shop, 30_000)
-    bought = pay_ok(city, dewi, ksm_shop, 10_000)
-    refund(city, ksm_shop, bought["id"], 4_000)  # Dewi's business is 6.000, net of the refund
-    pay_ok(city, ani, kpp_shop, 50_000)  # at a partner's merchant: not business with KSM
-    pay_ok(city, bayu, ksm_shop, 20_000)  # a partner's member at KSM's shop: not a KSM member
-    return ksm, kpp, ksm_admin, kpp_admin, ani, dewi, idle, bayu
-
-
-def test_shu_shares_are_proportional_to_business_and_sum_to_the_pool(city):
-    with freeze_time(SHU_TIME, tick=False):
-        ksm, kpp, ksm_admin, kpp_admin, ani, dewi, idle, bayu = shu_scene(city)
-        response = city.get(ksm_admin, f"/api/v1/cooperatives/{ksm}/shu?year=2026&pool=1000001")
-        assert response.status_code == 200, response.get_json()
-        basis = response.get_json()
-        rows = {row["member_id"]: row for row in basis["members"]}
-        # 1.000.001 split 30.000 : 6.000 = 833.334,17 : 166.666,83 -> the left-over rupiah goes to
-        # the larger remainder, Dewi's.
-        assert rows == {
-            ani.id: {"member_id": ani.id, "business_volume": 30_000, "share": 833_334},
-            dewi.id: {"member_id": dewi.id, "business_volume": 6_000, "share": 166_667},
-            idle.id: {"member_id": idle.id, "business_volume": 0, "share": 0},
-        }
-        assert bayu.id not in rows  # only the cooperative's own members share its SHU
-        assert (basis["year"], basis["pool"], basis["distributed"]) == (2026, 1_000_001, 1_000_001)
-        assert sum(row["share"] for row in basis["members"]) == 1_000_001
-
-        rows_csv = csv_rows(
-            city.get(ksm_admin, f"/api/v1/cooperatives/{ksm}/shu?year=2026&pool=1000001&format=csv")
-        )
-        assert rows_csv[0] == ["member_id", "business_volume", "share"]
-        assert sorted(rows_csv[1:]) == sorted(
-            [[ani.id, "30000", "833334"], [dewi.id, "6000", "166667"], [idle.id, "0", "0"]]
-        )
-
-        # Another year has no business: everyone gets zero, nothing is distributed.
-        other = city.get(
-            ksm_admin, f"/api/v1/cooperatives/{ksm}/shu?year=2025&pool=1000000"
-        ).get_json()
-        assert {row["share"] for row in other["members"]} == {0}
-        assert other["distributed"] == 0
-        # A zero pool shares nothing.
-        nothing = city.get(ksm_admin, f"/api/v1/cooperatives/{ksm}/shu?year=2026&pool=0").get_json()
-        assert nothing["distributed"] == 0
-        assert {row["member_id"]: row["business_volume"] for row in nothing["members"]}[
-            ani.id
-        ] == 30_000
-
-        # KPP's basis: Bayu's business at KPP's merchants is nil; Ani's 50.000 there is not KPP's.
-        kpp_basis = city.get(
-            kpp_admin, f"/api/v1/cooperatives/{kpp}/shu?year=2026&pool=500"
-        ).get_json()
-        assert kpp_basis["members"] == [{"member_id": bayu.id, "business_volume": 0, "share": 0}]
-
-
-def test_the_shu_basis_is_for_its_own_admins_and_checks_year_and_pool(city):
-    ksm = city.make_cooperative("KSM")
-    kpp = city.make_cooperative("KPP")
-    ksm_admin, kpp_admin = city.make_admin(ksm), city.make_admin(kpp)
-    member = city.make_member(ksm)
-    observer = city.make_staff("observer")
-    for stranger in (kpp_admin, member, observer):
-        assert_problem(
-            city.get(stranger, f"/api/v1/cooperatives/{ksm}/shu?year=2026&pool=1000"),
-            403,
-            "forbidden",
-        )
-    for query in (
-        "pool=1000",
-        "year=26&pool=1000",
-        "year=1999&pool=1000",
-        "year=2026.0&pool=1000",
-        "year=%C2%B2%C2%B2%C2%B2%C2%B2&pool=1000",  # superscript digits
-        "year=2026",
-        "year=2026&pool=-1",
-        "year=2026&pool=1.5",
-        "year=2026&pool=abc",
-        f"year=2026&pool={AMOUNT_MAX + 1}",
-        "year=2026&pool=%D9%A3",  # an Arabic-Indic three
-    ):
-        assert_problem(
-            city.get(ksm_admin, f"/api/v1/cooperatives/{ksm}/shu?{query}"), 422, "validation-failed"
-        )
-
-
-# What reports.shu_basis hands to split: the pool and each member's business, many of them zero.
-business_volumes = st.lists(
-    st.one_of(st.just(0), st.integers(min_value=1, max_value=AMOUNT_MAX)), min_size=1, max_size=30
-).filter(lambda volumes: sum(volumes) > 0)
-
-
-@settings(max_examples=50, deadline=None)
-@given(pool=st.integers(min_value=0, max_value=AMOUNT_MAX), volumes=business_volumes)
-def test_shu_split_sums_to_the_pool_in_proportion_with_zero_for_no_business(pool, volumes):
-    shares = split(pool, volumes)
-    assert sum(shares) == pool
-    total = sum(volumes)
-    for share, volume in zip(shares, volumes, strict=True):
-        if volume == 0:
-            assert share == 0
-        # Within one rupiah of the exact proportional share.
-        assert abs(share * total - pool * volume) < total
-    # More business never means a smaller share.
-    for i, j in itertools.combinations(range(len(volumes)), 2):
-        if volumes[i] > volumes[j]:
-            assert shares[i] >= shares[j]
-        elif volumes[i] < volumes[j]:
-            assert shares[i] <= shares[j]
-
-
-class _Rows(list):
-    def all(self):
-        return list(self)
-
-
-class _ScriptedSession:
-    """Answers shu_basis's two queries (business by payer, then the cooperative's members)."""
-
-    def __init__(self, *answers):
-        self.answers = list(answers)
-
-    def execute(self, _statement):
-        return _Rows(self.answers.pop(0))
-
-
-@settings(max_examples=50, deadline=None)
-@given(
-    pool=st.integers(min_value=0, max_value=AMOUNT_MAX),
-    volumes=st.lists(st.integers(min_value=0, max_value=AMOUNT_MAX), min_size=1, max_size=20),
-    outsiders=st.lists(st.integers(min_value=1, max_value=AMOUNT_MAX), max_size=5),
-)
-def test_shu_basis_shares_the_pool_among_its_own_members_only(pool, volumes, outsiders):
-    members = [(index + 1, f"mem_{index + 1}") for index in range(len(volumes))]
-    business = [
-        (member_id, volume) for (member_id, _), volume in zip(members, volumes, strict=True)
-    ]
-    # Payers at its merchants who are not its members (ids past the members') do not share.
-    business += [(1000 + index, volume) for index, volume in enumerate(outsiders)]
-    cooperative = SimpleNamespace(id=1, public_id="coop_ksm")
-    basis = shu_basis(_ScriptedSession(business, members), cooperative, 2026, pool)
-
-    assert [row["member_id"] for row in basis["members"]] == [public for _, public in members]
-    assert [row["business_volume"] for row in basis["members"]] == volumes
-    shares = [row["share"] for row in basis["members"]]
-    if sum(volumes) and pool:
-        assert sum(shares) == basis["distributed"] == pool
-        assert shares == split(pool, volumes)
-    else:
-        assert set(shares) == {0} and basis["distributed"] == 0
-    assert all(share == 0 for share, volume in zip(shares, volumes, strict=True) if volume == 0)
 
 
 def test_day_bounds_are_jakarta_midnights():

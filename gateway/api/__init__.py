@@ -304,6 +304,7 @@ def init_app(app: Flask) -> None:
         settlement,
         webhooks,
     )
+    from gateway.api import shu
 
     # Flask's own default for MAX_CONTENT_LENGTH is None (no limit), so a `setdefault` on the
     # config never applies one; set it here unless a deployment chose its own.
@@ -325,6 +326,7 @@ def init_app(app: Flask) -> None:
         idempotency_keys,
         webhooks,
         pwa,
+        shu,
     ):
         app.register_blueprint(module.blueprint)
     app.register_error_handler(GatewayError, handle_gateway_error)

@@ -1,4 +1,4 @@
-"""Settlement windows, merchant days, cooperative reports, observer figures, SHU and audit."""
+"""Settlement windows, merchant days, cooperative reports, observer figures and audit."""
 
 from datetime import date, datetime
 
@@ -12,7 +12,6 @@ from gateway.db import db, transaction, utcnow
 from gateway.errors import Forbidden, ValidationFailed
 from gateway.limits import JAKARTA
 from gateway.models import SettlementWindow
-from gateway.money import AMOUNT_MAX
 
 blueprint = Blueprint("settlement", __name__, url_prefix="/api/v1")
 
@@ -209,39 +208,6 @@ def observer():
     return jsonify(
         reports.observer_figures(db.session, utcnow(), current_app.config["CITY_POPULATION"])
     )
-
-
-@route(
-    blueprint,
-    "GET",
-    "/api/v1/cooperatives/{coop_id}/shu",
-    client_scope="reports:read",
-    summary="The SHU basis: each member's business in a year and share of a pool (its admin)",
-    query={
-        "year": "e.g. 2026",
-        "pool": "integer rupiah set aside for members' business",
-        "format": "json or csv",
-    },
-    media_types=("application/json", "text/csv"),
-)
-def shu(coop_id):
-    caller = principal()
-    cooperative = registry.get_cooperative(db.session, coop_id)
-    if not caller.administers(cooperative.id):
-        raise Forbidden(
-            "Only this cooperative's admins may read its SHU basis.",
-            "Hanya admin koperasi ini yang boleh membaca dasar SHU.",
-        )
-    year = whole_number_arg("year", 2000, 2100)
-    pool = whole_number_arg("pool", 0, AMOUNT_MAX)
-    if year is None or pool is None:
-        raise ValidationFailed(
-            "Give year and pool (whole rupiah).", "Isi year dan pool (rupiah bulat)."
-        )
-    basis = reports.shu_basis(db.session, cooperative, year, pool)
-    if request.args.get("format") == "csv" or _wants_csv(False):
-        return _csv(reports.shu_csv(basis), f"shu-{cooperative.code}-{year}")
-    return jsonify(basis)
 
 
 @route(

@@ -28,6 +28,7 @@ from gateway.models.people import (
     User,
 )
 from gateway.models.settlement import AuditEvent, SettlementWindow, WindowStatus
+from gateway.models.shu import MemberSavings, ShuPolicy, ShuRun, ShuRunShare, ShuRunStatus
 from gateway.models.webhooks import (
     DeliveryStatus,
     EndpointStatus,
@@ -82,4 +83,9 @@ __all__ = [
     "WebhookEventType",
     "WebhookMessage",
     "WebhookSubscription",
+    "MemberSavings",
+    "ShuPolicy",
+    "ShuRun",
+    "ShuRunShare",
+    "ShuRunStatus",
 ]
