@@ -614,3 +614,41 @@ def test_rupiah_are_read_as_an_office_types_them():
     assert parse_rupiah("1,500,000") == 1_500_000
     for bad in ("-1", "1,5", "100.000,50", "1.5", "1.50.000", "abc", "1e6", "1.500,000"):
         assert parse_rupiah(bad) is None, bad
+
+
+def test_a_savings_import_takes_a_file_past_the_json_body_limit_and_refuses_what_is_no_file(city):
+    ksm = city.make_cooperative("KSM")
+    admin = city.make_admin(ksm)
+    member = city.make_member(ksm)
+    # 4.000 rows (about 100 KB: a JSON body may be 64 KB) of phones nobody has, and one member.
+    rows = [f"0899{index:08d};100.000;0;0" for index in range(4_000)]
+    content = "\r\n".join([SAVINGS_HEADER, f"{local_phone(member)};50.000;0;0", *rows]).encode()
+    assert len(content) > 96 * 1024
+    report = upload(city, admin, ksm, 2026, content)
+    assert report.status_code == 200, report.get_data(as_text=True)[:300]
+    assert (report.get_json()["valid"], report.get_json()["invalid"]) == (1, 4_000)
+
+    path = f"/api/v1/cooperatives/{ksm}/shu/savings/import?year=2026&commit=true"
+    as_json = city.client.post(path, json={"file": "x"}, headers=city.headers(admin))
+    assert_problem(as_json, 422, "upload-refused")
+    no_field = city.client.post(
+        path,
+        data={"other": (io.BytesIO(b"x"), "a.csv")},
+        headers=city.headers(admin),
+        content_type="multipart/form-data",
+    )
+    assert_problem(no_field, 422, "upload-refused")
+    for junk, name in (
+        (b"PK\x03\x04garbage", "a.xlsx"),
+        (b"\x00\x01\x02", "a.csv"),
+        (b"x", "a.xls"),
+    ):
+        assert_problem(
+            upload(city, admin, ksm, 2026, junk, name, commit=True), 422, "upload-refused"
+        )
+    bad_commit = city.client.post(
+        f"/api/v1/cooperatives/{ksm}/shu/savings/import?year=2026&commit=yes",
+        headers=city.headers(admin),
+    )
+    assert_problem(bad_commit, 422, "validation-failed")
+    assert city.count(MemberSavings) == 0
