@@ -277,6 +277,65 @@ def webhooks_run(once, threads):
     click.echo(f"webhook worker {worker.name} stopped after {made} attempts", err=True)
 
 
+@click.group("shu")
+def shu_group():
+    """SHU: a cooperative's members' savings, imported for a book year."""
+
+
+@shu_group.command("import-savings")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--cooperative", "code", required=True, help="the cooperative's code, e.g. KSM")
+@click.option("--year", type=click.IntRange(2000, 2100), required=True, help="the book year")
+@click.option("--commit", is_flag=True, help="replace the year's savings (default: a dry run)")
+@with_appcontext
+def shu_import_savings(path, code, year, commit):
+    """Check a savings sheet (CSV or XLSX) row by row; with --commit, replace the year's savings.
+
+    Exit status 1 when any row is bad or the file is refused (nothing is written then)."""
+    from pathlib import Path
+
+    from sqlalchemy import select
+
+    from gateway import audit, shu
+    from gateway.errors import GatewayError
+    from gateway.models import Cooperative
+
+    cooperative = db.session.scalar(select(Cooperative).where(Cooperative.code == code))
+    if cooperative is None:
+        raise click.ClickException(f"no cooperative with the code {code}")
+    data = Path(path).read_bytes()
+    try:
+        report = transaction(
+            db.session,
+            lambda session: shu.import_savings(
+                session,
+                cooperative,
+                year=year,
+                data=data,
+                filename=path,
+                commit=commit,
+                user_id=None,
+                actor=audit.cli_actor(),
+            ),
+        )
+    except GatewayError as error:
+        report = error.extensions.get("report")
+        if report is None:
+            click.echo(f"{error.message_en} / {error.message_id}", err=True)
+            sys.exit(1)
+    for bad in report["errors"]:
+        click.echo(
+            f"row {bad['row']}, column {bad['column']}: {bad['reason_en']} / {bad['reason_id']}"
+        )
+    verb = "imported" if report["committed"] else "checked (dry run, nothing written)"
+    click.echo(
+        f"{verb}: {report['rows']} rows, {report['valid']} valid, {report['invalid']} bad;"
+        f" replaces {report['replaces']} of {year}"
+    )
+    if report["invalid"]:
+        sys.exit(1)
+
+
 def init_app(app: Flask) -> None:
     for command in (
         init_db_command,
@@ -286,5 +345,6 @@ def init_app(app: Flask) -> None:
         settle_group,
         idempotency_group,
         webhooks_group,
+        shu_group,
     ):
         app.cli.add_command(command)

@@ -547,6 +547,7 @@ def import_savings(
     filename: str,
     commit: bool,
     user_id: int | None,
+    actor: dict | None = None,
 ) -> dict:
     """Check an office's savings sheet for `year` row by row; with `commit`, replace the year's
     savings with it (the caller commits).
@@ -708,7 +709,13 @@ def import_savings(
         actor_user_id=user_id,
         cooperative_id=cooperative.id,
         target=f"{cooperative.public_id}:{year}",
-        detail={"year": year, "members": len(found), "replaced": int(replaced), **report["totals"]},
+        detail={
+            "year": year,
+            "members": len(found),
+            "replaced": int(replaced),
+            **report["totals"],
+            **(actor or {}),
+        },
     )
     report["committed"] = True
     return report

@@ -652,3 +652,39 @@ def test_a_savings_import_takes_a_file_past_the_json_body_limit_and_refuses_what
     )
     assert_problem(bad_commit, 422, "validation-failed")
     assert city.count(MemberSavings) == 0
+
+
+def test_the_savings_import_runs_from_the_command_line_as_a_dry_run_then_a_commit(
+    city, runner, tmp_path
+):
+    ksm = city.make_cooperative("KSM")
+    ani, budi = city.make_member(ksm), city.make_member(ksm)
+    bad = tmp_path / "simpanan-salah.csv"
+    bad.write_text(f"{SAVINGS_HEADER}\r\n{local_phone(ani)};100.000;0;0\r\n0899;1;0;0\r\n")
+    result = runner.invoke(args=["shu", "import-savings", str(bad), "--cooperative", "KSM",
+                                 "--year", "2026", "--commit"])  # fmt: skip
+    assert result.exit_code == 1, result.output
+    assert "row 3, column nomor_hp" in result.output
+    assert city.count(MemberSavings) == 0
+
+    good = tmp_path / "simpanan.csv"
+    good.write_text(
+        f"{SAVINGS_HEADER}\r\n{local_phone(ani)};100.000;0;0\r\n{local_phone(budi)};5;6;7\r\n"
+    )
+    dry = runner.invoke(args=["shu", "import-savings", str(good), "--cooperative", "KSM",
+                              "--year", "2026"])  # fmt: skip
+    assert dry.exit_code == 0, dry.output
+    assert "dry run" in dry.output and city.count(MemberSavings) == 0
+    done = runner.invoke(args=["shu", "import-savings", str(good), "--cooperative", "KSM",
+                               "--year", "2026", "--commit"])  # fmt: skip
+    assert done.exit_code == 0, done.output
+    assert "imported: 2 rows, 2 valid, 0 bad" in done.output
+    assert city.count(MemberSavings) == 2
+    with city.app.app_context():
+        detail = db.session.scalar(
+            sa.select(AuditEvent.detail).where(AuditEvent.action == "shu.savings.imported")
+        )
+    assert '"via": "cli"' in detail
+    unknown = runner.invoke(args=["shu", "import-savings", str(good), "--cooperative", "XXX",
+                                  "--year", "2026"])  # fmt: skip
+    assert unknown.exit_code != 0 and "no cooperative" in unknown.output
