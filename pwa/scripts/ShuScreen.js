@@ -90,6 +90,7 @@ export function ShuScreen({ api, t, me, params, store }) {
     if (!params.percents) {
       api.get(`${base}/policy`).then(
         (policy) => {
+          if (params.percents) return; // typed meanwhile: what the person typed stays
           params.percents = Object.fromEntries(POLICY_FIELDS.map(([name]) => [name, bpsToPercent(policy[name], language)]));
           POLICY_FIELDS.forEach(([name], index) => (inputs[index].querySelector("input").value = params.percents[name]));
         },
@@ -165,7 +166,7 @@ export function ShuScreen({ api, t, me, params, store }) {
     return h(
       "div",
       { class: "shu-figures" },
-      h("p", {}, said(t("shuParts"), { usaha: formatRupiah(basis.jasa_usaha_amount), modal: formatRupiah(basis.jasa_modal_amount), usahaPercent: bpsToPercent(basis.policy.jasa_usaha_bps, language), modalPercent: bpsToPercent(basis.policy.jasa_modal_bps, language) })),
+      h("p", {}, said(t("shuParts"), { year: basis.year, usaha: formatRupiah(basis.jasa_usaha_amount), modal: formatRupiah(basis.jasa_modal_amount), usahaPercent: bpsToPercent(basis.policy.jasa_usaha_bps, language), modalPercent: bpsToPercent(basis.policy.jasa_modal_bps, language) })),
       basis.undistributed > 0 ? h("p", { class: "shu-undistributed" }, said(t("shuUndistributed"), { amount: formatRupiah(basis.undistributed) })) : null,
       h(
         "table",
