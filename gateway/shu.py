@@ -41,7 +41,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import case, delete, func, select
+from sqlalchemy import case, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -689,20 +689,23 @@ def import_savings(
         )
     )
     now = utcnow()
-    session.add_all(
-        MemberSavings(
-            cooperative_id=cooperative.id,
-            member_id=member_id,
-            year=year,
-            principal_amount=principal,
-            mandatory_amount=mandatory,
-            voluntary_amount=voluntary,
-            imported_by_user_id=user_id,
-            imported_at=now,
+    if found:  # one executemany, not ten thousand ORM objects
+        session.execute(
+            insert(MemberSavings),
+            [
+                {
+                    "cooperative_id": cooperative.id,
+                    "member_id": member_id,
+                    "year": year,
+                    "principal_amount": principal,
+                    "mandatory_amount": mandatory,
+                    "voluntary_amount": voluntary,
+                    "imported_by_user_id": user_id,
+                    "imported_at": now,
+                }
+                for member_id, (principal, mandatory, voluntary) in found.items()
+            ],
         )
-        for member_id, (principal, mandatory, voluntary) in found.items()
-    )
-    session.flush()
     audit.record(
         session,
         "shu.savings.imported",
@@ -763,37 +766,45 @@ def _run_policy(run: ShuRun) -> Policy:
 
 def run_basis(session: Session, run: ShuRun, cooperative: Cooperative) -> Basis:
     """The figures a run stored, as a Basis (a later payment or import changes none of them)."""
-    people = dict(
-        (member_id, (public_id, name, phone))
-        for member_id, public_id, name, phone in session.execute(
-            select(Member.id, Member.public_id, User.name, User.phone)
-            .join(User, User.id == Member.user_id)
-            .join(ShuRunShare, ShuRunShare.member_id == Member.id)
-            .where(ShuRunShare.run_id == run.id)
+    shares = ShuRunShare.__table__.c
+    members = [
+        MemberShare(
+            row.member_id,
+            row.public_id,
+            row.name,
+            row.phone,
+            wallet_payments=row.wallet_payments_amount,
+            own_merchant_purchases=row.own_merchant_purchases_amount,
+            merchant_takings=row.merchant_takings_amount,
+            business_score=row.business_score,
+            principal_savings=row.principal_savings_amount,
+            mandatory_savings=row.mandatory_savings_amount,
+            voluntary_savings=row.voluntary_savings_amount,
+            jasa_usaha_share=row.jasa_usaha_share,
+            jasa_modal_share=row.jasa_modal_share,
         )
-    )
-    members = []
-    for stored in session.scalars(
-        select(ShuRunShare).where(ShuRunShare.run_id == run.id).order_by(ShuRunShare.member_id)
-    ):
-        public_id, name, phone = people[stored.member_id]
-        members.append(
-            MemberShare(
-                stored.member_id,
-                public_id,
-                name,
-                phone,
-                wallet_payments=stored.wallet_payments_amount,
-                own_merchant_purchases=stored.own_merchant_purchases_amount,
-                merchant_takings=stored.merchant_takings_amount,
-                business_score=stored.business_score,
-                principal_savings=stored.principal_savings_amount,
-                mandatory_savings=stored.mandatory_savings_amount,
-                voluntary_savings=stored.voluntary_savings_amount,
-                jasa_usaha_share=stored.jasa_usaha_share,
-                jasa_modal_share=stored.jasa_modal_share,
+        for row in session.execute(
+            select(
+                shares.member_id,
+                Member.public_id,
+                User.name,
+                User.phone,
+                shares.wallet_payments_amount,
+                shares.own_merchant_purchases_amount,
+                shares.merchant_takings_amount,
+                shares.business_score,
+                shares.principal_savings_amount,
+                shares.mandatory_savings_amount,
+                shares.voluntary_savings_amount,
+                shares.jasa_usaha_share,
+                shares.jasa_modal_share,
             )
+            .join(Member, Member.id == shares.member_id)
+            .join(User, User.id == Member.user_id)
+            .where(shares.run_id == run.id)
+            .order_by(shares.member_id)
         )
+    ]
     return Basis(
         cooperative.public_id,
         run.year,
@@ -865,23 +876,26 @@ def prepare_run(
     )
     session.add(run)
     session.flush()
-    session.add_all(
-        ShuRunShare(
-            run_id=run.id,
-            member_id=member.member_id,
-            wallet_payments_amount=member.wallet_payments,
-            own_merchant_purchases_amount=member.own_merchant_purchases,
-            merchant_takings_amount=member.merchant_takings,
-            business_score=member.business_score,
-            principal_savings_amount=member.principal_savings,
-            mandatory_savings_amount=member.mandatory_savings,
-            voluntary_savings_amount=member.voluntary_savings,
-            jasa_usaha_share=member.jasa_usaha_share,
-            jasa_modal_share=member.jasa_modal_share,
+    if basis.members:
+        session.execute(
+            insert(ShuRunShare),
+            [
+                {
+                    "run_id": run.id,
+                    "member_id": member.member_id,
+                    "wallet_payments_amount": member.wallet_payments,
+                    "own_merchant_purchases_amount": member.own_merchant_purchases,
+                    "merchant_takings_amount": member.merchant_takings,
+                    "business_score": member.business_score,
+                    "principal_savings_amount": member.principal_savings,
+                    "mandatory_savings_amount": member.mandatory_savings,
+                    "voluntary_savings_amount": member.voluntary_savings,
+                    "jasa_usaha_share": member.jasa_usaha_share,
+                    "jasa_modal_share": member.jasa_modal_share,
+                }
+                for member in basis.members
+            ],
         )
-        for member in basis.members
-    )
-    session.flush()
     audit.record(
         session,
         "shu.run.prepared",
