@@ -10,6 +10,7 @@ import { bpsToPercent, importErrorLine, policyFromPercents } from "./shu.js";
 
 const XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 const ROWS_SHOWN = 100; // a slow phone draws a hundred rows; the file has them all
+const ERRORS_SHOWN = 50; // the first bad rows of an import: fix them, check again
 const POLICY_FIELDS = [
   ["jasa_usaha_bps", "shuJasaUsaha"],
   ["jasa_modal_bps", "shuJasaModal"],
@@ -17,6 +18,10 @@ const POLICY_FIELDS = [
   ["own_merchant_purchases_weight_bps", "shuWeightOwn"],
   ["merchant_takings_weight_bps", "shuWeightTakings"],
 ];
+
+/** What the screen keeps of a basis or a run: the rows it shows (params live in the history
+ * entry, which must stay small), the totals, and how many members there are. */
+const kept = (basis) => ({ ...basis, members: basis.members.slice(0, ROWS_SHOWN), member_count: basis.member_count ?? basis.members.length });
 
 /** A sentence with {placeholders} filled in. */
 const said = (text, values) => text.replace(/\{(\w+)\}/g, (_, name) => String(values[name] ?? ""));
@@ -120,11 +125,13 @@ export function ShuScreen({ api, t, me, params, store }) {
     const report = h("div", { class: "shu-import-report", role: "status" });
     const file = h("input", { name: "file", type: "file", accept: ".csv,.xlsx,text/csv," + XLSX });
     const showReport = (answer) => {
-      params.imported = answer;
+      params.imported = { ...answer, errors: answer.errors.slice(0, ERRORS_SHOWN) };
+      const more = answer.invalid - params.imported.errors.length;
       fill(
         report,
         h("p", {}, answer.committed ? said(t("shuImported"), answer) : said(t("shuChecked"), answer)),
-        answer.errors.length ? h("ul", { class: "shu-import-errors" }, answer.errors.map((error) => h("li", {}, importErrorLine(error, language)))) : null,
+        answer.errors.length ? h("ul", { class: "shu-import-errors" }, params.imported.errors.map((error) => h("li", {}, importErrorLine(error, language)))) : null,
+        more > 0 ? h("p", { class: "label" }, said(t("shuMoreErrors"), { count: more })) : null,
       );
     };
     if (params.imported) showReport(params.imported);
@@ -159,10 +166,10 @@ export function ShuScreen({ api, t, me, params, store }) {
 
   // --- the simulation, the run, the approval --------------------------------------------------
   function Figures(basis) {
-    const rows = basis.members.slice(0, ROWS_SHOWN).map((member) =>
+    const rows = basis.members.map((member) =>
       h("tr", {}, h("td", {}, shownName(member.name)), h("td", {}, formatRupiah(member.jasa_usaha_share)), h("td", {}, formatRupiah(member.jasa_modal_share)), h("td", {}, formatRupiah(member.share))),
     );
-    const more = basis.members.length - ROWS_SHOWN;
+    const more = basis.member_count - basis.members.length;
     return h(
       "div",
       { class: "shu-figures" },
@@ -198,7 +205,7 @@ export function ShuScreen({ api, t, me, params, store }) {
       const bookYear = year();
       if (bookYear === null) return;
       try {
-        params.basis = await api.get(`${base}?year=${bookYear}&pool=${amountFromDigits(params.pool ?? "")}`);
+        params.basis = kept(await api.get(`${base}?year=${bookYear}&pool=${amountFromDigits(params.pool ?? "")}`));
         params.run = null;
         render();
       } catch (error) {
@@ -211,7 +218,7 @@ export function ShuScreen({ api, t, me, params, store }) {
       const prepare = async () => {
         line.show(null);
         try {
-          params.run = await api.post(`${base}/runs`, { year: basis.year, pool: basis.pool });
+          params.run = kept(await api.post(`${base}/runs`, { year: basis.year, pool: basis.pool }));
           render();
         } catch (error) {
           line.show(sentence(error, t));
@@ -234,7 +241,7 @@ export function ShuScreen({ api, t, me, params, store }) {
         event.preventDefault();
         line.show(null);
         try {
-          params.run = await api.post(`${base}/runs/${run.id}/approve`, { rat_date: params.ratDate ?? "", rat_reference: params.ratReference ?? "" });
+          params.run = kept(await api.post(`${base}/runs/${run.id}/approve`, { rat_date: params.ratDate ?? "", rat_reference: params.ratReference ?? "" }));
           render();
         } catch (error) {
           line.show(sentence(error, t));
