@@ -6,7 +6,8 @@ The AD/ART splits it between *jasa usaha* (each member's business through the co
 points that sum to 10.000; 60/40 unless the cooperative sets its own).
 
 Jasa usaha is shared in proportion to a business score, the sum of three components of the
-Asia/Jakarta book year, each net of refunds and times a weight the cooperative sets (10.000
+Asia/Jakarta book year (a payment counts in the year it was made, net of what was refunded of
+it, even later: until a run is approved), each times a weight the cooperative sets (10.000
 basis points counts a rupiah once):
 
 - `wallet_payments`: what the member paid from the wallet this cooperative holds, wherever it
