@@ -14,7 +14,7 @@ from gateway.api.openapi import route
 from gateway.api.schemas import Name, Strict
 from gateway.api.support import parse, principal, whole_number_arg
 from gateway.db import db, transaction, utcnow
-from gateway.errors import Forbidden, ValidationFailed
+from gateway.errors import Forbidden, GatewayError, ValidationFailed
 from gateway.limits import JAKARTA
 from gateway.models import Cooperative
 from gateway.money import AMOUNT_MAX
@@ -28,6 +28,14 @@ REPORT_MEDIA = (
     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 )
 BasisPoints = Field(ge=0, le=shu.WEIGHT_MAX_BPS, description="basis points: 10000 is 100%")
+
+
+class NotMultipart(GatewayError):
+    status = 415
+    slug = "unsupported-media-type"
+    title = "Unsupported Media Type"
+    message_id = "Kirim berkas sebagai multipart/form-data, di kolom file."
+    message_en = "Send the file as multipart/form-data, in the field file."
 
 
 class ShuPolicyRequest(Strict):
@@ -134,6 +142,7 @@ def put_policy(coop_id):
     "XLSX (multipart field `file`): a dry run, or with commit=true the year's savings replaced",
     query={"year": "the book year", "commit": "true to write (default: a dry run)"},
     request_media_type="multipart/form-data",
+    problems={415: "the file was not sent as multipart/form-data"},
 )
 def import_savings(coop_id):
     cooperative = _administered(coop_id)
@@ -144,10 +153,7 @@ def import_savings(coop_id):
     if commit not in ("true", "false"):
         raise ValidationFailed("commit must be true or false.", "commit harus true atau false.")
     if request.mimetype != "multipart/form-data":
-        raise UploadRefused(
-            "Send the file as multipart/form-data in the field file.",
-            "Kirim berkas sebagai multipart/form-data di kolom file.",
-        )
+        raise NotMultipart()
     request.max_content_length = UPLOAD_BYTES_MAX + 64 * 1024
     upload = request.files.get("file")
     if upload is None:
