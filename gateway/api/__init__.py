@@ -302,9 +302,9 @@ def init_app(app: Flask) -> None:
         pwa,
         qr,
         settlement,
+        shu,
         webhooks,
     )
-    from gateway.api import shu
 
     # Flask's own default for MAX_CONTENT_LENGTH is None (no limit), so a `setdefault` on the
     # config never applies one; set it here unless a deployment chose its own.
