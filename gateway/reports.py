@@ -30,6 +30,7 @@ from gateway.models import (
 )
 from gateway.models.ledger import TransferCode
 from gateway.money import split
+from gateway.tables import Column, Table, to_csv
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
@@ -217,20 +218,49 @@ def cooperative_report(
     }
 
 
-def cooperative_report_csv(report: dict) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["figure", "detail", "count", "amount"])
-    for row in report["fee_income_by_partner"]:
-        writer.writerow(["fee_income", row["partner_cooperative_id"], "", row["total"]])
+COOPERATIVE_REPORT_COLUMNS = (
+    Column("figure", "figure", width=32),
+    Column("detail", "detail", width=28),
+    Column("count", "count", "integer"),
+    Column("amount", "amount", "rupiah"),
+)
+
+
+def cooperative_report_table(report: dict) -> Table:
+    """The cooperative's period as one table of figures: fee income by partner, payments made
+    and received (on-us, cross-cooperative), counter cash (own and partner members), active
+    members."""
+    rows: list[dict] = [
+        {"figure": "fee_income", "detail": row["partner_cooperative_id"], "amount": row["total"]}
+        for row in report["fee_income_by_partner"]
+    ]
     for section in ("payments_made_by_members", "payments_received_by_merchants"):
         for scope, figures in report[section].items():
-            writer.writerow([section, scope, figures["count"], figures["volume"]])
+            rows.append(
+                {
+                    "figure": section,
+                    "detail": scope,
+                    "count": figures["count"],
+                    "amount": figures["volume"],
+                }
+            )
     for kind, buckets in report["counter"].items():
         for bucket, figures in buckets.items():
-            writer.writerow([kind, bucket, figures["count"], figures["amount"]])
-    writer.writerow(["active_members", "", report["active_members"], ""])
-    return buffer.getvalue()
+            rows.append(
+                {
+                    "figure": kind,
+                    "detail": bucket,
+                    "count": figures["count"],
+                    "amount": figures["amount"],
+                }
+            )
+    rows.append({"figure": "active_members", "count": report["active_members"]})
+    return Table("Laporan - Report", COOPERATIVE_REPORT_COLUMNS, rows)
+
+
+def cooperative_report_csv(report: dict) -> str:
+    """The cooperative's period as CSV."""
+    return to_csv(cooperative_report_table(report))
 
 
 def observer_figures(session: Session, now: datetime, population: int | None) -> dict:

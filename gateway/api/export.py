@@ -57,3 +57,49 @@ def table_response(tables: tabular.Table | Sequence[tabular.Table], fmt: str, na
     response = Response(body, mimetype=mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
     return response
+
+
+def report_route(blueprint, path: str, *, summary: str, **options):
+    """Declare a GET report at `path` and at `path.csv` / `path.xlsx`, all documented.
+
+    The view takes the path's parameters and `suffix` (None, "csv" or "xlsx"), and passes the
+    suffix to `report_format`: so `…/report.xlsx`, `…/report?format=xlsx` and `Accept:` the
+    XLSX media type all answer the same file.
+    """
+    from gateway.api.openapi import route
+
+    query = {**options.pop("query", {}), "format": FORMAT_QUERY}
+
+    def decorator(view):
+        route(
+            blueprint,
+            "GET",
+            path,
+            summary=f"{summary}: JSON, CSV or XLSX (a .csv or .xlsx suffix, ?format=, or Accept)",
+            query=query,
+            media_types=REPORT_MEDIA_TYPES,
+            **options,
+        )(_suffixed(view, None))
+        for fmt in ("csv", "xlsx"):
+            suffixed = _suffixed(view, fmt)
+            route(
+                blueprint,
+                "GET",
+                f"{path}.{fmt}",
+                summary=f"{summary}, as {fmt.upper()}",
+                query={key: value for key, value in query.items() if key != "format"},
+                media_types=(MEDIA_TYPES[fmt],),
+                **options,
+            )(suffixed)
+        return view
+
+    return decorator
+
+
+def _suffixed(view, fmt: str | None):
+    def suffixed(**parameters):
+        return view(suffix=fmt, **parameters)
+
+    suffixed.__name__ = view.__name__ if fmt is None else f"{view.__name__}_{fmt}"
+    suffixed.__doc__ = view.__doc__
+    return suffixed

