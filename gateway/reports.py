@@ -39,16 +39,16 @@ def day_bounds(day: date) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1)
 
 
-def merchant_day(session: Session, merchant: Merchant, day: date) -> dict:
-    """Gross, refunds, fees, net, count, paid out and balance of a merchant's Jakarta day."""
-    start, end = day_bounds(day)
-    in_day = (Payment.created_at >= start) & (Payment.created_at < end)
+def merchant_figures(session: Session, merchant: Merchant, start: datetime, end: datetime) -> dict:
+    """A merchant's takings over [start, end): payments (count, gross), refunds, fees net of the
+    shares refunds gave back, net, and what was paid out at the counter."""
+    in_period = (Payment.created_at >= start) & (Payment.created_at < end)
     count, gross, fees = session.execute(
         select(
             func.count(),
             func.coalesce(func.sum(Payment.amount), 0),
             func.coalesce(func.sum(Payment.fee_amount), 0),
-        ).where(Payment.merchant_id == merchant.id, in_day)
+        ).where(Payment.merchant_id == merchant.id, in_period)
     ).one()
     refund_count, refunds, fees_returned = session.execute(
         select(
@@ -78,9 +78,6 @@ def merchant_day(session: Session, merchant: Merchant, day: date) -> dict:
     )
     fees_net = int(fees) - int(fees_returned)
     return {
-        "merchant_id": merchant.public_id,
-        "date": day.isoformat(),
-        "timezone": "Asia/Jakarta",
         "count": int(count),
         "gross": int(gross),
         "refund_count": int(refund_count),
@@ -88,8 +85,94 @@ def merchant_day(session: Session, merchant: Merchant, day: date) -> dict:
         "fees": fees_net,
         "net": int(gross) - int(refunds) - fees_net,
         "paid_out": int(paid_out),
+    }
+
+
+def merchant_day(session: Session, merchant: Merchant, day: date) -> dict:
+    """Gross, refunds, fees, net, count, paid out and balance of a merchant's Jakarta day."""
+    start, end = day_bounds(day)
+    return {
+        "merchant_id": merchant.public_id,
+        "date": day.isoformat(),
+        "timezone": "Asia/Jakarta",
+        **merchant_figures(session, merchant, start, end),
         "balance": ledger.balance(session, merchant.account_id),
     }
+
+
+MONTH_FIGURES = ("count", "gross", "refund_count", "refunds", "fees", "net", "paid_out")
+
+
+def month_days(year: int, month: int) -> list[date]:
+    """Every day of a calendar month."""
+    first = date(year, month, 1)
+    following = date(year + month // 12, month % 12 + 1, 1)
+    return [first + timedelta(days=offset) for offset in range((following - first).days)]
+
+
+def merchant_month(session: Session, merchant: Merchant, year: int, month: int) -> dict:
+    """A merchant's month: each Jakarta day's figures, exactly as the merchant's day computes
+    them, their totals, and the account's balance now."""
+    days = [
+        {"date": day.isoformat(), **merchant_figures(session, merchant, *day_bounds(day))}
+        for day in month_days(year, month)
+    ]
+    cooperative = session.get(Cooperative, merchant.cooperative_id)
+    return {
+        "merchant_id": merchant.public_id,
+        "name": merchant.name,
+        "cooperative": {"id": cooperative.public_id, "name": cooperative.name},
+        "month": f"{year:04d}-{month:02d}",
+        "timezone": "Asia/Jakarta",
+        "days": days,
+        "totals": {key: sum(day[key] for day in days) for key in MONTH_FIGURES},
+        "balance": ledger.balance(session, merchant.account_id),
+    }
+
+
+MONTH_COLUMNS = (
+    Column("count", "Transaksi / Payments", "integer"),
+    Column("gross", "Penjualan / Gross", "rupiah"),
+    Column("refund_count", "Refund (banyak) / Refunds (count)", "integer"),
+    Column("refunds", "Refund / Refunds", "rupiah"),
+    Column("fees", "Biaya layanan / Fees", "rupiah"),
+    Column("net", "Bersih / Net", "rupiah"),
+    Column("paid_out", "Dicairkan / Paid out", "rupiah"),
+)
+
+
+def merchant_month_tables(month: dict) -> list[Table]:
+    """The merchant's month as a sheet of days (with a total line) and a sheet of who and when."""
+    days = [{**day, "date": date.fromisoformat(day["date"])} for day in month["days"]]
+    days.append({"label": "Jumlah / Total", **month["totals"]})
+    summary = {
+        "merchant": month["name"],
+        "merchant_id": month["merchant_id"],
+        "cooperative": month["cooperative"]["name"],
+        "month": month["month"],
+        **month["totals"],
+        "balance": month["balance"],
+    }
+    return [
+        Table(
+            "Harian - Daily",
+            (Column("date", "Tanggal / Date", "date"), Column("label", "Keterangan / Note"))
+            + MONTH_COLUMNS,
+            days,
+        ),
+        Table(
+            "Jumlah - Total",
+            (
+                Column("merchant", "Merchant", width=32),
+                Column("merchant_id", "ID merchant / Merchant id"),
+                Column("cooperative", "Koperasi / Cooperative", width=32),
+                Column("month", "Bulan / Month", width=10),
+            )
+            + MONTH_COLUMNS
+            + (Column("balance", "Saldo sekarang / Balance now", "rupiah"),),
+            [summary],
+        ),
+    ]
 
 
 def cooperative_report(

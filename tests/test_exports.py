@@ -210,3 +210,112 @@ def jakarta_zone():
     from gateway.limits import JAKARTA
 
     return JAKARTA
+
+
+# --- The merchant's month ------------------------------------------------------------------------
+
+
+def test_the_merchants_month_is_its_days_as_the_merchant_day_computes_them_and_their_totals(city):
+    from freezegun import freeze_time
+
+    ksm = city.make_cooperative("KSM")
+    admin = city.make_admin(ksm)
+    siti = city.make_member(ksm, tier="verified")
+    shop = city.make_merchant(ksm, kind="shop", category="small")  # 0,70%
+    rename_merchant(city, shop.id, EVIL)
+    moments = {
+        # 31 October, 23:30 in Jakarta: October's, not November's.
+        "october": datetime(2026, 10, 31, 16, 30, tzinfo=UTC),
+        # 1 November, 00:30 in Jakarta (still 31 October in UTC).
+        "first": datetime(2026, 10, 31, 17, 30, tzinfo=UTC),
+        "second": datetime(2026, 11, 2, 3, 0, tzinfo=UTC),
+        "last": datetime(2026, 11, 30, 16, 59, tzinfo=UTC),  # 23:59 on 30 November
+    }
+    with freeze_time(moments["october"], tick=False) as clock:
+        assert city.cash_in(admin, siti, 1_000_000).status_code == 201
+        pay_static(city, siti, shop, 50_000)
+        clock.move_to(moments["first"])
+        city._tokens.clear()
+        big = pay_static(city, siti, shop, 100_000)  # fee 700
+        pay_static(city, siti, shop, 27_500)  # fee 193
+        clock.move_to(moments["second"])
+        city._tokens.clear()
+        refunded = city.post(shop, f"/api/v1/payments/{big['id']}/refunds", {"amount": 40_000})
+        assert refunded.status_code == 201, refunded.get_json()  # fee shares back: 280
+        assert city.payout(admin, shop, 60_000).status_code == 201
+        clock.move_to(moments["last"])
+        city._tokens.clear()
+        pay_static(city, siti, shop, 10_000)  # fee 70
+
+        path = f"/api/v1/merchants/{shop.id}/month?month=2026-11"
+        response = city.get(shop, path)
+        assert response.status_code == 200, response.get_json()
+        month = response.get_json()
+        days = {day["date"]: day for day in month["days"]}
+        assert len(days) == 30 and min(days) == "2026-11-01" and max(days) == "2026-11-30"
+        # Every day is what the merchant's day says for it (the same computation, reused).
+        for day in ("2026-11-01", "2026-11-02", "2026-11-15", "2026-11-30"):
+            answer = city.get(shop, f"/api/v1/merchants/{shop.id}/settlement?date={day}")
+            expected = answer.get_json()
+            assert days[day] == {
+                key: expected[key]
+                for key in ("date", "count", "gross", "refund_count", "refunds", "fees", "net")
+                + ("paid_out",)
+            }
+        assert days["2026-11-01"]["gross"] == 127_500 and days["2026-11-01"]["fees"] == 893
+        assert days["2026-11-02"] == {
+            "date": "2026-11-02",
+            "count": 0,
+            "gross": 0,
+            "refund_count": 1,
+            "refunds": 40_000,
+            "fees": -280,
+            "net": -39_720,
+            "paid_out": 60_000,
+        }
+        assert month["totals"] == {
+            "count": 3,
+            "gross": 137_500,
+            "refund_count": 1,
+            "refunds": 40_000,
+            "fees": 700 + 193 - 280 + 70,
+            "net": 137_500 - 40_000 - 683,
+            "paid_out": 60_000,
+        }
+        # October's sale (49.650 net) is in the balance, not in November.
+        assert month["balance"] == city.balance_of_merchant(shop)
+        assert month["balance"] == 49_650 + month["totals"]["net"] - month["totals"]["paid_out"]
+
+        book = xlsx_book(city.get(shop, f"/api/v1/merchants/{shop.id}/month.xlsx?month=2026-11"))
+        daily = book["Harian - Daily"]
+        money = ("Penjualan / Gross", "Refund / Refunds", "Biaya layanan / Fees", "Bersih / Net")
+        assert_typed_sheet(daily, money + ("Dicairkan / Paid out",))
+        rows = sheet_rows(daily)
+        assert len(rows) == 31  # thirty days and the total line
+        first, second, total = rows[0], rows[1], rows[-1]
+        assert first["Tanggal / Date"].is_date
+        assert first["Tanggal / Date"].value == datetime(2026, 11, 1)
+        assert first["Penjualan / Gross"].value == 127_500
+        assert second["Biaya layanan / Fees"].value == -280
+        assert total["Keterangan / Note"].value == "Jumlah / Total"
+        assert total["Tanggal / Date"].value is None
+        assert total["Bersih / Net"].value == month["totals"]["net"]
+        (summary,) = sheet_rows(book["Jumlah - Total"])
+        assert summary["Merchant"].value == EVIL and summary["Merchant"].data_type == "s"
+        assert summary["Saldo sekarang / Balance now"].value == month["balance"]
+        assert_typed_sheet(book["Jumlah - Total"], ("Saldo sekarang / Balance now",))
+        # CSV: the same days; the name cannot run as a formula there either.
+        lines = csv_rows(city.get(shop, f"{path}&format=csv"))
+        assert lines[0] == ["Harian - Daily"]
+        assert ["2026-11-01", "", "2", "127500", "0", "0", "893", "126607", "0"] in lines
+        assert any(line and line[0] == "'" + EVIL for line in lines)
+
+        # Only the merchant reads it; a bad month is a problem, not a file.
+        for stranger in (admin, siti):
+            assert_problem(city.get(stranger, path), 404, "not-found")
+        for bad in ("2026-13", "2026-1", "26-11", "1999-12", "2026-11-01", "x"):
+            assert_problem(
+                city.get(shop, f"/api/v1/merchants/{shop.id}/month.xlsx?month={bad}"),
+                422,
+                "validation-failed",
+            )

@@ -168,6 +168,41 @@ def merchant_day(merchant_id):
     )
 
 
+def _parse_month(raw: str | None) -> tuple[int, int]:
+    if raw is None:
+        today = datetime.now(JAKARTA).date()
+        return today.year, today.month
+    try:
+        parsed = date.fromisoformat(f"{raw}-01") if len(raw) == 7 else None
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed.year not in REPORT_YEARS:
+        raise ValidationFailed(
+            "month must be a month like 2026-11, from 2000 to 2100.",
+            "month harus bulan seperti 2026-11, dari 2000 sampai 2100.",
+        )
+    return parsed.year, parsed.month
+
+
+@export.report_route(
+    blueprint,
+    "/api/v1/merchants/{merchant_id}/month",
+    summary="A merchant's month (the merchant): each Asia/Jakarta day's takings, refunds, fees,"
+    " net and payouts as the merchant's day computes them, and the totals",
+    query={"month": "YYYY-MM (default: this month in Asia/Jakarta)"},
+)
+def merchant_month(merchant_id, suffix):
+    fmt = export.report_format(suffix)
+    year, month = _parse_month(request.args.get("month"))
+    merchant = owned_merchant(db.session, merchant_id)
+    figures = reports.merchant_month(db.session, merchant, year, month)
+    if fmt != "json":
+        return export.table_response(
+            reports.merchant_month_tables(figures), fmt, f"bulan-{figures['month']}"
+        )
+    return jsonify(figures)
+
+
 @export.report_route(
     blueprint,
     "/api/v1/cooperatives/{coop_id}/report",
