@@ -30,7 +30,7 @@ from gateway.models import (
 )
 from gateway.models.ledger import TransferCode
 from gateway.money import split
-from gateway.tables import Column, Table, to_csv
+from gateway.tables import Column, Table, jakarta, to_csv
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
@@ -574,9 +574,169 @@ def member_statement(
         "member_id": member.public_id,
         "account_id": session.scalar(select(Account.public_id).where(Account.id == account_id)),
         "balance": ledger.balance(session, account_id),
+        **period_balances(session, member, start, end),
         "items": items,
         "next_cursor": next_cursor,
     }
+
+
+def wallet_balance_before(session: Session, member: Member, moment: datetime | None) -> int:
+    """The wallet's balance from its transfers written before `moment` (all of them if None)."""
+    account_id = member.wallet_account_id
+    touches = or_(Transfer.debit_account_id == account_id, Transfer.credit_account_id == account_id)
+    signed = case(
+        (Transfer.credit_account_id == account_id, Transfer.amount), else_=-Transfer.amount
+    )
+    statement = select(func.coalesce(func.sum(signed), 0)).where(touches)
+    if moment is not None:
+        statement = statement.where(Transfer.created_at < moment)
+    return int(session.scalar(statement))
+
+
+def period_balances(
+    session: Session, member: Member, start: datetime | None, end: datetime | None
+) -> dict:
+    """The wallet's opening balance (before `start`) and closing balance (before `end`; with no
+    end, the ledger's balance now)."""
+    return {
+        "opening_balance": wallet_balance_before(session, member, start) if start else 0,
+        "closing_balance": wallet_balance_before(session, member, end)
+        if end
+        else ledger.balance(session, member.wallet_account_id),
+    }
+
+
+STATEMENT_ROWS_MAX = 20_000  # a file of one member's movements; a longer period is refused
+
+KIND_LABELS = {
+    TransferCode.PAYMENT: "Pembayaran / Payment",
+    TransferCode.REFUND: "Refund",
+    TransferCode.CASH_IN: "Setor tunai / Cash in",
+    TransferCode.CASH_OUT: "Tarik tunai / Cash out",
+}
+
+
+def member_statement_period(
+    session: Session, member: Member, start: datetime | None, end: datetime | None
+) -> dict:
+    """Every movement of a member's wallet over a period, oldest first, each with the balance
+    after it counted on from the opening balance, and the closing balance.
+
+    The closing balance is the opening balance plus the movements; with no end it is the
+    ledger's balance. A period of more than STATEMENT_ROWS_MAX movements is refused (422).
+    """
+    balances = period_balances(session, member, start, end)
+    page = member_statement(session, member, limit=STATEMENT_ROWS_MAX, start=start, end=end)
+    if page["next_cursor"] is not None:
+        raise ValidationFailed(
+            f"More than {STATEMENT_ROWS_MAX} movements: choose a shorter period.",
+            f"Lebih dari {STATEMENT_ROWS_MAX} mutasi: pilih periode yang lebih pendek.",
+        )
+    items = list(reversed(page["items"]))
+    running = balances["opening_balance"]
+    for item in items:
+        running += item["amount"]
+        item["balance_after"] = running
+    cooperative = session.get(Cooperative, member.cooperative_id)
+    return {
+        "member_id": member.public_id,
+        "name": member.user.name,
+        "cooperative": {"id": cooperative.public_id, "name": cooperative.name},
+        "from": start.isoformat() if start else None,
+        "to": end.isoformat() if end else None,
+        **balances,
+        "money_in": sum(item["amount"] for item in items if item["amount"] > 0),
+        "money_out": -sum(item["amount"] for item in items if item["amount"] < 0),
+        "balance": page["balance"],
+        "items": items,
+    }
+
+
+def _movement_note(item: dict) -> str:
+    if item["merchant"] is not None:
+        merchant = item["merchant"]
+        return f"{merchant['name']} ({merchant['cooperative']['name']})"
+    if item["counter"] is not None:
+        return f"Loket / Counter {item['counter']['name']}"
+    return ""
+
+
+STATEMENT_COLUMNS = (
+    Column("created_at", "Waktu (WIB) / Time", "datetime"),
+    Column("kind", "Jenis / Kind", width=22),
+    Column("note", "Keterangan / Description", width=40),
+    Column("money_in", "Masuk / In", "rupiah"),
+    Column("money_out", "Keluar / Out", "rupiah"),
+    Column("balance", "Saldo / Balance", "rupiah"),
+    Column("transfer_id", "ID transfer"),
+    Column("payment_id", "ID pembayaran / Payment id"),
+)
+
+
+def member_statement_tables(statement: dict) -> list[Table]:
+    """The mutasi as a sheet of movements between an opening and a closing line, and a sheet
+    of whose, which period and the totals."""
+    rows: list[dict] = [
+        {"kind": "Saldo awal / Opening balance", "balance": statement["opening_balance"]}
+    ]
+    for item in statement["items"]:
+        rows.append(
+            {
+                "created_at": datetime.fromisoformat(item["created_at"]),
+                "kind": KIND_LABELS.get(item["kind"], item["kind"]),
+                "note": _movement_note(item),
+                "money_in": item["amount"] if item["amount"] > 0 else None,
+                "money_out": -item["amount"] if item["amount"] < 0 else None,
+                "balance": item["balance_after"],
+                "transfer_id": item["id"],
+                "payment_id": item["payment_id"],
+            }
+        )
+    rows.append(
+        {
+            "kind": "Saldo akhir / Closing balance",
+            "money_in": statement["money_in"],
+            "money_out": statement["money_out"],
+            "balance": statement["closing_balance"],
+        }
+    )
+    # The Jakarta days asked for: `to` is the instant the last day ends.
+    start, end = (
+        datetime.fromisoformat(statement[key]) if statement[key] else None for key in ("from", "to")
+    )
+    first_day = jakarta(start).date() if start else None
+    last_day = jakarta(end - timedelta(microseconds=1)).date() if end else None
+    summary = {
+        "name": statement["name"],
+        "member_id": statement["member_id"],
+        "cooperative": statement["cooperative"]["name"],
+        "from": first_day,
+        "to": last_day,
+        "opening_balance": statement["opening_balance"],
+        "money_in": statement["money_in"],
+        "money_out": statement["money_out"],
+        "closing_balance": statement["closing_balance"],
+        "balance": statement["balance"],
+    }
+    return [
+        Table("Mutasi", STATEMENT_COLUMNS, rows),
+        Table(
+            "Ringkasan - Summary",
+            (
+                Column("name", "Nama / Name", width=32),
+                Column("member_id", "ID anggota / Member id"),
+                Column("cooperative", "Koperasi / Cooperative", width=32),
+                Column("from", "Dari tanggal / From", "date"),
+                Column("to", "Sampai tanggal / To", "date"),
+                Column("opening_balance", "Saldo awal / Opening", "rupiah"),
+                Column("money_in", "Masuk / In", "rupiah"),
+                Column("money_out", "Keluar / Out", "rupiah"),
+                Column("closing_balance", "Saldo akhir / Closing", "rupiah"),
+                Column("balance", "Saldo sekarang / Balance now", "rupiah"),
+            ),
+            [summary],
+        ),
+    ]
 
 
 def _merchants_of_events(session: Session, event_ids: list[int]) -> dict[int, dict]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 from datetime import UTC, datetime
 
 import openpyxl
@@ -319,3 +320,138 @@ def test_the_merchants_month_is_its_days_as_the_merchant_day_computes_them_and_t
                 422,
                 "validation-failed",
             )
+
+
+# --- The member's statement (mutasi) -------------------------------------------------------------
+
+
+def rename_member(city, public_id: str, name: str) -> None:
+    with city.app.app_context():
+
+        def work(session):
+            registry.get_member(session, public_id).user.name = name
+
+        transaction(db.session, work)
+
+
+def test_the_mutasi_runs_from_the_opening_balance_to_a_closing_balance_the_ledger_holds(city):
+    from freezegun import freeze_time
+
+    from gateway import ledger
+
+    ksm = city.make_cooperative("KSM")
+    kpp = city.make_cooperative("KPP", kind="market_traders")
+    ksm_teller, kpp_teller = city.make_admin(ksm), city.make_admin(kpp)
+    siti = city.make_member(ksm)
+    rename_member(city, siti.id, "@Siti" + EVIL)
+    shop = city.make_merchant(kpp, kind="shop", category="small")
+    rename_merchant(city, shop.id, EVIL)
+    # 16:59 UTC on 19 May is 23:59 in Jakarta: before the period.
+    with freeze_time(datetime(2026, 5, 19, 16, 59, tzinfo=UTC)):
+        city._tokens.clear()
+        assert city.cash_in(kpp_teller, siti, 100_000).status_code == 201
+    with freeze_time(datetime(2026, 5, 19, 17, 1, tzinfo=UTC)):  # 00:01 on 20 May in Jakarta
+        city._tokens.clear()
+        paid = pay_static(city, siti, shop, 27_500)
+        refunded = city.post(shop, f"/api/v1/payments/{paid['id']}/refunds", {"amount": 7_500})
+        assert refunded.status_code == 201, refunded.get_json()
+    with freeze_time(datetime(2026, 5, 21, 9, 0, tzinfo=UTC)):
+        city._tokens.clear()
+        assert city.cash_out(ksm_teller, siti, 20_000).status_code == 201
+    with freeze_time(datetime(2026, 5, 22, 9, 0, tzinfo=UTC)):  # after the period
+        city._tokens.clear()
+        assert city.cash_in(ksm_teller, siti, 5_000).status_code == 201
+    city._tokens.clear()
+    path = f"/api/v1/members/{siti.id}/statement"
+    period = "from=2026-05-20&to=2026-05-21"
+
+    body = city.get(siti, f"{path}?{period}").get_json()
+    assert (body["opening_balance"], body["closing_balance"]) == (100_000, 60_000)
+    assert [e["amount"] for e in body["items"]] == [-20_000, 7_500, -27_500]
+    assert body["opening_balance"] + sum(e["amount"] for e in body["items"]) == 60_000
+    everything = city.get(siti, path).get_json()
+    with city.app.app_context():
+        wallet = registry.get_member(db.session, siti.id).wallet_account_id
+        stored = ledger.balance(db.session, wallet)
+        assert stored == ledger.derived_balance(db.session, wallet) == 65_000
+    assert (everything["opening_balance"], everything["closing_balance"]) == (0, stored)
+
+    book = xlsx_book(
+        city.get(siti, f"{path}.xlsx?{period}"), f"mutasi-{siti.id}-2026-05-20-2026-05-21"
+    )
+    sheet = book["Mutasi"]
+    assert_typed_sheet(sheet, ("Masuk / In", "Keluar / Out", "Saldo / Balance"))
+    rows = sheet_rows(sheet)
+    assert [r["Jenis / Kind"].value for r in rows] == [
+        "Saldo awal / Opening balance",
+        "Pembayaran / Payment",
+        "Refund",
+        "Tarik tunai / Cash out",
+        "Saldo akhir / Closing balance",
+    ]
+    assert [r["Saldo / Balance"].value for r in rows] == [100_000, 72_500, 80_000, 60_000, 60_000]
+    assert [r["Keluar / Out"].value for r in rows] == [None, 27_500, None, 20_000, 47_500]
+    assert [r["Masuk / In"].value for r in rows] == [None, None, 7_500, None, 7_500]
+    # Each movement's balance is the one before it plus what came in, less what went out.
+    for before, row in itertools.pairwise(rows[:-1]):
+        change = (row["Masuk / In"].value or 0) - (row["Keluar / Out"].value or 0)
+        assert before["Saldo / Balance"].value + change == row["Saldo / Balance"].value
+    payment_row = rows[1]
+    assert payment_row["Waktu (WIB) / Time"].is_date
+    assert payment_row["Waktu (WIB) / Time"].value == datetime(2026, 5, 20, 0, 1)
+    note = payment_row["Keterangan / Description"]
+    assert note.value == f"{EVIL} (Koperasi KPP)" and note.data_type == "s"
+    assert payment_row["ID pembayaran / Payment id"].value == paid["id"]
+    assert rows[3]["Keterangan / Description"].value == "Loket / Counter Koperasi KSM"
+
+    (summary,) = sheet_rows(book["Ringkasan - Summary"])
+    assert summary["Nama / Name"].value == "@Siti" + EVIL
+    assert summary["Nama / Name"].data_type == "s"
+    assert summary["Dari tanggal / From"].value == datetime(2026, 5, 20)
+    assert summary["Sampai tanggal / To"].value == datetime(2026, 5, 21)
+    assert [
+        summary[key].value
+        for key in (
+            "Saldo awal / Opening",
+            "Masuk / In",
+            "Keluar / Out",
+            "Saldo akhir / Closing",
+            "Saldo sekarang / Balance now",
+        )
+    ] == [100_000, 7_500, 47_500, 60_000, 65_000]
+    assert_typed_sheet(book["Ringkasan - Summary"], ("Saldo akhir / Closing",))
+
+    # With no end, the file closes on the ledger's balance; its admin reads it too, as CSV.
+    whole = sheet_rows(xlsx_book(city.get(ksm_teller, f"{path}?format=xlsx"))["Mutasi"])
+    assert whole[0]["Saldo / Balance"].value == 0
+    assert whole[-1]["Saldo / Balance"].value == stored == whole[-2]["Saldo / Balance"].value
+    lines = csv_rows(city.get(siti, f"{path}.csv?{period}"))
+    assert lines[:2] == [["Mutasi"], [cell.value for cell in sheet[1]]]
+    assert lines[2][1] == "Saldo awal / Opening balance" and lines[2][5] == "100000"
+    assert lines[3][0] == "2026-05-20 00:01:00" and lines[3][2] == "'" + EVIL + " (Koperasi KPP)"
+
+    # The counter that took her cash, another member, her shop: 404, as for an unknown id.
+    for stranger in (kpp_teller, city.make_member(ksm), shop):
+        assert_problem(city.get(stranger, f"{path}.xlsx"), 404, "not-found")
+    assert_problem(
+        city.get(siti, f"{path}.xlsx?from=2026-05-22&to=2026-05-20"), 422, "validation-failed"
+    )
+
+
+def test_a_mutasi_file_of_more_movements_than_a_file_holds_is_refused_not_cut(city, monkeypatch):
+    from gateway import reports
+
+    ksm = city.make_cooperative("KSM")
+    teller = city.make_admin(ksm)
+    siti = city.make_member(ksm)
+    for amount in (1_000, 2_000, 3_000):
+        assert city.cash_in(teller, siti, amount).status_code == 201
+    monkeypatch.setattr(reports, "STATEMENT_ROWS_MAX", 3)
+    whole = sheet_rows(
+        xlsx_book(city.get(siti, f"/api/v1/members/{siti.id}/statement.xlsx"))["Mutasi"]
+    )
+    assert [row["Saldo / Balance"].value for row in whole] == [0, 1_000, 3_000, 6_000, 6_000]
+    monkeypatch.setattr(reports, "STATEMENT_ROWS_MAX", 2)
+    refused = city.get(siti, f"/api/v1/members/{siti.id}/statement.xlsx")
+    assert_problem(refused, 422, "validation-failed")
+    assert "periode yang lebih pendek" in refused.get_data(as_text=True)

@@ -69,6 +69,7 @@ def report_route(blueprint, path: str, *, summary: str, **options):
     from gateway.api.openapi import route
 
     query = {**options.pop("query", {}), "format": FORMAT_QUERY}
+    file_options = {key: value for key, value in options.items() if key != "response"}
 
     def decorator(view):
         route(
@@ -89,7 +90,7 @@ def report_route(blueprint, path: str, *, summary: str, **options):
                 summary=f"{summary}, as {fmt.upper()}",
                 query={key: value for key, value in query.items() if key != "format"},
                 media_types=(MEDIA_TYPES[fmt],),
-                **options,
+                **file_options,
             )(suffixed)
         return view
 
