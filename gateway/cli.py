@@ -277,6 +277,48 @@ def webhooks_run(once, threads):
     click.echo(f"webhook worker {worker.name} stopped after {made} attempts", err=True)
 
 
+@click.command("stickers")
+@click.option("--cooperative", "code", required=True, help="The cooperative's code, e.g. KTS.")
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, writable=True),
+    help="The folder for the pages.",
+)
+@click.option("--kind", type=click.Choice(["shop", "angkot", "taxi", "other"]), help="Only these.")
+@with_appcontext
+def stickers_command(code, out_dir, kind):
+    """Write the A4 sticker sheet of a cooperative's merchants: one SVG per page into OUT."""
+    from pathlib import Path
+
+    from sqlalchemy import select
+
+    from gateway import stickers
+    from gateway.api.qr import qr_settings
+    from gateway.models import Cooperative
+
+    cooperative = db.session.scalar(select(Cooperative).where(Cooperative.code == code))
+    if cooperative is None:
+        raise click.ClickException(f"no cooperative with the code {code}")
+    ring = current_app.extensions["keyring"]
+    found = transaction(
+        db.session,
+        lambda s: stickers.cooperative_stickers(
+            s, ring, qr_settings(), s.get(Cooperative, cooperative.id), kind
+        ),
+    )
+    pages = stickers.page_count(found)
+    if not pages:
+        raise click.ClickException(f"{code} has no merchants to print stickers for")
+    folder = Path(out_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    for page in range(1, pages + 1):
+        path = folder / stickers.page_file_name(cooperative.code, page, pages)
+        path.write_bytes(stickers.render_page(found, page, cooperative.name))
+    click.echo(f"{len(found)} stickers on {pages} pages in {folder}")
+
+
 def init_app(app: Flask) -> None:
     for command in (
         init_db_command,
@@ -286,5 +328,6 @@ def init_app(app: Flask) -> None:
         settle_group,
         idempotency_group,
         webhooks_group,
+        stickers_command,
     ):
         app.cli.add_command(command)
