@@ -37,7 +37,7 @@ ROWS = 4
 PER_PAGE = COLUMNS * ROWS
 CELL_WIDTH_MM = (PAGE_WIDTH_MM - 2 * MARGIN_MM) / COLUMNS
 CELL_HEIGHT_MM = (PAGE_HEIGHT_MM - 2 * MARGIN_MM - FOOTER_MM) / ROWS
-QR_SIZE_MM = 46  # with its quiet zone
+QR_SIZE_MM = 44  # with its quiet zone
 QUIET_ZONE_MODULES = 4
 NAME_CHARACTERS_MAX = 26  # beyond this the name is squeezed into the sticker's width
 
@@ -127,7 +127,7 @@ def _sticker(sticker: Sticker, x: float, y: float) -> str:
     centre = x + CELL_WIDTH_MM / 2
     width = CELL_WIDTH_MM - 8
     qr_x = centre - QR_SIZE_MM / 2
-    qr_y = y + 15
+    qr_y = y + 14
     return (
         f'<g class="sticker" data-merchant={quoteattr(sticker.merchant_id)}>'
         f'<rect x="{x + 1.5:.2f}" y="{y + 1.5:.2f}" width="{CELL_WIDTH_MM - 3:.2f}"'
@@ -136,8 +136,10 @@ def _sticker(sticker: Sticker, x: float, y: float) -> str:
         + _text(centre, y + 8, 4.2, sticker.merchant_name, bold=True, fit=width)
         + _text(centre, y + 12.5, 3, sticker.cooperative_name, fit=width)
         + f'<path class="qr" fill="#000" d="{_qr_path(sticker.url, qr_x, qr_y)}"/>'
-        + _text(centre, qr_y + QR_SIZE_MM + 4, 3.4, "Scan untuk bayar", bold=True, colour="#0b6e4f")
-        + _text(centre, qr_y + QR_SIZE_MM + 7.5, 2.2, "Interkop · pembayaran antar koperasi")
+        + _text(
+            centre, qr_y + QR_SIZE_MM + 3.6, 3.4, "Scan untuk bayar", bold=True, colour="#0b6e4f"
+        )
+        + _text(centre, qr_y + QR_SIZE_MM + 6.6, 2.2, "Interkop · pembayaran antar koperasi")
         + "</g>"
     )
 
