@@ -88,28 +88,37 @@ def page_count(stickers: list[Sticker]) -> int:
 
 
 @lru_cache(maxsize=4096)
-def _qr_path(url: str, x_mm: float, y_mm: float) -> str:
-    """The dark modules of `url`'s QR as one SVG path at (x, y), QR_SIZE_MM wide, each row's
-    runs of dark modules merged into one rectangle."""
+def _qr_runs(url: str) -> tuple[int, tuple[tuple[int, int, int], ...]]:
+    """The QR of `url` (with its quiet zone) as its width in modules and each row's runs of
+    dark modules (row, first column, length). Encoding is the slow part (segno tries all
+    eight masks), so it is done once per URL, wherever the sticker lands on a page."""
     code = segno.make(url, error="m", micro=False)
     size = code.symbol_size(border=QUIET_ZONE_MODULES)[0]
-    module = QR_SIZE_MM / size
-    parts = []
+    runs = []
     for row_index, row in enumerate(code.matrix_iter(border=QUIET_ZONE_MODULES)):
         column = 0
         while column < size:
             if not row[column]:
                 column += 1
                 continue
-            run = 1
-            while column + run < size and row[column + run]:
-                run += 1
-            x = x_mm + column * module
-            y = y_mm + row_index * module
-            width = run * module
-            parts.append(f"M{x:.3f} {y:.3f}h{width:.3f}v{module:.3f}h{-width:.3f}z")
-            column += run
-    return "".join(parts)
+            length = 1
+            while column + length < size and row[column + length]:
+                length += 1
+            runs.append((row_index, column, length))
+            column += length
+    return size, tuple(runs)
+
+
+def _qr_path(url: str, x_mm: float, y_mm: float) -> str:
+    """The dark modules of `url`'s QR as one SVG path at (x, y), QR_SIZE_MM wide: a rectangle
+    per run of dark modules in a row."""
+    size, runs = _qr_runs(url)
+    module = QR_SIZE_MM / size
+    return "".join(
+        f"M{x_mm + column * module:.3f} {y_mm + row * module:.3f}"
+        f"h{length * module:.3f}v{module:.3f}h{-length * module:.3f}z"
+        for row, column, length in runs
+    )
 
 
 def _text(x: float, y: float, size: float, value: str, *, bold=False, colour="#000", fit=None):
