@@ -201,6 +201,9 @@ export const STRINGS = {
     loadingScanner: "Memuat pemindai…",
     install: "Pasang",
     installLabel: "Pasang Interkop di ponsel ini",
+    // report files
+    downloadMonth: "Unduh Excel",
+    downloadStatement: "Unduh mutasi (Excel)",
   },
   en: {
     appName: "Interkop",
@@ -402,6 +405,9 @@ export const STRINGS = {
     loadingScanner: "Loading the scanner…",
     install: "Install",
     installLabel: "Install Interkop on this phone",
+    // report files
+    downloadMonth: "Download Excel",
+    downloadStatement: "Download statement (Excel)",
   },
 };
 
