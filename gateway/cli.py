@@ -184,13 +184,24 @@ def settle_close():
 @settle_group.command("report")
 @click.argument("window_id")
 @click.option("--csv", "as_csv", is_flag=True, help="Print the statement as CSV.")
+@click.option(
+    "--xlsx",
+    "xlsx_path",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Write the statement as an Excel workbook to this file.",
+)
 @with_appcontext
-def settle_report(window_id, as_csv):
-    """Print a window's statement (JSON, or CSV)."""
-    from gateway import settlement
+def settle_report(window_id, as_csv, xlsx_path):
+    """Print a window's statement (JSON, or CSV), or write it as XLSX."""
+    from pathlib import Path
+
+    from gateway import settlement, tables
 
     window = _window_or_exit(window_id)
-    if as_csv:
+    if xlsx_path:
+        Path(xlsx_path).write_bytes(tables.to_xlsx(settlement.window_tables(window)))
+        click.echo(f"wrote {xlsx_path}")
+    elif as_csv:
         click.echo(settlement.window_csv(window), nl=False)
     else:
         click.echo(json.dumps(settlement.window_json(window), indent=2))

@@ -455,3 +455,23 @@ def test_a_mutasi_file_of_more_movements_than_a_file_holds_is_refused_not_cut(ci
     refused = city.get(siti, f"/api/v1/members/{siti.id}/statement.xlsx")
     assert_problem(refused, 422, "validation-failed")
     assert "periode yang lebih pendek" in refused.get_data(as_text=True)
+
+
+def test_the_cli_writes_the_window_statement_as_xlsx_and_prints_it_as_csv(city, runner, tmp_path):
+    ksm = city.make_cooperative("KSM")
+    admin = city.make_admin(ksm)
+    network = city.make_staff("network_admin")
+    siti = city.make_member(ksm)
+    assert city.cash_in(admin, siti, 50_000).status_code == 201
+    pay_static(city, siti, city.make_merchant(ksm, category="small"), 10_000)  # on-us, fee 70
+    window = city.post(network, "/api/v1/settlement/windows/current/close", None, key=None)
+    window_id = window.get_json()["id"]
+    path = tmp_path / "statement.xlsx"
+    written = runner.invoke(args=["settle", "report", window_id, "--xlsx", str(path)])
+    assert written.exit_code == 0, written.output
+    book = openpyxl.load_workbook(path)
+    (line,) = sheet_rows(book["Posisi - Positions"])
+    assert (line["code"].value, line["position"].value) == ("KSM", -10)  # the network's share
+    assert_typed_sheet(book["Posisi - Positions"], ("position", "pays", "receives"))
+    printed = runner.invoke(args=["settle", "report", window_id, "--csv"])
+    assert printed.exit_code == 0 and f"position,{window_id}," in printed.output
