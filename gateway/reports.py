@@ -622,10 +622,12 @@ def member_statement_period(
     """Every movement of a member's wallet over a period, oldest first, each with the balance
     after it counted on from the opening balance, and the closing balance.
 
-    The closing balance is the opening balance plus the movements; with no end it is the
-    ledger's balance. A period of more than STATEMENT_ROWS_MAX movements is refused (422).
+    The closing balance is the opening balance plus the movements read, so the file adds up
+    even while money moves (the movements and the balances are separate reads); once nothing
+    moves, with no end, it is the ledger's balance. A period of more than STATEMENT_ROWS_MAX
+    movements is refused (422).
     """
-    balances = period_balances(session, member, start, end)
+    opening = wallet_balance_before(session, member, start) if start else 0
     page = member_statement(session, member, limit=STATEMENT_ROWS_MAX, start=start, end=end)
     if page["next_cursor"] is not None:
         raise ValidationFailed(
@@ -633,7 +635,7 @@ def member_statement_period(
             f"Lebih dari {STATEMENT_ROWS_MAX} mutasi: pilih periode yang lebih pendek.",
         )
     items = list(reversed(page["items"]))
-    running = balances["opening_balance"]
+    running = opening
     for item in items:
         running += item["amount"]
         item["balance_after"] = running
@@ -644,7 +646,8 @@ def member_statement_period(
         "cooperative": {"id": cooperative.public_id, "name": cooperative.name},
         "from": start.isoformat() if start else None,
         "to": end.isoformat() if end else None,
-        **balances,
+        "opening_balance": opening,
+        "closing_balance": running,
         "money_in": sum(item["amount"] for item in items if item["amount"] > 0),
         "money_out": -sum(item["amount"] for item in items if item["amount"] < 0),
         "balance": page["balance"],
