@@ -3,7 +3,8 @@
 A report route that can answer JSON, CSV or XLSX asks `report_format(...)`: a path suffix
 (`.csv`, `.xlsx`) wins, then `?format=json|csv|xlsx`, then the `Accept` header's best match;
 JSON otherwise. An unknown `format` is a 400 problem, not a silent JSON answer.
-`table_response(tables, fmt, name)` renders `gateway.tables` tables as the file.
+`table_response(tables, fmt, name)` renders `gateway.tables` tables as the file, and
+`report_route(...)` declares a report at its path and at `path.csv` / `path.xlsx` at once.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Sequence
 from flask import Response, request
 
 from gateway import tables as tabular
+from gateway.api.openapi import route
 from gateway.errors import ValidationFailed
 
 JSON = "application/json"
@@ -66,8 +68,6 @@ def report_route(blueprint, path: str, *, summary: str, **options):
     suffix to `report_format`: so `…/report.xlsx`, `…/report?format=xlsx` and `Accept:` the
     XLSX media type all answer the same file.
     """
-    from gateway.api.openapi import route
-
     query = {**options.pop("query", {}), "format": FORMAT_QUERY}
     file_options = {key: value for key, value in options.items() if key != "response"}
 
