@@ -20,7 +20,7 @@ from functools import lru_cache
 from xml.sax.saxutils import escape, quoteattr
 
 import segno
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gateway import qr
@@ -51,6 +51,39 @@ class Sticker:
     url: str
 
 
+def _merchants(cooperative: Cooperative, kind: str | None):
+    if kind is not None and kind not in set(MerchantKind):
+        raise ValidationFailed(
+            "kind must be shop, angkot, taxi or other.",
+            "kind harus shop, angkot, taxi atau other.",
+        )
+    statement = select(Merchant).where(Merchant.cooperative_id == cooperative.id)
+    if kind is not None:
+        statement = statement.where(Merchant.kind == kind)
+    return statement
+
+
+def check_page(
+    session: Session, cooperative: Cooperative, kind: str | None, page: int | None
+) -> None:
+    """Refuse, before any sticker is issued, a kind that is none, a page the sheet does not
+    have, or (`page` None: the whole sheet) a cooperative with no merchants to print."""
+    count = session.scalar(
+        select(func.count()).select_from(_merchants(cooperative, kind).subquery())
+    )
+    pages = math.ceil(count / PER_PAGE)
+    if page is None and not pages:
+        raise NotFound(
+            "This cooperative has no merchants to print stickers for.",
+            "Koperasi ini belum punya merchant untuk dicetak stikernya.",
+        )
+    if page is not None and not 1 <= page <= pages:
+        raise NotFound(
+            f"The sheet has {pages} pages; there is no page {page}.",
+            f"Lembar stiker ini {pages} halaman; tidak ada halaman {page}.",
+        )
+
+
 def cooperative_stickers(
     session: Session,
     ring: KeyRing,
@@ -60,15 +93,8 @@ def cooperative_stickers(
 ) -> list[Sticker]:
     """Each merchant of the cooperative (of one kind, if given) with its active sticker, issuing
     the sticker of a merchant that has none; in the order of their names."""
-    if kind is not None and kind not in set(MerchantKind):
-        raise ValidationFailed(
-            "kind must be shop, angkot, taxi or other.",
-            "kind harus shop, angkot, taxi atau other.",
-        )
-    statement = select(Merchant).where(Merchant.cooperative_id == cooperative.id)
-    if kind is not None:
-        statement = statement.where(Merchant.kind == kind)
     stickers = []
+    statement = _merchants(cooperative, kind)
     for merchant in session.scalars(statement.order_by(Merchant.name, Merchant.id)):
         code = qr.static_for(session, ring, settings, merchant)
         stickers.append(

@@ -175,10 +175,17 @@ def test_each_qr_on_the_sheet_is_the_active_sticker_of_the_merchant_named_on_it(
     assert active_sticker_tokens(city) == tokens | {shop.id: active_sticker_tokens(city)[shop.id]}
     assert len(active_sticker_tokens(city)) == 15
 
+    # A bad request is refused before any sticker is issued.
+    newcomer = city.make_merchant(kts, kind="taxi")
+    before = city.count(QrCode)
     assert_problem(city.get(admin, f"{path}?page=3"), 404, "not-found")
     for bad in ("0", "-1", "x", "1.5"):
         assert_problem(city.get(admin, f"{path}?page={bad}"), 422, "validation-failed")
     assert_problem(city.get(admin, f"{path}?kind=bus"), 422, "validation-failed")
+    zipped = f"/api/v1/cooperatives/{kts}/stickers.zip?kind=bus"
+    assert_problem(city.get(admin, zipped), 422, "validation-failed")
+    assert city.count(QrCode) == before
+    assert newcomer.id not in active_sticker_tokens(city)
 
 
 def test_only_the_cooperatives_own_admin_prints_its_sticker_sheet(city):

@@ -228,9 +228,9 @@ def verify_qr():
 # --- The A4 sticker sheet of a cooperative's merchants -------------------------------------------
 
 
-def _sheet_of(coop_id: str):
+def _sheet_of(coop_id: str, page: int | None):
     """The cooperative (its own admin only: anyone else 403) and its stickers, issuing the
-    sticker of a merchant that has none."""
+    sticker of a merchant that has none, once the request is known to be good."""
     caller = principal()
     cooperative = registry.get_cooperative(db.session, coop_id)
     if not caller.administers(cooperative.id):
@@ -239,6 +239,7 @@ def _sheet_of(coop_id: str):
             "Hanya admin koperasi ini yang boleh mencetak stiker merchant-nya.",
         )
     kind = request.args.get("kind")
+    stickers.check_page(db.session, cooperative, kind, page)
     ring, settings = keyring(), qr_settings()
 
     def work(session):
@@ -259,8 +260,8 @@ def _sheet_of(coop_id: str):
     problems={403: "not this cooperative's admin", 404: "no such page"},
 )
 def sticker_sheet(coop_id):
-    page = whole_number_arg("page", 1, 100_000) or 1
-    cooperative, found = _sheet_of(coop_id)
+    page = whole_number_arg("page", 1, 100_000, default=1)
+    cooperative, found = _sheet_of(coop_id, page)
     response = Response(
         stickers.render_page(found, page, cooperative.name), mimetype="image/svg+xml"
     )
@@ -268,7 +269,6 @@ def sticker_sheet(coop_id):
     name = stickers.page_file_name(cooperative.code, page, pages)
     response.headers["X-Page-Count"] = str(pages)
     response.headers["Content-Disposition"] = f'inline; filename="{name}"'
-
     return response
 
 
@@ -283,7 +283,7 @@ def sticker_sheet(coop_id):
     problems={403: "not this cooperative's admin", 404: "no merchants"},
 )
 def sticker_sheets(coop_id):
-    cooperative, found = _sheet_of(coop_id)
+    cooperative, found = _sheet_of(coop_id, None)
     response = Response(stickers.render_zip(found, cooperative), mimetype="application/zip")
     response.headers["Content-Disposition"] = (
         f'attachment; filename="stiker-{cooperative.code}.zip"'

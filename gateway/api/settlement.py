@@ -193,8 +193,8 @@ def _parse_month(raw: str | None) -> tuple[int, int]:
 )
 def merchant_month(merchant_id, suffix):
     fmt = export.report_format(suffix)
-    year, month = _parse_month(request.args.get("month"))
     merchant = owned_merchant(db.session, merchant_id)
+    year, month = _parse_month(request.args.get("month"))
     figures = reports.merchant_month(db.session, merchant, year, month)
     if fmt != "json":
         return export.table_response(
