@@ -184,13 +184,24 @@ def settle_close():
 @settle_group.command("report")
 @click.argument("window_id")
 @click.option("--csv", "as_csv", is_flag=True, help="Print the statement as CSV.")
+@click.option(
+    "--xlsx",
+    "xlsx_path",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Write the statement as an Excel workbook to this file.",
+)
 @with_appcontext
-def settle_report(window_id, as_csv):
-    """Print a window's statement (JSON, or CSV)."""
-    from gateway import settlement
+def settle_report(window_id, as_csv, xlsx_path):
+    """Print a window's statement (JSON, or CSV), or write it as XLSX."""
+    from pathlib import Path
+
+    from gateway import settlement, tables
 
     window = _window_or_exit(window_id)
-    if as_csv:
+    if xlsx_path:
+        Path(xlsx_path).write_bytes(tables.to_xlsx(settlement.window_tables(window)))
+        click.echo(f"wrote {xlsx_path}")
+    elif as_csv:
         click.echo(settlement.window_csv(window), nl=False)
     else:
         click.echo(json.dumps(settlement.window_json(window), indent=2))
@@ -336,6 +347,48 @@ def shu_import_savings(path, code, year, commit):
         sys.exit(1)
 
 
+@click.command("stickers")
+@click.option("--cooperative", "code", required=True, help="The cooperative's code, e.g. KTS.")
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, writable=True),
+    help="The folder for the pages.",
+)
+@click.option("--kind", type=click.Choice(["shop", "angkot", "taxi", "other"]), help="Only these.")
+@with_appcontext
+def stickers_command(code, out_dir, kind):
+    """Write the A4 sticker sheet of a cooperative's merchants: one SVG per page into OUT."""
+    from pathlib import Path
+
+    from sqlalchemy import select
+
+    from gateway import stickers
+    from gateway.api.qr import qr_settings
+    from gateway.models import Cooperative
+
+    cooperative = db.session.scalar(select(Cooperative).where(Cooperative.code == code))
+    if cooperative is None:
+        raise click.ClickException(f"no cooperative with the code {code}")
+    ring = current_app.extensions["keyring"]
+    found = transaction(
+        db.session,
+        lambda s: stickers.cooperative_stickers(
+            s, ring, qr_settings(), s.get(Cooperative, cooperative.id), kind
+        ),
+    )
+    pages = stickers.page_count(found)
+    if not pages:
+        raise click.ClickException(f"{code} has no merchants to print stickers for")
+    folder = Path(out_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    for page in range(1, pages + 1):
+        path = folder / stickers.page_file_name(cooperative.code, page, pages)
+        path.write_bytes(stickers.render_page(found, page, cooperative.name))
+    click.echo(f"{len(found)} stickers on {pages} pages in {folder}")
+
+
 def init_app(app: Flask) -> None:
     for command in (
         init_db_command,
@@ -345,6 +398,7 @@ def init_app(app: Flask) -> None:
         settle_group,
         idempotency_group,
         webhooks_group,
+        stickers_command,
         shu_group,
     ):
         app.cli.add_command(command)

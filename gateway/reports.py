@@ -7,8 +7,6 @@ transfers; nothing here changes anything.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import defaultdict
 from datetime import date, datetime, time, timedelta
 
@@ -29,6 +27,7 @@ from gateway.models import (
     Transfer,
 )
 from gateway.models.ledger import TransferCode
+from gateway.tables import Column, Table, jakarta, to_csv
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
@@ -37,16 +36,16 @@ def day_bounds(day: date) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1)
 
 
-def merchant_day(session: Session, merchant: Merchant, day: date) -> dict:
-    """Gross, refunds, fees, net, count, paid out and balance of a merchant's Jakarta day."""
-    start, end = day_bounds(day)
-    in_day = (Payment.created_at >= start) & (Payment.created_at < end)
+def merchant_figures(session: Session, merchant: Merchant, start: datetime, end: datetime) -> dict:
+    """A merchant's takings over [start, end): payments (count, gross), refunds, fees net of the
+    shares refunds gave back, net, and what was paid out at the counter."""
+    in_period = (Payment.created_at >= start) & (Payment.created_at < end)
     count, gross, fees = session.execute(
         select(
             func.count(),
             func.coalesce(func.sum(Payment.amount), 0),
             func.coalesce(func.sum(Payment.fee_amount), 0),
-        ).where(Payment.merchant_id == merchant.id, in_day)
+        ).where(Payment.merchant_id == merchant.id, in_period)
     ).one()
     refund_count, refunds, fees_returned = session.execute(
         select(
@@ -76,9 +75,6 @@ def merchant_day(session: Session, merchant: Merchant, day: date) -> dict:
     )
     fees_net = int(fees) - int(fees_returned)
     return {
-        "merchant_id": merchant.public_id,
-        "date": day.isoformat(),
-        "timezone": "Asia/Jakarta",
         "count": int(count),
         "gross": int(gross),
         "refund_count": int(refund_count),
@@ -86,8 +82,94 @@ def merchant_day(session: Session, merchant: Merchant, day: date) -> dict:
         "fees": fees_net,
         "net": int(gross) - int(refunds) - fees_net,
         "paid_out": int(paid_out),
+    }
+
+
+def merchant_day(session: Session, merchant: Merchant, day: date) -> dict:
+    """Gross, refunds, fees, net, count, paid out and balance of a merchant's Jakarta day."""
+    start, end = day_bounds(day)
+    return {
+        "merchant_id": merchant.public_id,
+        "date": day.isoformat(),
+        "timezone": "Asia/Jakarta",
+        **merchant_figures(session, merchant, start, end),
         "balance": ledger.balance(session, merchant.account_id),
     }
+
+
+MONTH_FIGURES = ("count", "gross", "refund_count", "refunds", "fees", "net", "paid_out")
+
+
+def month_days(year: int, month: int) -> list[date]:
+    """Every day of a calendar month."""
+    first = date(year, month, 1)
+    following = date(year + month // 12, month % 12 + 1, 1)
+    return [first + timedelta(days=offset) for offset in range((following - first).days)]
+
+
+def merchant_month(session: Session, merchant: Merchant, year: int, month: int) -> dict:
+    """A merchant's month: each Jakarta day's figures, exactly as the merchant's day computes
+    them, their totals, and the account's balance now."""
+    days = [
+        {"date": day.isoformat(), **merchant_figures(session, merchant, *day_bounds(day))}
+        for day in month_days(year, month)
+    ]
+    cooperative = session.get(Cooperative, merchant.cooperative_id)
+    return {
+        "merchant_id": merchant.public_id,
+        "name": merchant.name,
+        "cooperative": {"id": cooperative.public_id, "name": cooperative.name},
+        "month": f"{year:04d}-{month:02d}",
+        "timezone": "Asia/Jakarta",
+        "days": days,
+        "totals": {key: sum(day[key] for day in days) for key in MONTH_FIGURES},
+        "balance": ledger.balance(session, merchant.account_id),
+    }
+
+
+MONTH_COLUMNS = (
+    Column("count", "Transaksi / Payments", "integer"),
+    Column("gross", "Penjualan / Gross", "rupiah"),
+    Column("refund_count", "Refund (banyak) / Refunds (count)", "integer"),
+    Column("refunds", "Refund / Refunds", "rupiah"),
+    Column("fees", "Biaya layanan / Fees", "rupiah"),
+    Column("net", "Bersih / Net", "rupiah"),
+    Column("paid_out", "Dicairkan / Paid out", "rupiah"),
+)
+
+
+def merchant_month_tables(month: dict) -> list[Table]:
+    """The merchant's month as a sheet of days (with a total line) and a sheet of who and when."""
+    days = [{**day, "date": date.fromisoformat(day["date"])} for day in month["days"]]
+    days.append({"label": "Jumlah / Total", **month["totals"]})
+    summary = {
+        "merchant": month["name"],
+        "merchant_id": month["merchant_id"],
+        "cooperative": month["cooperative"]["name"],
+        "month": month["month"],
+        **month["totals"],
+        "balance": month["balance"],
+    }
+    return [
+        Table(
+            "Harian - Daily",
+            (Column("date", "Tanggal / Date", "date"), Column("label", "Keterangan / Note"))
+            + MONTH_COLUMNS,
+            days,
+        ),
+        Table(
+            "Jumlah - Total",
+            (
+                Column("merchant", "Merchant", width=32),
+                Column("merchant_id", "ID merchant / Merchant id"),
+                Column("cooperative", "Koperasi / Cooperative", width=32),
+                Column("month", "Bulan / Month", width=10),
+            )
+            + MONTH_COLUMNS
+            + (Column("balance", "Saldo sekarang / Balance now", "rupiah"),),
+            [summary],
+        ),
+    ]
 
 
 def cooperative_report(
@@ -216,20 +298,49 @@ def cooperative_report(
     }
 
 
-def cooperative_report_csv(report: dict) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["figure", "detail", "count", "amount"])
-    for row in report["fee_income_by_partner"]:
-        writer.writerow(["fee_income", row["partner_cooperative_id"], "", row["total"]])
+COOPERATIVE_REPORT_COLUMNS = (
+    Column("figure", "figure", width=32),
+    Column("detail", "detail", width=28),
+    Column("count", "count", "integer"),
+    Column("amount", "amount", "rupiah"),
+)
+
+
+def cooperative_report_table(report: dict) -> Table:
+    """The cooperative's period as one table of figures: fee income by partner, payments made
+    and received (on-us, cross-cooperative), counter cash (own and partner members), active
+    members."""
+    rows: list[dict] = [
+        {"figure": "fee_income", "detail": row["partner_cooperative_id"], "amount": row["total"]}
+        for row in report["fee_income_by_partner"]
+    ]
     for section in ("payments_made_by_members", "payments_received_by_merchants"):
         for scope, figures in report[section].items():
-            writer.writerow([section, scope, figures["count"], figures["volume"]])
+            rows.append(
+                {
+                    "figure": section,
+                    "detail": scope,
+                    "count": figures["count"],
+                    "amount": figures["volume"],
+                }
+            )
     for kind, buckets in report["counter"].items():
         for bucket, figures in buckets.items():
-            writer.writerow([kind, bucket, figures["count"], figures["amount"]])
-    writer.writerow(["active_members", "", report["active_members"], ""])
-    return buffer.getvalue()
+            rows.append(
+                {
+                    "figure": kind,
+                    "detail": bucket,
+                    "count": figures["count"],
+                    "amount": figures["amount"],
+                }
+            )
+    rows.append({"figure": "active_members", "count": report["active_members"]})
+    return Table("Laporan - Report", COOPERATIVE_REPORT_COLUMNS, rows)
+
+
+def cooperative_report_csv(report: dict) -> str:
+    """The cooperative's period as CSV."""
+    return to_csv(cooperative_report_table(report))
 
 
 def observer_figures(session: Session, now: datetime, population: int | None) -> dict:
@@ -414,9 +525,172 @@ def member_statement(
         "member_id": member.public_id,
         "account_id": session.scalar(select(Account.public_id).where(Account.id == account_id)),
         "balance": ledger.balance(session, account_id),
+        **period_balances(session, member, start, end),
         "items": items,
         "next_cursor": next_cursor,
     }
+
+
+def wallet_balance_before(session: Session, member: Member, moment: datetime | None) -> int:
+    """The wallet's balance from its transfers written before `moment` (all of them if None)."""
+    account_id = member.wallet_account_id
+    touches = or_(Transfer.debit_account_id == account_id, Transfer.credit_account_id == account_id)
+    signed = case(
+        (Transfer.credit_account_id == account_id, Transfer.amount), else_=-Transfer.amount
+    )
+    statement = select(func.coalesce(func.sum(signed), 0)).where(touches)
+    if moment is not None:
+        statement = statement.where(Transfer.created_at < moment)
+    return int(session.scalar(statement))
+
+
+def period_balances(
+    session: Session, member: Member, start: datetime | None, end: datetime | None
+) -> dict:
+    """The wallet's opening balance (before `start`) and closing balance (before `end`; with no
+    end, the ledger's balance now)."""
+    return {
+        "opening_balance": wallet_balance_before(session, member, start) if start else 0,
+        "closing_balance": wallet_balance_before(session, member, end)
+        if end
+        else ledger.balance(session, member.wallet_account_id),
+    }
+
+
+STATEMENT_ROWS_MAX = 20_000  # a file of one member's movements; a longer period is refused
+
+KIND_LABELS = {
+    TransferCode.PAYMENT: "Pembayaran / Payment",
+    TransferCode.REFUND: "Refund",
+    TransferCode.CASH_IN: "Setor tunai / Cash in",
+    TransferCode.CASH_OUT: "Tarik tunai / Cash out",
+}
+
+
+def member_statement_period(
+    session: Session, member: Member, start: datetime | None, end: datetime | None
+) -> dict:
+    """Every movement of a member's wallet over a period, oldest first, each with the balance
+    after it counted on from the opening balance, and the closing balance.
+
+    The closing balance is the opening balance plus the movements read, so the file adds up
+    even while money moves (the movements and the balances are separate reads); once nothing
+    moves, with no end, it is the ledger's balance. A period of more than STATEMENT_ROWS_MAX
+    movements is refused (422).
+    """
+    opening = wallet_balance_before(session, member, start) if start else 0
+    page = member_statement(session, member, limit=STATEMENT_ROWS_MAX, start=start, end=end)
+    if page["next_cursor"] is not None:
+        raise ValidationFailed(
+            f"More than {STATEMENT_ROWS_MAX} movements: choose a shorter period.",
+            f"Lebih dari {STATEMENT_ROWS_MAX} mutasi: pilih periode yang lebih pendek.",
+        )
+    items = list(reversed(page["items"]))
+    running = opening
+    for item in items:
+        running += item["amount"]
+        item["balance_after"] = running
+    cooperative = session.get(Cooperative, member.cooperative_id)
+    return {
+        "member_id": member.public_id,
+        "name": member.user.name,
+        "cooperative": {"id": cooperative.public_id, "name": cooperative.name},
+        "from": start.isoformat() if start else None,
+        "to": end.isoformat() if end else None,
+        "opening_balance": opening,
+        "closing_balance": running,
+        "money_in": sum(item["amount"] for item in items if item["amount"] > 0),
+        "money_out": -sum(item["amount"] for item in items if item["amount"] < 0),
+        "balance": page["balance"],
+        "items": items,
+    }
+
+
+def _movement_note(item: dict) -> str:
+    if item["merchant"] is not None:
+        merchant = item["merchant"]
+        return f"{merchant['name']} ({merchant['cooperative']['name']})"
+    if item["counter"] is not None:
+        return f"Loket / Counter {item['counter']['name']}"
+    return ""
+
+
+STATEMENT_COLUMNS = (
+    Column("created_at", "Waktu (WIB) / Time", "datetime"),
+    Column("kind", "Jenis / Kind", width=22),
+    Column("note", "Keterangan / Description", width=40),
+    Column("money_in", "Masuk / In", "rupiah"),
+    Column("money_out", "Keluar / Out", "rupiah"),
+    Column("balance", "Saldo / Balance", "rupiah"),
+    Column("transfer_id", "ID transfer"),
+    Column("payment_id", "ID pembayaran / Payment id"),
+)
+
+
+def member_statement_tables(statement: dict) -> list[Table]:
+    """The mutasi as a sheet of movements between an opening and a closing line, and a sheet
+    of whose, which period and the totals."""
+    rows: list[dict] = [
+        {"kind": "Saldo awal / Opening balance", "balance": statement["opening_balance"]}
+    ]
+    for item in statement["items"]:
+        rows.append(
+            {
+                "created_at": datetime.fromisoformat(item["created_at"]),
+                "kind": KIND_LABELS.get(item["kind"], item["kind"]),
+                "note": _movement_note(item),
+                "money_in": item["amount"] if item["amount"] > 0 else None,
+                "money_out": -item["amount"] if item["amount"] < 0 else None,
+                "balance": item["balance_after"],
+                "transfer_id": item["id"],
+                "payment_id": item["payment_id"],
+            }
+        )
+    rows.append(
+        {
+            "kind": "Saldo akhir / Closing balance",
+            "money_in": statement["money_in"],
+            "money_out": statement["money_out"],
+            "balance": statement["closing_balance"],
+        }
+    )
+    # The Jakarta days asked for: `to` is the instant the last day ends.
+    start, end = (
+        datetime.fromisoformat(statement[key]) if statement[key] else None for key in ("from", "to")
+    )
+    first_day = jakarta(start).date() if start else None
+    last_day = jakarta(end - timedelta(microseconds=1)).date() if end else None
+    summary = {
+        "name": statement["name"],
+        "member_id": statement["member_id"],
+        "cooperative": statement["cooperative"]["name"],
+        "from": first_day,
+        "to": last_day,
+        "opening_balance": statement["opening_balance"],
+        "money_in": statement["money_in"],
+        "money_out": statement["money_out"],
+        "closing_balance": statement["closing_balance"],
+        "balance": statement["balance"],
+    }
+    return [
+        Table("Mutasi", STATEMENT_COLUMNS, rows),
+        Table(
+            "Ringkasan - Summary",
+            (
+                Column("name", "Nama / Name", width=32),
+                Column("member_id", "ID anggota / Member id"),
+                Column("cooperative", "Koperasi / Cooperative", width=32),
+                Column("from", "Dari tanggal / From", "date"),
+                Column("to", "Sampai tanggal / To", "date"),
+                Column("opening_balance", "Saldo awal / Opening", "rupiah"),
+                Column("money_in", "Masuk / In", "rupiah"),
+                Column("money_out", "Keluar / Out", "rupiah"),
+                Column("closing_balance", "Saldo akhir / Closing", "rupiah"),
+                Column("balance", "Saldo sekarang / Balance now", "rupiah"),
+            ),
+            [summary],
+        ),
+    ]
 
 
 def _merchants_of_events(session: Session, event_ids: list[int]) -> dict[int, dict]:

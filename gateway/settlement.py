@@ -49,6 +49,7 @@ from gateway.models import (
     WindowStatus,
 )
 from gateway.models.ledger import EventKind, TransferCode
+from gateway.tables import Column, Table, to_csv
 
 
 class WindowTampered(GatewayError):
@@ -457,63 +458,85 @@ def window_json(window: SettlementWindow, cooperative_public_id: str | None = No
     return body
 
 
-def window_csv(window: SettlementWindow, cooperative_public_id: str | None = None) -> str:
-    """Render a window's statement as CSV: one line per cooperative, then one per pair."""
-    import csv
-    import io
+POSITION_COLUMNS = (
+    Column("section", "section"),
+    Column("window", "window"),
+    Column("cooperative", "cooperative"),
+    Column("code", "code"),
+    Column("position", "position", "rupiah"),
+    Column("pays", "pays", "rupiah"),
+    Column("receives", "receives", "rupiah"),
+    Column("over_cap", "over_cap"),
+    Column("name", "name", width=32),
+)
+PAIR_COLUMNS = (
+    Column("section", "section"),
+    Column("window", "window"),
+    Column("issuer", "issuer"),
+    Column("acquirer", "acquirer"),
+    Column("count", "count", "integer"),
+    Column("gross", "gross", "rupiah"),
+    Column("fee_issuer", "fee_issuer", "rupiah"),
+    Column("fee_acquirer", "fee_acquirer", "rupiah"),
+    Column("fee_network", "fee_network", "rupiah"),
+    Column("refund_count", "refund_count", "integer"),
+    Column("refunds", "refunds", "rupiah"),
+    Column("issuer_code", "issuer_code"),
+    Column("acquirer_code", "acquirer_code"),
+)
+WINDOW_COLUMNS = (
+    Column("window", "window"),
+    Column("status", "status"),
+    Column("opened_at", "opened_at (WIB)", "datetime"),
+    Column("closed_at", "closed_at (WIB)", "datetime"),
+    Column("settled_at", "settled_at (WIB)", "datetime"),
+    Column("transfer_count", "transfer_count", "integer"),
+    Column("network_position", "network_position", "rupiah"),
+    Column("digest", "digest", width=66),
+)
 
+
+def window_tables(
+    window: SettlementWindow, cooperative_public_id: str | None = None
+) -> list[Table]:
+    """A window's statement as tables: one line per cooperative, one per pair, then the window.
+
+    A cooperative admin (`cooperative_public_id`) sees only its own lines and not the network's
+    position, exactly as in `window_json`.
+    """
     body = window_json(window, cooperative_public_id)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(
-        ["section", "window", "cooperative", "code", "position", "pays", "receives", "over_cap"]
-    )
-    for line in body.get("positions", []):
-        writer.writerow(
-            [
-                "position",
-                window.public_id,
-                line["cooperative_id"],
-                line["code"],
-                line["position"],
-                line["pays"],
-                line["receives"],
-                line["over_cap"],
-            ]
-        )
-    writer.writerow([])
-    writer.writerow(
-        [
-            "section",
-            "window",
-            "issuer",
-            "acquirer",
-            "count",
-            "gross",
-            "fee_issuer",
-            "fee_acquirer",
-            "fee_network",
-            "refund_count",
-            "refunds",
-        ]
-    )
-    for pair in body.get("pairs", []):
-        writer.writerow(
-            [
-                "pair",
-                window.public_id,
-                pair["issuer"],
-                pair["acquirer"],
-                pair["count"],
-                pair["gross"],
-                pair["fee_issuer"],
-                pair["fee_acquirer"],
-                pair["fee_network"],
-                pair["refund_count"],
-                pair["refunds"],
-            ]
-        )
-    return buffer.getvalue()
+    positions = [
+        {
+            "section": "position",
+            "window": window.public_id,
+            "cooperative": line["cooperative_id"],
+            **line,
+        }
+        for line in body.get("positions", [])
+    ]
+    pairs = [
+        {"section": "pair", "window": window.public_id, **pair} for pair in body.get("pairs", [])
+    ]
+    summary = {
+        "window": window.public_id,
+        "status": window.status,
+        "opened_at": window.opened_at,
+        "closed_at": window.closed_at,
+        "settled_at": window.settled_at,
+        "transfer_count": window.transfer_count,
+        "network_position": body.get("network_position"),
+        "digest": window.digest,
+    }
+    return [
+        Table("Posisi - Positions", POSITION_COLUMNS, positions),
+        Table("Pasangan - Pairs", PAIR_COLUMNS, pairs),
+        Table("Jendela - Window", WINDOW_COLUMNS, [summary]),
+    ]
+
+
+def window_csv(window: SettlementWindow, cooperative_public_id: str | None = None) -> str:
+    """Render a window's statement as CSV (the CLI's `settle report --csv`)."""
+    return to_csv(window_tables(window, cooperative_public_id))
 
 
 def describe(window: SettlementWindow) -> str:

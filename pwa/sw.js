@@ -59,6 +59,7 @@ const SHELL = [
   "/scripts/ReceiveQr.js",
   "/scripts/ShuScreen.js",
   "/scripts/shu.js",
+  "/scripts/DownloadButton.js",
 ];
 
 self.addEventListener("install", (event) => {

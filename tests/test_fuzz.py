@@ -164,21 +164,23 @@ problem_json_for_errors = schemathesis.check(problem_json_for_errors)
 
 def aimed_strategies(operation, mode, seeded: Seeded) -> list:
     """Cases generated from the document alone, and cases aimed at the seeded city's real ids (and
-    at the CSV forms of the reports), which get past "not found" to the code behind."""
+    at the CSV and XLSX forms of the reports), which get past "not found" to the code behind."""
     names = {parameter.name for parameter in operation.path_parameters}
     known = {name: value for name, value in seeded.path_parameters.items() if name in names}
     strategies = [operation.as_strategy(generation_mode=mode)]
     if known:
         strategies.append(operation.as_strategy(generation_mode=mode, path_parameters=known))
     if "window_id" in known:
-        as_csv = {**known, "window_id": known["window_id"] + ".csv"}
-        strategies.append(operation.as_strategy(generation_mode=mode, path_parameters=as_csv))
+        for suffix in (".csv", ".xlsx"):
+            as_file = {**known, "window_id": known["window_id"] + suffix}
+            strategies.append(operation.as_strategy(generation_mode=mode, path_parameters=as_file))
     if "format" in {parameter.name for parameter in operation.query}:
-        strategies.append(
-            operation.as_strategy(
-                generation_mode=mode, path_parameters=known or None, query={"format": "csv"}
+        for fmt in ("csv", "xlsx"):
+            strategies.append(
+                operation.as_strategy(
+                    generation_mode=mode, path_parameters=known or None, query={"format": fmt}
+                )
             )
-        )
     return strategies
 
 

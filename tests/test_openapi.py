@@ -246,6 +246,8 @@ def test_the_api_client_scheme_is_listed_on_exactly_the_endpoints_open_to_client
     opened = {key: value[0] for key, value in opened.items() if value}
     assert opened == {
         ("get", "/api/v1/cooperatives/{coop_id}/report"): ["reports:read"],
+        ("get", "/api/v1/cooperatives/{coop_id}/report.csv"): ["reports:read"],
+        ("get", "/api/v1/cooperatives/{coop_id}/report.xlsx"): ["reports:read"],
         ("get", "/api/v1/cooperatives/{coop_id}/shu"): ["reports:read"],
         ("get", "/api/v1/settlement/windows"): ["reports:read"],
         ("get", "/api/v1/settlement/windows/{window_id}"): ["reports:read"],

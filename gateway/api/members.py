@@ -6,6 +6,7 @@ from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import or_, select
 
 from gateway import counter, ledger, qr, registry, reports
+from gateway.api import export
 from gateway.api.openapi import route
 from gateway.api.schemas import StatementResponse, WalletResponse
 from gateway.api.support import page_limit, principal
@@ -95,34 +96,44 @@ def _jakarta_day(name: str) -> date | None:
     return day
 
 
-@route(
+@export.report_route(
     blueprint,
-    "GET",
     "/api/v1/members/{member_id}/statement",
-    summary="A member's statement (mutasi): every movement of the wallet, newest first, with the"
-    " balance after each (the member or their cooperative's admin)",
+    summary="A member's statement (mutasi): every movement of the wallet with the balance after"
+    " each, and the period's opening and closing balances (the member or their cooperative's"
+    " admin). JSON pages newest first; CSV and XLSX hold the whole period, oldest first, between"
+    " an opening and a closing line",
     response=StatementResponse,
     query={
-        "cursor": "next_cursor of the previous page",
-        "limit": "page size, 1 to 200",
+        "cursor": "next_cursor of the previous page (JSON)",
+        "limit": "page size, 1 to 200 (JSON)",
         "from": "YYYY-MM-DD, first Asia/Jakarta day",
         "to": "YYYY-MM-DD, last Asia/Jakarta day (inclusive)",
     },
     problems={404: "no such member, or not the caller's to see", 422: "a bad query"},
 )
-def statement(member_id):
+def statement(member_id, suffix):
+    fmt = export.report_format(suffix)
     member = visible_member(member_id)
     first, last = _jakarta_day("from"), _jakarta_day("to")
     if first is not None and last is not None and last < first:
         raise ValidationFailed("to must not be before from.", "to tidak boleh sebelum from.")
+    start = reports.day_bounds(first)[0] if first else None
+    end = reports.day_bounds(last)[1] if last else None
+    if fmt != "json":
+        period = reports.member_statement_period(db.session, member, start, end)
+        name = "-".join(
+            ["mutasi", member.public_id] + [day.isoformat() for day in (first, last) if day]
+        )
+        return export.table_response(reports.member_statement_tables(period), fmt, name)
     return jsonify(
         reports.member_statement(
             db.session,
             member,
             limit=page_limit(),
             cursor=request.args.get("cursor"),
-            start=reports.day_bounds(first)[0] if first else None,
-            end=reports.day_bounds(last)[1] if last else None,
+            start=start,
+            end=end,
         )
     )
 

@@ -1,13 +1,13 @@
 """QR codes: a merchant's dynamic QR and static sticker, images, verification, cancelling."""
 
-from flask import Blueprint, Response, current_app, jsonify
+from flask import Blueprint, Response, current_app, jsonify, request
 
-from gateway import qr, registry
+from gateway import qr, registry, stickers
 from gateway.api.openapi import route
 from gateway.api.schemas import DynamicQrRequest, QrResponse, QrVerifyRequest, QrVerifyResponse
-from gateway.api.support import keyring, money_request, parse, principal
+from gateway.api.support import keyring, money_request, parse, principal, whole_number_arg
 from gateway.db import db, transaction
-from gateway.errors import NotFound, ValidationFailed
+from gateway.errors import Forbidden, NotFound, ValidationFailed
 from gateway.models import Cooperative, Merchant
 
 blueprint = Blueprint("qr", __name__, url_prefix="/api/v1")
@@ -223,3 +223,69 @@ def verify_qr():
         result["reference"] = verified.qr.reference
     db.session.rollback()
     return jsonify(result)
+
+
+# --- The A4 sticker sheet of a cooperative's merchants -------------------------------------------
+
+
+def _sheet_of(coop_id: str, page: int | None):
+    """The cooperative (its own admin only: anyone else 403) and its stickers, issuing the
+    sticker of a merchant that has none, once the request is known to be good."""
+    caller = principal()
+    cooperative = registry.get_cooperative(db.session, coop_id)
+    if not caller.administers(cooperative.id):
+        raise Forbidden(
+            "Only this cooperative's admins may print its merchants' stickers.",
+            "Hanya admin koperasi ini yang boleh mencetak stiker merchant-nya.",
+        )
+    kind = request.args.get("kind")
+    stickers.check_page(db.session, cooperative, kind, page)
+    ring, settings = keyring(), qr_settings()
+
+    def work(session):
+        found = registry.get_cooperative(session, coop_id)
+        return stickers.cooperative_stickers(session, ring, settings, found, kind)
+
+    return cooperative, transaction(db.session, work)
+
+
+@route(
+    blueprint,
+    "GET",
+    "/api/v1/cooperatives/{coop_id}/stickers.svg",
+    summary="One A4 page of the cooperative's merchants' stickers, twelve to a page, each with"
+    " name, cooperative and the active static QR (its admin); X-Page-Count says how many pages",
+    query={"page": "1 to the page count (default 1)", "kind": "shop, angkot, taxi or other"},
+    media_types=("image/svg+xml",),
+    problems={403: "not this cooperative's admin", 404: "no such page"},
+)
+def sticker_sheet(coop_id):
+    page = whole_number_arg("page", 1, 100_000, default=1)
+    cooperative, found = _sheet_of(coop_id, page)
+    response = Response(
+        stickers.render_page(found, page, cooperative.name), mimetype="image/svg+xml"
+    )
+    pages = stickers.page_count(found)
+    name = stickers.page_file_name(cooperative.code, page, pages)
+    response.headers["X-Page-Count"] = str(pages)
+    response.headers["Content-Disposition"] = f'inline; filename="{name}"'
+    return response
+
+
+@route(
+    blueprint,
+    "GET",
+    "/api/v1/cooperatives/{coop_id}/stickers.zip",
+    summary="Every A4 page of the cooperative's merchants' stickers, one SVG each, zipped for the"
+    " print shop (its admin)",
+    query={"kind": "shop, angkot, taxi or other"},
+    media_types=("application/zip",),
+    problems={403: "not this cooperative's admin", 404: "no merchants"},
+)
+def sticker_sheets(coop_id):
+    cooperative, found = _sheet_of(coop_id, None)
+    response = Response(stickers.render_zip(found, cooperative), mimetype="application/zip")
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="stiker-{cooperative.code}.zip"'
+    )
+    return response

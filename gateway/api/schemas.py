@@ -380,6 +380,10 @@ class StatementResponse(BaseModel):
     member_id: str
     account_id: str
     balance: int
+    opening_balance: int = Field(description="the wallet's balance before the period's first day")
+    closing_balance: int = Field(
+        description="the balance at the end of the period (with no `to`: the ledger's balance now)"
+    )
     items: list[StatementEntry]
     next_cursor: str | None
 

@@ -5,6 +5,7 @@ from datetime import date, datetime
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from gateway import audit, registry, reports, settlement
+from gateway.api import export
 from gateway.api.openapi import route
 from gateway.api.qr import owned_merchant
 from gateway.api.support import page_limit, principal, whole_number_arg
@@ -98,15 +99,19 @@ def list_windows():
     "GET",
     "/api/v1/settlement/windows/{window_id}",
     client_scope="reports:read",
-    summary="A window's statement; JSON, or CSV with Accept: text/csv or a .csv suffix",
-    media_types=("application/json", "text/csv"),
+    summary="A window's statement, per cooperative and per pair: JSON, CSV or XLSX (a .csv or"
+    " .xlsx suffix, ?format=, or Accept)",
+    query={"format": export.FORMAT_QUERY},
+    media_types=export.REPORT_MEDIA_TYPES,
 )
 def get_window(window_id):
     scope = _visible_scope()
-    as_csv = window_id.endswith(".csv")
-    window = settlement.get_window(db.session, window_id.removesuffix(".csv"))
-    if _wants_csv(as_csv):
-        return _csv(settlement.window_csv(window, scope), window.public_id)
+    window_id, suffix = export.split_suffix(window_id)
+    fmt = export.report_format(suffix)
+    window = settlement.get_window(db.session, window_id)
+    if fmt != "json":
+        name = window.public_id if scope is None else f"{window.public_id}-{scope}"
+        return export.table_response(settlement.window_tables(window, scope), fmt, name)
     return jsonify(settlement.window_json(window, scope))
 
 
@@ -162,21 +167,54 @@ def merchant_day(merchant_id):
     )
 
 
-@route(
+def _parse_month(raw: str | None) -> tuple[int, int]:
+    if raw is None:
+        today = datetime.now(JAKARTA).date()
+        return today.year, today.month
+    try:
+        parsed = date.fromisoformat(f"{raw}-01") if len(raw) == 7 else None
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed.year not in REPORT_YEARS:
+        raise ValidationFailed(
+            "month must be a month like 2026-11, from 2000 to 2100.",
+            "month harus bulan seperti 2026-11, dari 2000 sampai 2100.",
+        )
+    return parsed.year, parsed.month
+
+
+@export.report_route(
     blueprint,
-    "GET",
+    "/api/v1/merchants/{merchant_id}/month",
+    summary="A merchant's month (the merchant): each Asia/Jakarta day's takings, refunds, fees,"
+    " net and payouts as the merchant's day computes them, and the totals",
+    query={"month": "YYYY-MM (default: this month in Asia/Jakarta)"},
+)
+def merchant_month(merchant_id, suffix):
+    fmt = export.report_format(suffix)
+    merchant = owned_merchant(db.session, merchant_id)
+    year, month = _parse_month(request.args.get("month"))
+    figures = reports.merchant_month(db.session, merchant, year, month)
+    if fmt != "json":
+        return export.table_response(
+            reports.merchant_month_tables(figures), fmt, f"bulan-{figures['month']}"
+        )
+    return jsonify(figures)
+
+
+@export.report_route(
+    blueprint,
     "/api/v1/cooperatives/{coop_id}/report",
     client_scope="reports:read",
-    summary="A cooperative's period report (its admin); JSON or CSV",
+    summary="A cooperative's period report (its admin)",
     query={
         "from": "YYYY-MM-DD, first day",
         "to": "YYYY-MM-DD, last day (inclusive)",
-        "format": "json or csv",
     },
-    media_types=("application/json", "text/csv"),
 )
-def cooperative_report(coop_id):
+def cooperative_report(coop_id, suffix):
     caller = principal()
+    fmt = export.report_format(suffix)
     cooperative = registry.get_cooperative(db.session, coop_id)
     if not (caller.administers(cooperative.id) or caller.network_admin):
         raise Forbidden(
@@ -190,8 +228,10 @@ def cooperative_report(coop_id):
     start, _ = reports.day_bounds(first)
     _, end = reports.day_bounds(last)
     report = reports.cooperative_report(db.session, cooperative, start, end)
-    if request.args.get("format") == "csv" or _wants_csv(False):
-        return _csv(reports.cooperative_report_csv(report), f"report-{cooperative.code}")
+    if fmt != "json":
+        return export.table_response(
+            reports.cooperative_report_table(report), fmt, f"report-{cooperative.code}"
+        )
     return jsonify(report)
 
 

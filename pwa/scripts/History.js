@@ -4,6 +4,7 @@
 // payment in a list (the merchant's feed uses it too).
 
 import { h, navigate, problemLine, sentence, shownName } from "./dom.js";
+import { DownloadButton } from "./DownloadButton.js";
 import { formatRupiah } from "./money.js";
 import { formatDate, formatDateTime, formatTime } from "./when.js";
 
@@ -52,7 +53,16 @@ export function History({ api, t, me, store }) {
   const list = h("ul", { class: "payment-list statement-list" });
   const problem = problemLine();
   const more = h("button", { type: "button", class: "secondary load-more", hidden: true }, t("loadMore"));
-  const root = h("section", { class: "history" }, h("h1", {}, t("history")), problem, list, more);
+  // The whole statement in Excel: every movement, oldest first, from the opening balance on.
+  const statementFile = DownloadButton({
+    api,
+    t,
+    label: () => t("downloadStatement"),
+    path: () => `/members/${encodeURIComponent(me.member_id)}/statement.xlsx`,
+    fallbackName: "mutasi.xlsx",
+  });
+  statementFile.classList.add("history-file");
+  const root = h("section", { class: "history" }, h("h1", {}, t("history")), statementFile, problem, list, more);
   let cursor = null;
 
   const open = async (entry) => {

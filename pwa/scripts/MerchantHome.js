@@ -5,10 +5,11 @@
 // sentence when it cannot answer.
 
 import { fill, h, navigate, problemLine, sentence, shownName } from "./dom.js";
+import { DownloadButton } from "./DownloadButton.js";
 import { PaymentRow } from "./History.js";
 import { formatRupiah } from "./money.js";
 import { jakartaDay, shiftDay } from "./state.js";
-import { formatDay } from "./when.js";
+import { formatDay, formatMonth } from "./when.js";
 
 // A burst of fares asks once, shortly after the last of them.
 const REFRESH_DEBOUNCE_MS = 400;
@@ -37,6 +38,20 @@ export function Takings({ api, t, store, merchantId, params, onLeave }) {
   const retry = h("button", { class: "secondary takings-retry", hidden: true, onclick: () => load() }, t("tryAgain"));
   const previous = h("button", { class: "secondary takings-previous", "aria-label": t("dayEarlierLabel"), onclick: () => go(-1) }, `‹ ${t("dayEarlier")}`);
   const next = h("button", { class: "secondary takings-next", "aria-label": t("dayLaterLabel"), onclick: () => go(1) }, `${t("dayLater")} ›`);
+  let generation = 0; // answers to an older question are dropped
+  let serverToday = null; // the gateway's today, once it has said
+  let timer = null;
+  const today = () => serverToday ?? jakartaDay(Date.now());
+  const shownDay = () => params.day ?? today();
+  // The shown day's month as the gateway's books have it, in Excel: each day, and the totals.
+  const monthFile = DownloadButton({
+    api,
+    t,
+    label: () => `${t("downloadMonth")} · ${formatMonth(shownDay(), language)}`,
+    path: () => `/merchants/${encodeURIComponent(merchantId)}/month.xlsx?month=${shownDay().slice(0, 7)}`,
+    fallbackName: "bulan.xlsx",
+  });
+  monthFile.classList.add("takings-month-file");
   const root = h(
     "div",
     { class: "takings card" },
@@ -46,19 +61,15 @@ export function Takings({ api, t, store, merchantId, params, onLeave }) {
     h("dl", { class: "takings-collect" }, h("dt", {}, t("toCollect")), balance),
     problem,
     retry,
+    monthFile,
   );
-  let generation = 0; // answers to an older question are dropped
-  let serverToday = null; // the gateway's today, once it has said
-  let timer = null;
   onLeave(() => clearTimeout(timer));
-
-  const today = () => serverToday ?? jakartaDay(Date.now());
-  const shownDay = () => params.day ?? today();
 
   function showDay() {
     const day = shownDay();
     title.textContent = params.day ? formatDay(day, language) : `${t("today")} · ${formatDay(day, language)}`;
     next.disabled = !params.day;
+    monthFile.relabel();
   }
 
   function showFigures(text) {

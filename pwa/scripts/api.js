@@ -3,6 +3,7 @@
 // No DOM: `fetch`, the clock and the sleep are injected, so node's test runner drives it.
 
 export const PROBLEM_BASE = "https://interkop.id/problems/";
+export const XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
 /** The gateway refused: `detail` is the sentence to show a person. */
 export class ApiError extends Error {
@@ -48,7 +49,7 @@ export function createApi({
     return session;
   }
 
-  async function send(method, path, { body, headers = {}, auth = true } = {}) {
+  async function send(method, path, { body, headers = {}, auth = true, file = false } = {}) {
     const all = { Accept: "application/json", "Accept-Language": language(), ...headers };
     if (body !== undefined) all["Content-Type"] = "application/json";
     if (auth && session) all.Authorization = `Bearer ${session.accessToken}`;
@@ -74,6 +75,12 @@ export function createApi({
       }
     }
     if (!response.ok) throw new ApiError(payload, response.status);
+    if (file) {
+      // A report file: its bytes and the name the gateway gave it (Content-Disposition).
+      const disposition = response.headers.get("Content-Disposition") ?? "";
+      const name = /filename="([^"]+)"/.exec(disposition)?.[1] ?? null;
+      return { blob: await response.blob(), name, type };
+    }
     return payload;
   }
 
@@ -148,6 +155,8 @@ export function createApi({
       }
     },
     get: (path) => request("GET", path),
+    /** GET a report file (XLSX by default): {blob, name, type}; a refusal is an ApiError. */
+    download: (path, accept = XLSX) => request("GET", path, { file: true, headers: { Accept: accept } }),
     post: (path, body) => request("POST", path, { body }),
     put: (path, body) => request("PUT", path, { body }),
     delete: (path) => request("DELETE", path),

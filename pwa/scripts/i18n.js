@@ -242,6 +242,9 @@ export const STRINGS = {
     shuRatDate: "Tanggal RAT",
     shuRatReference: "Nomor keputusan RAT",
     shuApprove: "Setujui dan kunci",
+    // report files
+    downloadMonth: "Unduh Excel",
+    downloadStatement: "Unduh mutasi (Excel)",
   },
   en: {
     appName: "Interkop",
@@ -484,6 +487,9 @@ export const STRINGS = {
     shuRatDate: "Date of the RAT",
     shuRatReference: "RAT decision number",
     shuApprove: "Approve and lock",
+    // report files
+    downloadMonth: "Download Excel",
+    downloadStatement: "Download statement (Excel)",
   },
 };
 

@@ -37,3 +37,9 @@ export function formatDay(isoDay, language) {
   const noon = new Date(`${isoDay}T12:00:00+07:00`);
   return `${formatter(language, { weekday: "long" }).format(noon)}, ${formatDate(noon, language)}`;
 }
+
+/** A Jakarta day's month ("2026-12-03") as "Desember 2026" / "December 2026". */
+export function formatMonth(isoDay, language) {
+  const noon = new Date(`${isoDay.slice(0, 7)}-01T12:00:00+07:00`);
+  return formatter(language, { month: "long", year: "numeric" }).format(noon);
+}

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { ApiError, createApi, isRetryable, NetworkError } from "../scripts/api.js";
+import { ApiError, createApi, isRetryable, NetworkError, XLSX } from "../scripts/api.js";
 
 function reply(status, body, type = "application/json") {
   return { ok: status < 400, status, headers: new Headers({ "Content-Type": type }), json: async () => body };
@@ -111,4 +111,37 @@ test("a money POST can be prepared again with the key a re-created screen kept",
   assert.equal(refund.key, "kept-key");
   await refund.send();
   assert.equal(calls[0].headers["Idempotency-Key"], "kept-key");
+});
+
+test("a report file comes back as its bytes and the name the gateway gave it", async () => {
+  const xlsx = new Blob([new Uint8Array([0x50, 0x4b, 3, 4])]);
+  const file = {
+    ok: true,
+    status: 200,
+    headers: new Headers({
+      "Content-Type": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+      "Content-Disposition": 'attachment; filename="bulan-2026-11.xlsx"',
+    }),
+    blob: async () => xlsx,
+  };
+  const { calls, fetchImpl } = fakeFetch([reply(200, TOKENS), file]);
+  const api = createApi({ fetchImpl });
+  await api.login("+6281200000001", "123456");
+  const answer = await api.download("/merchants/mer_1/month.xlsx?month=2026-11");
+  assert.equal(answer.blob, xlsx);
+  assert.equal(answer.name, "bulan-2026-11.xlsx");
+  assert.equal(calls[1].url, "/api/v1/merchants/mer_1/month.xlsx?month=2026-11");
+  assert.equal(calls[1].headers.Accept, XLSX);
+  assert.equal(calls[1].headers.Authorization, "Bearer at1");
+});
+
+test("a refused report file is the gateway's sentence, not a file", async () => {
+  const problem = { type: "https://interkop.id/problems/validation-failed", status: 422, detail: "month harus bulan seperti 2026-11." };
+  const { fetchImpl } = fakeFetch([reply(422, problem, "application/problem+json")]);
+  const api = createApi({ fetchImpl });
+  await assert.rejects(api.download("/merchants/mer_1/month.xlsx?month=x"), (error) => {
+    assert.ok(error instanceof ApiError);
+    assert.equal(error.message, "month harus bulan seperti 2026-11.");
+    return true;
+  });
 });

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { formatDate, formatDateTime, formatDay, formatTime } from "../scripts/when.js";
+import { formatDate, formatDateTime, formatDay, formatMonth, formatTime } from "../scripts/when.js";
 
 // 2026-12-03 07:05 UTC is 14:05 in Jakarta (UTC+7, no daylight saving).
 const instant = "2026-12-03T07:05:00Z";
@@ -25,4 +25,10 @@ test("date and time together, and a named day", () => {
 
 test("an unknown language falls back to Bahasa Indonesia", () => {
   assert.equal(formatTime(instant, "fr"), "14.05");
+});
+
+test("a Jakarta day's month, named in each language", () => {
+  assert.equal(formatMonth("2026-12-03", "id"), "Desember 2026");
+  assert.equal(formatMonth("2026-11-30", "en"), "November 2026");
+  assert.equal(formatMonth("2026-01-01", "id"), "Januari 2026");
 });
