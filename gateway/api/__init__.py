@@ -298,6 +298,7 @@ def init_app(app: Flask) -> None:
         invitations,
         limits,
         members,
+        observer,
         payments,
         pwa,
         qr,
@@ -325,6 +326,7 @@ def init_app(app: Flask) -> None:
         idempotency_keys,
         webhooks,
         pwa,
+        observer,
     ):
         app.register_blueprint(module.blueprint)
     app.register_error_handler(GatewayError, handle_gateway_error)
