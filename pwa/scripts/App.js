@@ -30,6 +30,9 @@ import { PayConfirm } from "./PayConfirm.js";
 import { PayScan } from "./PayScan.js";
 import { Receipt } from "./Receipt.js";
 import { ReceiveQr } from "./ReceiveQr.js";
+import { CoopAdminHome } from "./CoopAdminHome.js";
+import { ObserverHome } from "./ObserverHome.js";
+import { OperatorHome } from "./OperatorHome.js";
 
 const SCREENS = {
   login: LoginScreen,
@@ -43,9 +46,28 @@ const SCREENS = {
   receive: ReceiveQr,
   "new-sale": NewSale,
   card: MemberCard,
+  // the back office
+  observer: ObserverHome,
+  operator: OperatorHome,
+  "coop-admin": CoopAdminHome,
 };
 
-const HOMES = new Set(["member", "merchant", "counter"]);
+/** The screens this app has (the cooperative admin's home links only to these). */
+export const SCREEN_NAMES = Object.keys(SCREENS);
+const HOMES = new Set(["member", "merchant", "counter", "observer", "operator", "coop-admin"]);
+// The homes a person's roles open (GET /me), in the order the header's role button goes through.
+const homesOf = (me) =>
+  me
+    ? [
+        me.admin_cooperative_ids?.length && "counter",
+        me.admin_cooperative_ids?.length && "coop-admin",
+        me.roles?.includes("network_admin") && "operator",
+        me.roles?.includes("observer") && "observer",
+        me.merchant_ids?.length && "merchant",
+        me.member_id && "member",
+      ].filter(Boolean)
+    : [];
+const ROLE_LABELS = { member: "pay", merchant: "receive", counter: "counterTitle", "coop-admin": "roleReport", operator: "roleOperator", observer: "roleObserver" };
 // A non-secret hint that a refresh cookie may exist (the cookie itself is httpOnly): without it a
 // fresh load does not ask /auth/refresh, whose 401 every visitor's console would show.
 const SESSION_HINT = "session";
@@ -169,6 +191,7 @@ export function App(root) {
       api, store, t, params, me: state.me,
       onLeave: (fn) => leaving.push(fn),
       onLogin: loggedIn,
+      knows: (name) => Object.hasOwn(SCREENS, name),
     });
     main.replaceChildren(view);
     main.dataset.screen = screen;
@@ -224,11 +247,11 @@ export function App(root) {
     installButton.textContent = t("install");
     installButton.setAttribute("aria-label", t("installLabel"));
     backButton.setAttribute("aria-label", t("back"));
-    const roles = me ? [me.admin_cooperative_ids?.length && "counter", me.merchant_ids?.length && "merchant", me.member_id && "member"].filter(Boolean) : [];
+    const roles = homesOf(me);
     roleButton.hidden = roles.length < 2;
     if (roles.length > 1) {
       const next = roles[(roles.indexOf(home()) + 1) % roles.length];
-      roleButton.textContent = { member: t("pay"), merchant: t("receive"), counter: t("counterTitle") }[next];
+      roleButton.textContent = t(ROLE_LABELS[next]);
       roleButton.dataset.next = next;
     }
     offline.textContent = t("offline");

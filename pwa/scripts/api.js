@@ -48,7 +48,7 @@ export function createApi({
     return session;
   }
 
-  async function send(method, path, { body, headers = {}, auth = true } = {}) {
+  async function send(method, path, { body, headers = {}, auth = true, file = false } = {}) {
     const all = { Accept: "application/json", "Accept-Language": language(), ...headers };
     if (body !== undefined) all["Content-Type"] = "application/json";
     if (auth && session) all.Authorization = `Bearer ${session.accessToken}`;
@@ -65,6 +65,11 @@ export function createApi({
       throw new NetworkError(cause);
     }
     const type = response.headers.get("Content-Type") ?? "";
+    if (file && response.ok) {
+      // A report as a file: its bytes, media type and the name the gateway gave it.
+      const disposition = response.headers.get("Content-Disposition") ?? "";
+      return { blob: await response.blob(), type: type.split(";")[0].trim(), name: /filename="([^"]+)"/.exec(disposition)?.[1] ?? null };
+    }
     let payload = null;
     if (type.includes("json")) {
       try {
@@ -148,6 +153,8 @@ export function createApi({
       }
     },
     get: (path) => request("GET", path),
+    /** GET a report as a file: {blob, type, name}. */
+    file: (path) => request("GET", path, { file: true, headers: { Accept: "*/*" } }),
     post: (path, body) => request("POST", path, { body }),
     delete: (path) => request("DELETE", path),
     moneyPost,
