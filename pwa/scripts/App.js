@@ -67,7 +67,7 @@ const homesOf = (me) =>
         me.member_id && "member",
       ].filter(Boolean)
     : [];
-const ROLE_LABELS = { member: "pay", merchant: "receive", counter: "counterTitle", "coop-admin": "roleReport", operator: "roleOperator", observer: "roleObserver" };
+const ROLE_LABELS = { member: "pay", merchant: "receive", counter: "roleCounter", "coop-admin": "roleReport", operator: "roleOperator", observer: "roleObserver" };
 // A non-secret hint that a refresh cookie may exist (the cookie itself is httpOnly): without it a
 // fresh load does not ask /auth/refresh, whose 401 every visitor's console would show.
 const SESSION_HINT = "session";

@@ -1,8 +1,9 @@
 // .operator-home — the network operator: the settlement windows (close the open one, verify a
 // sealed window's digest against its transfers, each cooperative's position and each pair's
-// figures, mark it settled, download the statement as XLSX or CSV) and the fee rule of each
-// cooperative pair. Every figure is the gateway's (GET /settlement/windows, /fee-schedules); an
-// action asks once more before it is done. Which window is open in the list lives in `params`.
+// figures, mark it settled, download the statement as XLSX or CSV) and the fee rules (the
+// default, the on-us rule, each cooperative pair's), each of which it can set. Every figure is
+// the gateway's (GET /settlement/windows, /fee-schedules); closing and settling ask once more
+// before they are done. Which window is open, and what is typed in the fee form, live in `params`.
 
 import { dataTable, downloads, formatCount, formatShare } from "./backoffice.js";
 import { fill, h, problemLine, sentence, shownName } from "./dom.js";
@@ -135,28 +136,121 @@ function Window({ api, t, language, window, params, reload }) {
   return details;
 }
 
-function ruleCells(rule, language) {
+/** A fee rule's lines: each category's rate (and free band), the minimum and maximum, the split. */
+function ruleLines(t, rule, language) {
   const category = (name) => {
     const { bps, free_up_to: free } = rule.categories[name];
-    return free ? `${formatShare(bps, language, 2)} (> ${formatRupiah(free)})` : formatShare(bps, language, 2);
+    return free ? `${formatShare(bps, language, 2)} (${t("feeFreeUpTo")} ${formatRupiah(free)})` : formatShare(bps, language, 2);
   };
-  const split = `${formatShare(rule.split_issuer_bps, language, 0)} / ${formatShare(rule.split_acquirer_bps, language, 0)} / ${formatShare(rule.split_network_bps, language, 0)}`;
-  return [category("micro"), category("small"), category("regular"), split];
+  const split = [rule.split_issuer_bps, rule.split_acquirer_bps, rule.split_network_bps].map((bps) => formatShare(bps, language, 0)).join(" / ");
+  return [
+    [t("categoryMicro"), category("micro")],
+    [t("categorySmall"), category("small")],
+    [t("categoryRegular"), category("regular")],
+    [t("feeLimits"), `${formatRupiah(rule.fee_min)} – ${rule.fee_max === null ? "∞" : formatRupiah(rule.fee_max)}`],
+    [t("feeSplit"), split],
+  ];
 }
 
-function FeeSchedule({ t, language, schedules, codes }) {
+const RULE_FIELDS = [
+  ["micro_bps", "categoryMicro", (rule) => rule.categories.micro.bps],
+  ["micro_free_up_to", "feeMicroFreeUpTo", (rule) => rule.categories.micro.free_up_to],
+  ["small_bps", "categorySmall", (rule) => rule.categories.small.bps],
+  ["regular_bps", "categoryRegular", (rule) => rule.categories.regular.bps],
+  ["fee_min", "feeMin", (rule) => rule.fee_min],
+  ["fee_max", "feeMax", (rule) => rule.fee_max ?? ""],
+  ["split_issuer_bps", "splitIssuer", (rule) => rule.split_issuer_bps],
+  ["split_acquirer_bps", "splitAcquirer", (rule) => rule.split_acquirer_bps],
+  ["split_network_bps", "splitNetwork", (rule) => rule.split_network_bps],
+];
+
+/** The rule a form's fields spell, as PUT /fee-schedules takes it (whole numbers only). */
+export function ruleFromFields(fields) {
+  const number = (name) => (String(fields[name] ?? "").trim() === "" ? null : Number(String(fields[name]).replace(/\./g, "")));
+  const rule = {
+    categories: {
+      micro: { bps: number("micro_bps"), free_up_to: number("micro_free_up_to") ?? 0 },
+      small: { bps: number("small_bps"), free_up_to: 0 },
+      regular: { bps: number("regular_bps"), free_up_to: 0 },
+    },
+    fee_min: number("fee_min") ?? 0,
+    fee_max: number("fee_max"),
+    split_issuer_bps: number("split_issuer_bps"),
+    split_acquirer_bps: number("split_acquirer_bps"),
+    split_network_bps: number("split_network_bps"),
+  };
+  return rule;
+}
+
+function FeeSchedule({ api, t, language, schedules, cooperatives, params, reload }) {
+  const codes = new Map(cooperatives.map((cooperative) => [cooperative.id, cooperative.code]));
   const scopeName = (schedule) =>
     schedule.scope === "pair" ? `${codes.get(schedule.issuer_cooperative_id) ?? "?"} → ${codes.get(schedule.acquirer_cooperative_id) ?? "?"}` : t(schedule.scope === "on_us" ? "feeOnUs" : "feeDefault");
-  const rows = [
-    ...schedules.items.map((schedule) => [scopeName(schedule), ...ruleCells(schedule.rule, language)]),
-    [t("feeBuiltIn"), ...ruleCells(schedules.built_in_default, language)],
+  const keyOf = (schedule) => (schedule.scope === "pair" ? [schedule.issuer_cooperative_id, schedule.acquirer_cooperative_id] : schedule.scope === "on_us" ? ["on-us", "on-us"] : ["default", "default"]);
+  const form = params.fee ?? {};
+  params.fee = form;
+  const problem = problemLine();
+  const saved = h("p", { class: "fee-saved", role: "status" });
+  const options = [["default", t("feeDefault")], ["on-us", t("feeOnUs")], ...cooperatives.map((cooperative) => [cooperative.id, cooperative.code])];
+  const select = (name, label) =>
+    h("label", {}, label, h("select", { name, onchange: (event) => (form[name] = event.target.value) }, options.map(([value, text]) => h("option", { value, selected: form[name] === value }, text))));
+  const editor = h(
+    "form",
+    {
+      class: "fee-form",
+      oninput: (event) => event.target.name && (form[event.target.name] = event.target.value),
+      onsubmit: async (event) => {
+        event.preventDefault();
+        problem.show(null);
+        saved.textContent = "";
+        const fields = Object.fromEntries(new FormData(editor));
+        Object.assign(form, fields);
+        try {
+          await api.put(`/fee-schedules/${fields.issuer}/${fields.acquirer}`, ruleFromFields(fields));
+          form.saved = true;
+          reload();
+        } catch (error) {
+          problem.show(sentence(error, t));
+        }
+      },
+    },
+    h("div", { class: "fee-pair" }, select("issuer", t("issuer")), select("acquirer", t("acquirer"))),
+    h("p", { class: "backoffice-note" }, t("feeFormNote")),
+    h(
+      "div",
+      { class: "fee-fields" },
+      RULE_FIELDS.map(([name, label]) => h("label", {}, t(label), h("input", { name, type: "text", inputmode: "numeric", value: form[name] ?? "", autocomplete: "off" }))),
+    ),
+    problem,
+    h("button", { type: "submit", class: "primary" }, t("feeSave")),
+    saved,
+  );
+  if (form.saved) {
+    saved.textContent = t("feeSaved");
+    form.saved = false;
+  }
+  const edit = (schedule) => {
+    const [issuer, acquirer] = keyOf(schedule);
+    Object.assign(form, { issuer, acquirer }, Object.fromEntries(RULE_FIELDS.map(([name, , read]) => [name, String(read(schedule.rule))])));
+    for (const [name, value] of Object.entries(form)) if (editor.elements[name]) editor.elements[name].value = value ?? "";
+    editor.elements.issuer.focus();
+  };
+  if (!form.issuer) edit({ scope: "default", rule: schedules.items.find((s) => s.scope === "default")?.rule ?? schedules.built_in_default });
+  const card = (title, rule, schedule) =>
+    h(
+      "div",
+      { class: "card fee-rule", dataset: { scope: title } },
+      h("p", { class: "fee-rule-title" }, title),
+      h("dl", {}, ruleLines(t, rule, language).flatMap(([label, value]) => [h("dt", {}, label), h("dd", {}, value)])),
+      schedule && h("button", { type: "button", class: "secondary fee-edit", onclick: () => edit(schedule) }, t("feeEdit")),
+    );
+  return [
+    h("p", { class: "backoffice-note" }, t("feeLookupNote")),
+    ...schedules.items.map((schedule) => card(scopeName(schedule), schedule.rule, schedule)),
+    card(t("feeBuiltIn"), schedules.built_in_default, null),
+    h("h2", {}, t("feeSetTitle")),
+    editor,
   ];
-  return dataTable({
-    caption: t("feeCaption"),
-    columns: [{ label: t("pair") }, { label: t("categoryMicro"), numeric: true }, { label: t("categorySmall"), numeric: true }, { label: t("categoryRegular"), numeric: true }, { label: t("feeSplit"), numeric: true }],
-    rows,
-    className: "fee-table",
-  });
 }
 
 export function OperatorHome({ api, t, params, store }) {
@@ -169,9 +263,8 @@ export function OperatorHome({ api, t, params, store }) {
   async function reload() {
     try {
       const [list, schedules, cooperatives] = await Promise.all([api.get("/settlement/windows"), api.get("/fee-schedules"), api.get("/cooperatives")]);
-      const codes = new Map(cooperatives.items.map((cooperative) => [cooperative.id, cooperative.code]));
       fill(windows, list.items.length ? list.items.map((window) => Window({ api, t, language, window, params, reload })) : h("p", { class: "empty" }, t("noWindows")));
-      fill(fees, FeeSchedule({ t, language, schedules, codes }));
+      fill(fees, FeeSchedule({ api, t, language, schedules, cooperatives: cooperatives.items, params, reload }));
     } catch (error) {
       problem.show(sentence(error, t));
     }

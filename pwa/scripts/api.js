@@ -156,6 +156,7 @@ export function createApi({
     /** GET a report as a file: {blob, type, name}. */
     file: (path) => request("GET", path, { file: true, headers: { Accept: "*/*" } }),
     post: (path, body) => request("POST", path, { body }),
+    put: (path, body) => request("PUT", path, { body }),
     delete: (path) => request("DELETE", path),
     moneyPost,
   };

@@ -425,6 +425,7 @@ export function preferredLanguage(languages = []) {
 
 // The back office: the observer's, the network operator's and the cooperative admin's screens.
 Object.assign(STRINGS.id, {
+  roleCounter: "Loket",
   roleReport: "Laporan",
   roleOperator: "Operator",
   roleObserver: "Angka kota",
@@ -512,6 +513,7 @@ Object.assign(STRINGS.id, {
   cashOutPartner: "Tarik, anggota mitra",
 });
 Object.assign(STRINGS.en, {
+  roleCounter: "Counter",
   roleReport: "Report",
   roleOperator: "Operator",
   roleObserver: "City figures",
@@ -597,4 +599,42 @@ Object.assign(STRINGS.en, {
   cashInPartner: "Cash in, partners' members",
   cashOutOwn: "Cash out, own members",
   cashOutPartner: "Cash out, partners' members",
+});
+Object.assign(STRINGS.id, {
+  feeFreeUpTo: "gratis s.d.",
+  feeLimits: "Biaya min – maks",
+  feeLookupNote:
+    "Untuk tiap pembayaran berlaku aturan pasangannya, kalau tidak ada aturan sesama koperasi (bila penerbit = pengakuisisi), lalu bawaan.",
+  feeEdit: "Ubah",
+  feeSetTitle: "Atur biaya",
+  feeFormNote: "Tarif dalam basis poin (1% = 100); jumlah dalam rupiah bulat. Bagi P/A/J harus berjumlah 10000.",
+  feeMicroFreeUpTo: "Mikro gratis s.d. (Rp)",
+  feeMin: "Biaya minimum (Rp)",
+  feeMax: "Biaya maksimum (Rp, kosong = tanpa)",
+  splitIssuer: "Bagian penerbit",
+  splitAcquirer: "Bagian pengakuisisi",
+  splitNetwork: "Bagian jaringan",
+  issuer: "Penerbit",
+  acquirer: "Pengakuisisi",
+  feeSave: "Simpan aturan",
+  feeSaved: "Aturan disimpan.",
+});
+Object.assign(STRINGS.en, {
+  feeFreeUpTo: "free up to",
+  feeLimits: "Fee min – max",
+  feeLookupNote:
+    "A payment takes its pair's rule, else the within-one-cooperative rule (where issuer = acquirer), else the default.",
+  feeEdit: "Change",
+  feeSetTitle: "Set a fee rule",
+  feeFormNote: "Rates in basis points (1% = 100); amounts in whole rupiah. The I/A/N split must add up to 10000.",
+  feeMicroFreeUpTo: "Micro free up to (Rp)",
+  feeMin: "Minimum fee (Rp)",
+  feeMax: "Maximum fee (Rp, empty = none)",
+  splitIssuer: "Issuer's share",
+  splitAcquirer: "Acquirer's share",
+  splitNetwork: "Network's share",
+  issuer: "Issuer",
+  acquirer: "Acquirer",
+  feeSave: "Save the rule",
+  feeSaved: "Rule saved.",
 });

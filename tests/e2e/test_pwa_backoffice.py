@@ -162,10 +162,10 @@ def test_the_operator_closes_verifies_and_settles_a_window_and_takes_its_stateme
     log_in(page, operator)
     page.wait_for_selector(".operator-home .settlement-window")
     assert page.inner_text(".operator-home h1") == "Operator jaringan"
-    page.wait_for_selector(".fee-table")
-    built_in = page.locator(".fee-table tbody tr").last.inner_text()
-    assert "Bawaan gateway" in built_in and "0,30% (> Rp 500.000)" in built_in
-    assert "35% / 50% / 15%" in built_in
+    built_in = page.locator(".fee-rule", has_text="Bawaan gateway")
+    built_in.wait_for()
+    lines = built_in.inner_text()
+    assert "0,30% (gratis s.d. Rp 500.000)" in lines and "35% / 50% / 15%" in lines
     fits_the_phone(page)
     screenshot(page, "backoffice-3-operator-windows")
 
@@ -233,11 +233,49 @@ def test_the_operator_closes_verifies_and_settles_a_window_and_takes_its_stateme
     screenshot(page, "backoffice-5-operator-settled")
 
 
+def test_the_operator_sets_a_pairs_fee_rule_and_a_bad_one_changes_nothing(page, gateway):
+    operator = staff(gateway, "network_admin")
+    token = gateway.login(operator)
+    codes = {
+        c["code"]: c["id"]
+        for c in gateway.call("GET", "/api/v1/cooperatives", token=token)[1]["items"]
+    }
+    log_in(page, operator)
+    form = page.locator(".fee-form")
+    form.wait_for()
+    # The form starts from the rule in force; this pair gets the same rates with a fee cap far
+    # above any fee the other tests pay, so their fees stay as they expect.
+    form.locator("select[name=issuer]").select_option(codes["KTS"])
+    form.locator("select[name=acquirer]").select_option(codes["KAM"])
+    form.locator("input[name=split_network_bps]").fill("1600")  # 3500 + 5000 + 1600 ≠ 10000
+    form.locator("button[type=submit]").click()
+    problem = form.locator(".problem")
+    problem.wait_for()
+    assert problem.inner_text()
+    _, schedules = gateway.call("GET", "/api/v1/fee-schedules", token=token)
+    assert not [s for s in schedules["items"] if s["issuer_cooperative_id"] == codes["KTS"]]
+
+    form.locator("input[name=split_network_bps]").fill("1500")
+    form.locator("input[name=fee_max]").fill("1000000000")
+    form.locator("button[type=submit]").click()
+    card = page.locator(".fee-rule", has_text="KTS → KAM")
+    card.wait_for()
+    assert "Rp 0 – Rp 1.000.000.000" in card.inner_text()
+    page.wait_for_selector(".fee-saved:has-text('Aturan disimpan.')")
+    _, schedules = gateway.call("GET", "/api/v1/fee-schedules", token=token)
+    (rule,) = [s["rule"] for s in schedules["items"] if s["issuer_cooperative_id"] == codes["KTS"]]
+    assert rule["fee_max"] == 1_000_000_000
+    assert rule["categories"]["micro"] == schedules["built_in_default"]["categories"]["micro"]
+    assert (rule["split_issuer_bps"], rule["split_network_bps"]) == (3_500, 1_500)
+    card.scroll_into_view_if_needed()
+    screenshot(page, "backoffice-7-operator-fee-rule")
+
+
 def test_the_cooperative_admin_reads_the_report_and_is_offered_only_screens_the_app_has(
     page, gateway
 ):
     admin = gateway.admin("KPP")
-    shop = gateway.new_merchant("KPP", name="Kios Uji Laporan")
+    shop = gateway.new_merchant("KPP", name="Kios Uji Laporan", category="small")  # 0,70%
     pay_sticker(gateway, shop, gateway.new_member("KSM", balance=30_000), 21_000)
     today = datetime.now(JAKARTA).date()
     first = today.replace(day=1)
@@ -249,7 +287,7 @@ def test_the_cooperative_admin_reads_the_report_and_is_offered_only_screens_the_
 
     log_in(page, admin)
     page.wait_for_selector(".counter-desk")
-    assert page.inner_text(".role-button") == "Laporan"
+    assert page.inner_text(".role-button") == "Laporan"  # the counter's teller is its admin too
     page.click(".role-button")
     page.wait_for_selector(".coop-admin-home .fee-income-table")
     assert page.inner_text(".coop-admin-home h1") == "Laporan koperasi"
@@ -263,8 +301,11 @@ def test_the_cooperative_admin_reads_the_report_and_is_offered_only_screens_the_
         for row in report["fee_income_by_partner"]
         if row["partner_cooperative_id"] != admin["cooperative_id"]
     )
+    assert ksm["as_acquirer"] >= 74  # 21.000 at 0,70% is 147, half of it KPP's as acquirer
     ksm_row = page.locator(".fee-income-table tbody tr", has_text="KSM")
     assert ksm_row.locator("td").last.inner_text() == rupiah(ksm["total"])
+    sides = ksm_row.locator(".fee-income-sides").inner_text()
+    assert rupiah(ksm["as_issuer"]) in sides and rupiah(ksm["as_acquirer"]) in sides
     volume = page.locator(".volume-table tbody tr")
     received = report["payments_received_by_merchants"]["cross_cooperative"]
     assert received["volume"] >= 21_000
