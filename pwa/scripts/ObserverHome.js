@@ -19,7 +19,10 @@ export const METRICS = [
   { key: "members", label: "metricMembers", kind: "count" },
 ];
 
-const answers = new Map(); // query → the gateway's answer, so a language switch draws at once
+// The last answer (whose, to which query), so that a language switch — the same screen again,
+// from the same params — draws at once; a new visit, another person or another question asks
+// the gateway again.
+const answers = new Map();
 
 function formatter(kind, language) {
   if (kind === "rupiah") return (value) => formatRupiah(value);
@@ -66,7 +69,7 @@ function Latest({ t, language, cell }) {
   );
 }
 
-export function ObserverHome({ api, t, params, store }) {
+export function ObserverHome({ api, t, me, params, store }) {
   const language = store?.get().language ?? "id";
   params.metric ??= "payment_volume";
   const problem = problemLine();
@@ -80,6 +83,7 @@ export function ObserverHome({ api, t, params, store }) {
     if (params.to) parts.push(`to=${params.to}`);
     return `/observer/months${parts.length ? `?${parts.join("&")}` : ""}`;
   };
+  const cacheKey = () => `${me?.id}|${query()}`;
 
   const tabs = h(
     "div",
@@ -99,7 +103,7 @@ export function ObserverHome({ api, t, params, store }) {
   );
 
   function draw() {
-    const figures = answers.get(query());
+    const figures = answers.get(cacheKey());
     if (!figures) return;
     const metric = METRICS.find((candidate) => candidate.key === params.metric) ?? METRICS[1];
     from.value = figures.from;
@@ -116,10 +120,13 @@ export function ObserverHome({ api, t, params, store }) {
 
   async function load() {
     problem.show(null);
-    if (!answers.has(query())) {
+    if (params.shown !== cacheKey() || !answers.has(cacheKey())) {
       fill(body, h("p", { class: "loading-line" }, t("loadingFigures")));
       try {
-        answers.set(query(), await api.get(query()));
+        const figures = await api.get(query());
+        answers.clear();
+        answers.set(cacheKey(), figures);
+        params.shown = cacheKey();
       } catch (error) {
         fill(body);
         problem.show(sentence(error, t));
@@ -137,7 +144,7 @@ export function ObserverHome({ api, t, params, store }) {
         event.preventDefault();
         params.from = from.value || null;
         params.to = to.value || null;
-        answers.delete(query()); // asked again: fresh figures
+        answers.clear(); // asked again: fresh figures
         load();
       },
     },

@@ -55,13 +55,13 @@ export function barChart({ title, labels, values, format, axis, max, withheldTex
   const plotWidth = width - left - 4;
   const plotHeight = height - top - bottom;
   const largest = Math.max(0, ...values.filter((value) => value !== null));
-  const top_ = max ?? niceMax(largest);
+  const scaleTop = max ?? niceMax(largest);
   const slot = plotWidth / Math.max(values.length, 1);
   const barWidth = Math.max(2, slot * 0.7);
   const description = labels.map((label, index) => `${label}: ${values[index] === null ? withheldText : format(values[index])}`).join("; ");
 
-  const grid = ticks(top_).map((tick) => {
-    const y = top + plotHeight - (tick / top_) * plotHeight;
+  const grid = ticks(scaleTop).map((tick) => {
+    const y = top + plotHeight - (tick / scaleTop) * plotHeight;
     return svg(
       "g",
       { class: "bar-chart-tick" },
@@ -79,7 +79,7 @@ export function barChart({ title, labels, values, format, axis, max, withheldTex
     if (value === null) {
       bar = svg("g", { class: "bar-chart-withheld" }, svg("rect", { x, y: top + plotHeight - 6, width: barWidth, height: 6 }, barTitle), svg("text", { x: x + barWidth / 2, y: top + plotHeight - 9, "text-anchor": "middle" }, "–"));
     } else {
-      const barHeight = top_ ? (Math.min(value, top_) / top_) * plotHeight : 0;
+      const barHeight = scaleTop ? (Math.min(value, scaleTop) / scaleTop) * plotHeight : 0;
       bar = svg("rect", { class: "bar-chart-bar", x, y: top + plotHeight - barHeight, width: barWidth, height: Math.max(barHeight, value > 0 ? 1 : 0) }, barTitle);
     }
     return label ? svg("g", {}, bar, label) : bar;

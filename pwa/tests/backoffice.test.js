@@ -45,3 +45,28 @@ test("counts and shares read the way of the app's language", async () => {
   assert.equal(formatShare(1234, "en"), "12.3%");
   assert.equal(formatShare(10_000, "id", 0), "100%");
 });
+
+test("the fee form's fields become the rule the gateway takes, whole numbers only", async () => {
+  const { ruleFromFields } = await import("../scripts/OperatorHome.js");
+  const rule = ruleFromFields({
+    micro_bps: "30", micro_free_up_to: "500.000", small_bps: "70", regular_bps: "70",
+    fee_min: "", fee_max: "", split_issuer_bps: "3500", split_acquirer_bps: "5000", split_network_bps: "1500",
+  });
+  assert.deepEqual(rule, {
+    categories: { micro: { bps: 30, free_up_to: 500_000 }, small: { bps: 70, free_up_to: 0 }, regular: { bps: 70, free_up_to: 0 } },
+    fee_min: 0,
+    fee_max: null,
+    split_issuer_bps: 3500,
+    split_acquirer_bps: 5000,
+    split_network_bps: 1500,
+  });
+  // Not a number: sent as null, which the gateway refuses with a sentence (never guessed here).
+  assert.equal(JSON.parse(JSON.stringify(ruleFromFields({ micro_bps: "0,3" }))).categories.micro.bps, null);
+});
+
+test("the cooperative admin is offered only the screens the app has", async () => {
+  const { offeredScreens } = await import("../scripts/CoopAdminHome.js");
+  assert.deepEqual(offeredScreens(() => false), []);
+  assert.deepEqual(offeredScreens((name) => name === "shu").map((link) => link.screen), ["shu"]);
+  assert.deepEqual(offeredScreens(() => true).map((link) => link.screen), ["import", "shu", "shift"]);
+});
