@@ -44,12 +44,20 @@ function Window({ api, t, language, window, params, reload }) {
     line.pays ? formatRupiah(line.pays) : "–",
     line.receives ? formatRupiah(line.receives) : "–",
   ]);
+  // A pair's gross beside it, and under it the count, fees and refunds: five columns do not fit.
   const pairs = (window.pairs ?? []).map((pair) => [
-    `${pair.issuer_code} → ${pair.acquirer_code}`,
-    formatCount(pair.count, language),
+    h(
+      "span",
+      {},
+      `${pair.issuer_code} → ${pair.acquirer_code}`,
+      h(
+        "span",
+        { class: "pair-detail" },
+        `${formatCount(pair.count, language)} ${t("paymentsCounted")} · ${t("fees")} ${formatRupiah(pair.fee_issuer + pair.fee_acquirer + pair.fee_network)}`,
+        pair.refund_count ? ` · ${t("refunds")} ${formatRupiah(pair.refunds)}` : "",
+      ),
+    ),
     formatRupiah(pair.gross),
-    formatRupiah(pair.fee_issuer + pair.fee_acquirer + pair.fee_network),
-    pair.refunds ? formatRupiah(pair.refunds) : "–",
   ]);
   const verify = h("button", {
     type: "button",
@@ -103,7 +111,7 @@ function Window({ api, t, language, window, params, reload }) {
     sealed &&
       dataTable({
         caption: t("pairsCaption"),
-        columns: [{ label: t("pair") }, { label: t("count"), numeric: true }, { label: t("gross"), numeric: true }, { label: t("fees"), numeric: true }, { label: t("refunds"), numeric: true }],
+        columns: [{ label: t("pair") }, { label: t("gross"), numeric: true }],
         rows: pairs,
         className: "pairs-table",
       }),

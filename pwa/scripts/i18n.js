@@ -618,6 +618,7 @@ Object.assign(STRINGS.id, {
   acquirer: "Pengakuisisi",
   feeSave: "Simpan aturan",
   feeSaved: "Aturan disimpan.",
+  paymentsCounted: "pembayaran",
 });
 Object.assign(STRINGS.en, {
   feeFreeUpTo: "free up to",
@@ -637,4 +638,5 @@ Object.assign(STRINGS.en, {
   acquirer: "Acquirer",
   feeSave: "Save the rule",
   feeSaved: "Rule saved.",
+  paymentsCounted: "payments",
 });
