@@ -6,10 +6,9 @@
 // The chosen months and figure live in `params`.
 
 import { dataTable, downloads, formatCount, formatShare } from "./backoffice.js";
-import { barChart, compactNumber } from "./chart.js";
+import { barChart, compactNumber, monthLabel } from "./chart.js";
 import { fill, h, problemLine, sentence, shownName } from "./dom.js";
 import { formatRupiah } from "./money.js";
-import { formatMonth } from "./when.js";
 
 export const METRICS = [
   { key: "active_members", label: "metricActiveMembers", kind: "count" },
@@ -39,10 +38,10 @@ function axisFormatter(kind, language) {
 function Figure({ t, language, title, cells, metric, className }) {
   const format = formatter(metric.kind, language);
   const values = cells.map((cell) => cell[metric.key]);
-  const months = cells.map((cell) => formatMonth(cell.month, language));
+  const months = cells.map((cell) => monthLabel(cell.month, language));
   const chart = barChart({
     title: `${t(metric.label)} — ${typeof title === "string" ? title : title.textContent}`,
-    labels: cells.map((cell) => formatMonth(cell.month, language, { short: true })),
+    labels: cells.map((cell) => monthLabel(cell.month, language, { short: true })),
     values,
     format,
     axis: axisFormatter(metric.kind, language),
@@ -64,7 +63,7 @@ function Latest({ t, language, cell }) {
     "dl",
     { class: "card observer-latest" },
     h("dt", {}, t("month")),
-    h("dd", {}, formatMonth(cell.month, language)),
+    h("dd", {}, monthLabel(cell.month, language)),
     ...METRICS.flatMap((metric) => [h("dt", {}, t(metric.label)), h("dd", { class: `latest-${metric.key}` }, shown(metric.key, formatter(metric.kind, language)))]),
   );
 }

@@ -3,6 +3,7 @@
 // No DOM: `fetch`, the clock and the sleep are injected, so node's test runner drives it.
 
 export const PROBLEM_BASE = "https://interkop.id/problems/";
+export const XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
 /** The gateway refused: `detail` is the sentence to show a person. */
 export class ApiError extends Error {
@@ -65,11 +66,6 @@ export function createApi({
       throw new NetworkError(cause);
     }
     const type = response.headers.get("Content-Type") ?? "";
-    if (file && response.ok) {
-      // A report as a file: its bytes, media type and the name the gateway gave it.
-      const disposition = response.headers.get("Content-Disposition") ?? "";
-      return { blob: await response.blob(), type: type.split(";")[0].trim(), name: /filename="([^"]+)"/.exec(disposition)?.[1] ?? null };
-    }
     let payload = null;
     if (type.includes("json")) {
       try {
@@ -79,6 +75,12 @@ export function createApi({
       }
     }
     if (!response.ok) throw new ApiError(payload, response.status);
+    if (file) {
+      // A report file: its bytes and the name the gateway gave it (Content-Disposition).
+      const disposition = response.headers.get("Content-Disposition") ?? "";
+      const name = /filename="([^"]+)"/.exec(disposition)?.[1] ?? null;
+      return { blob: await response.blob(), name, type };
+    }
     return payload;
   }
 
@@ -153,8 +155,8 @@ export function createApi({
       }
     },
     get: (path) => request("GET", path),
-    /** GET a report as a file: {blob, type, name}. */
-    file: (path) => request("GET", path, { file: true, headers: { Accept: "*/*" } }),
+    /** GET a report file (XLSX by default): {blob, name, type}; a refusal is an ApiError. */
+    download: (path, accept = XLSX) => request("GET", path, { file: true, headers: { Accept: accept } }),
     post: (path, body) => request("POST", path, { body }),
     put: (path, body) => request("PUT", path, { body }),
     delete: (path) => request("DELETE", path),

@@ -50,6 +50,7 @@ export function dataTable({ caption, columns, rows, className = "" }) {
  * that is not what the button promised.
  */
 export function downloadButton({ api, t, path, format, label, status }) {
+  const notAvailable = t("formatNotAvailable").replace("{format}", format.toUpperCase());
   const button = h("button", {
     type: "button",
     class: `secondary download-button download-${format}`,
@@ -57,9 +58,9 @@ export function downloadButton({ api, t, path, format, label, status }) {
       button.disabled = true;
       status.textContent = t("downloading");
       try {
-        const file = await api.file(typeof path === "function" ? path() : path);
-        if (file.type !== MEDIA_TYPES[format]) {
-          status.textContent = t("formatNotAvailable").replace("{format}", format.toUpperCase());
+        const file = await api.download(typeof path === "function" ? path() : path, MEDIA_TYPES[format]);
+        if ((file.type ?? "").split(";")[0].trim() !== MEDIA_TYPES[format]) {
+          status.textContent = notAvailable;
           return;
         }
         const url = URL.createObjectURL(file.blob);
@@ -70,7 +71,9 @@ export function downloadButton({ api, t, path, format, label, status }) {
         setTimeout(() => URL.revokeObjectURL(url), 10_000);
         status.textContent = `${t("downloaded")} ${file.name ?? ""}`.trim();
       } catch (error) {
-        status.textContent = sentence(error, t);
+        // A TypeError: the answer was not a file (a JSON body, read already) — the gateway does
+        // not write this format for this report.
+        status.textContent = error instanceof TypeError ? notAvailable : sentence(error, t);
       } finally {
         button.disabled = false;
       }

@@ -34,6 +34,20 @@ export function compactNumber(value, language = "id") {
   return `${language === "en" ? text : text.replace(".", ",")}${unit ? (language === "en" ? unit : ` ${unit}`) : ""}`;
 }
 
+const MONTH_LOCALES = { id: "id-ID", en: "en-GB" };
+const monthFormats = new Map();
+
+/** A month ("2026-01") as "Jan 2026" (id and en alike), or with `short` just "Jan"; the
+ * Asia/Jakarta calendar, as when.js reads days. */
+export function monthLabel(isoMonth, language = "id", { short = false } = {}) {
+  const key = `${language}|${short}`;
+  if (!monthFormats.has(key)) {
+    const options = short ? { month: "short" } : { month: "short", year: "numeric" };
+    monthFormats.set(key, new Intl.DateTimeFormat(MONTH_LOCALES[language] ?? MONTH_LOCALES.id, { timeZone: "Asia/Jakarta", ...options }));
+  }
+  return monthFormats.get(key).format(new Date(`${isoMonth}-15T12:00:00+07:00`));
+}
+
 function svg(tag, attributes = {}, ...children) {
   const element = document.createElementNS(SVG, tag);
   for (const [name, value] of Object.entries(attributes)) element.setAttribute(name, String(value));

@@ -37,9 +37,3 @@ export function formatDay(isoDay, language) {
   const noon = new Date(`${isoDay}T12:00:00+07:00`);
   return `${formatter(language, { weekday: "long" }).format(noon)}, ${formatDate(noon, language)}`;
 }
-
-/** A month ("2026-01") as "Jan 2026" / "Jan 2026"; `short` leaves the year out ("Jan"). */
-export function formatMonth(isoMonth, language, { short = false } = {}) {
-  const middle = new Date(`${isoMonth}-15T12:00:00+07:00`);
-  return formatter(language, short ? { month: "short" } : { month: "short", year: "numeric" }).format(middle);
-}

@@ -1,7 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { compactNumber, niceMax, ticks } from "../scripts/chart.js";
-import { formatMonth } from "../scripts/when.js";
+import { compactNumber, monthLabel, niceMax, ticks } from "../scripts/chart.js";
 
 test("the scale's top is a round number at or above the largest value", () => {
   assert.equal(niceMax(0), 1);
@@ -31,9 +30,9 @@ test("axis labels are short, the Indonesian way or the English way", () => {
 });
 
 test("a month reads as its short name, in Jakarta", () => {
-  assert.equal(formatMonth("2026-01", "en"), "Jan 2026");
-  assert.equal(formatMonth("2026-08", "id"), "Agu 2026");
-  assert.equal(formatMonth("2026-12", "en", { short: true }), "Dec");
+  assert.equal(monthLabel("2026-01", "en"), "Jan 2026");
+  assert.equal(monthLabel("2026-08", "id"), "Agu 2026");
+  assert.equal(monthLabel("2026-12", "en", { short: true }), "Dec");
 });
 
 test("counts and shares read the way of the app's language", async () => {
