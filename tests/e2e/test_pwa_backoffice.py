@@ -356,6 +356,17 @@ def test_the_cooperative_admin_reads_the_report_and_is_offered_only_screens_the_
         row for row in rows if row[:2] == ["payments_received_by_merchants", "cross_cooperative"]
     )
     assert line[3] == str(received["volume"])
+    report_path = f"/api/v1/cooperatives/{admin['cooperative_id']}/report?from={first}&to={today}"
+    media_type, _ = fetch_file(gateway, f"{report_path}&format=xlsx", gateway.login(admin))
+    if media_type == XLSX:  # the xlsx branch writes it
+        name, body = downloaded(page, ".coop-admin-home .download-xlsx")
+        assert name.endswith(".xlsx")
+        openpyxl.load_workbook(io.BytesIO(body))
+    else:  # until then the screen says so, and saves no file that is not one
+        page.click(".coop-admin-home .download-xlsx")
+        page.locator(".coop-admin-home .download-status").filter(
+            has_text="belum bisa memberi XLSX"
+        ).wait_for()
 
     # The role button goes on to the counter again, and the report is Bahasa Indonesia first.
     page.click(".language-button")
