@@ -17,7 +17,8 @@ export function formatCount(value, language = "id") {
 
 /** Basis points as a percentage: 1234 as "12,3%" (id) or "12.3%" (en). */
 export function formatShare(bps, language = "id", digits = 1) {
-  const text = (bps / 100).toFixed(digits);
+  // Rounded half up in whole units of the last digit first, so no float decides a digit.
+  const text = (Math.round(bps / 10 ** (2 - digits)) / 10 ** digits).toFixed(digits);
   return `${language === "en" ? text : text.replace(".", ",")}%`;
 }
 

@@ -43,6 +43,9 @@ test("counts and shares read the way of the app's language", async () => {
   assert.equal(formatShare(1234, "id"), "12,3%");
   assert.equal(formatShare(1234, "en"), "12.3%");
   assert.equal(formatShare(10_000, "id", 0), "100%");
+  assert.equal(formatShare(6667, "id"), "66,7%");
+  assert.equal(formatShare(1235, "en"), "12.4%");
+  assert.equal(formatShare(30, "id", 2), "0,30%");
 });
 
 test("the fee form's fields become the rule the gateway takes, whole numbers only", async () => {
