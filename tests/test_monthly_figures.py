@@ -15,7 +15,7 @@ from problems import assert_problem
 
 from gateway import registry
 from gateway.db import db
-from gateway.models import Transfer
+from gateway.models import Account, AccountKind, Transfer
 from gateway.models.ledger import TransferCode
 from gateway.monthly_figures import PAYMENT_FIGURES, SMALL_COUNT_MIN
 from gateway.tables import RUPIAH_FORMAT
@@ -65,6 +65,25 @@ def ledger_payments(app, merchant_ids, start, end) -> tuple[int, int]:
         ).one()
         db.session.rollback()
         return int(count), int(total)
+
+
+def ledger_payers(app, coop_public_id, start, end) -> int:
+    """How many of the cooperative's wallets a PAYMENT transfer debited in [start, end)."""
+    with app.app_context():
+        cooperative = registry.get_cooperative(db.session, coop_public_id)
+        wallets = sa.select(Account.id).where(
+            Account.cooperative_id == cooperative.id, Account.kind == AccountKind.WALLET
+        )
+        payers = db.session.scalar(
+            sa.select(sa.func.count(sa.distinct(Transfer.debit_account_id))).where(
+                Transfer.code == TransferCode.PAYMENT,
+                Transfer.debit_account_id.in_(wallets),
+                Transfer.created_at >= start,
+                Transfer.created_at < end,
+            )
+        )
+        db.session.rollback()
+        return int(payers)
 
 
 def by_code(figures: dict) -> dict[str, dict[str, dict]]:
@@ -145,6 +164,8 @@ def test_monthly_figures_are_the_ledgers_by_jakarta_month(app, city):
                 count,
                 total,
             ), (code, month)
+            coop_id = ksm if code == "KSM" else kpp
+            assert cells[code][month]["active_members"] == ledger_payers(app, coop_id, start, end)
     for month_index, month in enumerate(figures["months"]):
         line = figures["city"][month_index]
         assert line["payment_volume"] == sum(cells[c][month]["payment_volume"] for c in cells)
