@@ -51,7 +51,7 @@ function Figure({ t, language, title, cells, metric, className }) {
   const table = dataTable({
     caption: `${t(metric.label)} ${t("perMonth")}`,
     columns: [{ label: t("month") }, { label: t(metric.label), numeric: true }],
-    rows: cells.map((cell, index) => [months[index], values[index] === null ? h("abbr", { title: t("withheld") }, "–") : format(values[index])]),
+    rows: cells.map((cell, index) => [months[index], values[index] === null ? h("span", { class: "withheld-cell", title: t("withheld") }, "– ", h("small", {}, t("withheldShort"))) : format(values[index])]),
   });
   return h("figure", { class: `observer-figure ${className}` }, h("figcaption", {}, h("h2", {}, title)), chart, table);
 }

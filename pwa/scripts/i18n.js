@@ -619,6 +619,7 @@ Object.assign(STRINGS.id, {
   feeSave: "Simpan aturan",
   feeSaved: "Aturan disimpan.",
   paymentsCounted: "pembayaran",
+  withheldShort: "ditahan",
 });
 Object.assign(STRINGS.en, {
   feeFreeUpTo: "free up to",
@@ -639,4 +640,5 @@ Object.assign(STRINGS.en, {
   feeSave: "Save the rule",
   feeSaved: "Rule saved.",
   paymentsCounted: "payments",
+  withheldShort: "withheld",
 });

@@ -111,7 +111,7 @@ def test_the_observer_sees_the_city_by_month_as_charts_with_tables_and_takes_xls
         return page.locator(f"{figure} .data-table tbody tr").last.locator("td").inner_text()
 
     def shown(value, format_) -> str:
-        return "–" if value is None else format_(value)
+        return "– ditahan" if value is None else format_(value)
 
     # Volume first: the city's and each cooperative's last month, as the gateway has them.
     city_now = figures["city"][-1]
@@ -131,7 +131,7 @@ def test_the_observer_sees_the_city_by_month_as_charts_with_tables_and_takes_xls
     # Withheld where the gateway withholds, and never drawn as a number.
     for cooperative in figures["cooperatives"]:
         if cooperative["months"][-1]["payments_withheld"]:
-            assert last_row(f".cooperative-{cooperative['code']}") == "–"
+            assert last_row(f".cooperative-{cooperative['code']}") == "– ditahan"
     assert any(c["months"][-1]["payments_withheld"] for c in figures["cooperatives"]) == (
         page.locator(".bar-chart-withheld").count() > 0
     )
@@ -146,7 +146,7 @@ def test_the_observer_sees_the_city_by_month_as_charts_with_tables_and_takes_xls
             cooperative["months"][-1]["cross_cooperative_share_bps"],
             lambda bps: f"{(bps + 5) // 10 // 10},{(bps + 5) // 10 % 10}%",  # half up
         )
-    page.locator(".cooperative-KPP").scroll_into_view_if_needed()
+    page.locator(".cooperative-KAM").scroll_into_view_if_needed()  # one payer: withheld
     screenshot(page, "backoffice-2-observer-cross-share")
 
     # In English, the same numbers.
