@@ -10,7 +10,7 @@
 // object on a language switch, and from the entry's copy on back/forward and after a reload.
 
 import { createApi } from "./api.js";
-import { h } from "./dom.js";
+import { fill, h } from "./dom.js";
 import { unlockSound } from "./feedback.js";
 import { startFeed } from "./feed.js";
 import { preferredLanguage, translator } from "./i18n.js";
@@ -30,9 +30,25 @@ import { PayConfirm } from "./PayConfirm.js";
 import { PayScan } from "./PayScan.js";
 import { Receipt } from "./Receipt.js";
 import { ReceiveQr } from "./ReceiveQr.js";
-import { CoopAdminHome } from "./CoopAdminHome.js";
-import { ObserverHome } from "./ObserverHome.js";
-import { OperatorHome } from "./OperatorHome.js";
+
+/**
+ * A screen whose module is fetched the first time it is shown: the back office's screens, which
+ * most phones (members, merchants) never open, stay out of the modules the login form waits for.
+ */
+function onDemand(load, name) {
+  return (props) => {
+    const holder = h("section", { class: "screen-loading" }, h("p", { class: "loading" }, "Interkop…"));
+    load()
+      .then((module) => {
+        if (!holder.isConnected) return; // another screen came first
+        const view = module[name](props);
+        holder.replaceWith(view);
+        view.querySelector("h1")?.focus?.({ preventScroll: true });
+      })
+      .catch(() => holder.isConnected && fill(holder, h("p", { class: "problem", role: "alert" }, props.t("networkError"))));
+    return holder;
+  };
+}
 
 const SCREENS = {
   login: LoginScreen,
@@ -47,9 +63,9 @@ const SCREENS = {
   "new-sale": NewSale,
   card: MemberCard,
   // the back office
-  observer: ObserverHome,
-  operator: OperatorHome,
-  "coop-admin": CoopAdminHome,
+  observer: onDemand(() => import("./ObserverHome.js"), "ObserverHome"),
+  operator: onDemand(() => import("./OperatorHome.js"), "OperatorHome"),
+  "coop-admin": onDemand(() => import("./CoopAdminHome.js"), "CoopAdminHome"),
 };
 
 /** The screens this app has (the cooperative admin's home links only to these). */
