@@ -60,6 +60,12 @@ const SHELL = [
   "/scripts/ShuScreen.js",
   "/scripts/shu.js",
   "/scripts/DownloadButton.js",
+  "/styles/backoffice.css",
+  "/scripts/backoffice.js",
+  "/scripts/chart.js",
+  "/scripts/CoopAdminHome.js",
+  "/scripts/ObserverHome.js",
+  "/scripts/OperatorHome.js",
 ];
 
 self.addEventListener("install", (event) => {

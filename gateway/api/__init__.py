@@ -298,6 +298,7 @@ def init_app(app: Flask) -> None:
         invitations,
         limits,
         members,
+        observer,
         payments,
         pwa,
         qr,
@@ -327,6 +328,7 @@ def init_app(app: Flask) -> None:
         webhooks,
         pwa,
         shu,
+        observer,
     ):
         app.register_blueprint(module.blueprint)
     app.register_error_handler(GatewayError, handle_gateway_error)

@@ -10,7 +10,7 @@
 // object on a language switch, and from the entry's copy on back/forward and after a reload.
 
 import { createApi } from "./api.js";
-import { h } from "./dom.js";
+import { fill, h } from "./dom.js";
 import { unlockSound } from "./feedback.js";
 import { startFeed } from "./feed.js";
 import { preferredLanguage, translator } from "./i18n.js";
@@ -30,7 +30,25 @@ import { PayConfirm } from "./PayConfirm.js";
 import { PayScan } from "./PayScan.js";
 import { Receipt } from "./Receipt.js";
 import { ReceiveQr } from "./ReceiveQr.js";
-import { ShuScreen } from "./ShuScreen.js";
+
+/**
+ * A screen whose module is fetched the first time it is shown: the back office's screens, which
+ * most phones (members, merchants) never open, stay out of the modules the login form waits for.
+ */
+function onDemand(load, name) {
+  return (props) => {
+    const holder = h("section", { class: "screen-loading" }, h("p", { class: "loading" }, "Interkop…"));
+    load()
+      .then((module) => {
+        if (!holder.isConnected) return; // another screen came first
+        const view = module[name](props);
+        holder.replaceWith(view);
+        view.querySelector("h1")?.focus?.({ preventScroll: true });
+      })
+      .catch(() => holder.isConnected && fill(holder, h("p", { class: "problem", role: "alert" }, props.t("networkError"))));
+    return holder;
+  };
+}
 
 const SCREENS = {
   login: LoginScreen,
@@ -44,10 +62,29 @@ const SCREENS = {
   receive: ReceiveQr,
   "new-sale": NewSale,
   card: MemberCard,
-  shu: ShuScreen,
+  shu: onDemand(() => import("./ShuScreen.js"), "ShuScreen"),
+  // the back office
+  observer: onDemand(() => import("./ObserverHome.js"), "ObserverHome"),
+  operator: onDemand(() => import("./OperatorHome.js"), "OperatorHome"),
+  "coop-admin": onDemand(() => import("./CoopAdminHome.js"), "CoopAdminHome"),
 };
 
-const HOMES = new Set(["member", "merchant", "counter"]);
+/** The screens this app has (the cooperative admin's home links only to these). */
+export const SCREEN_NAMES = Object.keys(SCREENS);
+const HOMES = new Set(["member", "merchant", "counter", "observer", "operator", "coop-admin"]);
+// The homes a person's roles open (GET /me), in the order the header's role button goes through.
+const homesOf = (me) =>
+  me
+    ? [
+        me.admin_cooperative_ids?.length && "counter",
+        me.admin_cooperative_ids?.length && "coop-admin",
+        me.roles?.includes("network_admin") && "operator",
+        me.roles?.includes("observer") && "observer",
+        me.merchant_ids?.length && "merchant",
+        me.member_id && "member",
+      ].filter(Boolean)
+    : [];
+const ROLE_LABELS = { member: "pay", merchant: "receive", counter: "roleCounter", "coop-admin": "roleReport", operator: "roleOperator", observer: "roleObserver" };
 // A non-secret hint that a refresh cookie may exist (the cookie itself is httpOnly): without it a
 // fresh load does not ask /auth/refresh, whose 401 every visitor's console would show.
 const SESSION_HINT = "session";
@@ -171,6 +208,7 @@ export function App(root) {
       api, store, t, params, me: state.me,
       onLeave: (fn) => leaving.push(fn),
       onLogin: loggedIn,
+      knows: (name) => Object.hasOwn(SCREENS, name),
     });
     main.replaceChildren(view);
     main.dataset.screen = screen;
@@ -226,11 +264,11 @@ export function App(root) {
     installButton.textContent = t("install");
     installButton.setAttribute("aria-label", t("installLabel"));
     backButton.setAttribute("aria-label", t("back"));
-    const roles = me ? [me.admin_cooperative_ids?.length && "counter", me.merchant_ids?.length && "merchant", me.member_id && "member"].filter(Boolean) : [];
+    const roles = homesOf(me);
     roleButton.hidden = roles.length < 2;
     if (roles.length > 1) {
       const next = roles[(roles.indexOf(home()) + 1) % roles.length];
-      roleButton.textContent = { member: t("pay"), merchant: t("receive"), counter: t("counterTitle") }[next];
+      roleButton.textContent = t(ROLE_LABELS[next]);
       roleButton.dataset.next = next;
     }
     offline.textContent = t("offline");

@@ -47,10 +47,16 @@ export function mergePayments(list, fresh) {
   return [...byId.values()].sort((a, b) => (a.created_at < b.created_at ? 1 : a.created_at > b.created_at ? -1 : 0));
 }
 
-/** Which home a login lands on: member, merchant or counter (a teller), by the roles of GET /me. */
+/**
+ * Which home a login lands on, by the roles of GET /me: counter (a teller), merchant, member, or
+ * for the city's staff without a wallet the operator's or the observer's screen.
+ */
 export function homeFor(me) {
   if (!me) return "login";
   if (me.admin_cooperative_ids?.length) return "counter";
   if (me.merchant_ids?.length) return "merchant";
+  if (me.member_id) return "member";
+  if (me.roles?.includes("network_admin")) return "operator";
+  if (me.roles?.includes("observer")) return "observer";
   return "member";
 }

@@ -40,6 +40,9 @@ test("each login lands on its own home", () => {
   assert.equal(homeFor({ admin_cooperative_ids: ["coop_1"], merchant_ids: [] }), "counter");
   assert.equal(homeFor({ admin_cooperative_ids: [], merchant_ids: ["mer_1"], member_id: "mem_1" }), "merchant");
   assert.equal(homeFor({ admin_cooperative_ids: [], merchant_ids: [], member_id: "mem_1" }), "member");
+  assert.equal(homeFor({ admin_cooperative_ids: [], merchant_ids: [], member_id: null, roles: ["network_admin"] }), "operator");
+  assert.equal(homeFor({ admin_cooperative_ids: [], merchant_ids: [], member_id: null, roles: ["observer"] }), "observer");
+  assert.equal(homeFor({ admin_cooperative_ids: [], merchant_ids: [], member_id: "mem_1", roles: ["member", "observer"] }), "member");
 });
 
 test("both languages have every string, Indonesian first", () => {
