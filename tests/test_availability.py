@@ -107,6 +107,7 @@ def proxied(app, database_url, keys_dir, postgresql_only):
         {
             **base_config(with_port(database_url, proxy.port), keys_dir),
             "DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS": 1,
+            "DATABASE_TRANSACTION_DEADLINE_SECONDS": 2,
         }
     )
     yield proxy, gateway
@@ -313,19 +314,23 @@ def test_a_connection_cut_before_the_commit_writes_nothing_and_the_retry_pays_on
 
 
 def test_a_key_held_by_a_vanished_gateway_does_not_block_its_retry(app, city, proxied):
-    """A gateway claims the key, then its machine vanishes mid-transaction (the proxy holds its
-    COMMIT, the connection stays open): the server ends that transaction after the idle timeout
-    (1 s here), and the client's retry at another gateway moves the money, once."""
+    """A gateway claims the key, then the network stalls mid-transaction (the proxy holds its
+    COMMIT, the connection stays open): that request answers 503 by its deadline (2 s here), the
+    server ends its transaction after the idle timeout (1 s here), and the client's retry at
+    another gateway moves the money, once."""
     proxy, gateway = proxied
     _, teller, siti = scene(city)
     headers = {**city.headers(teller), "Idempotency-Key": "setor-vanished"}
     body = {"member_id": siti.id, "amount": 50_000}
+    answers = []
+
+    def send_then_stall():
+        started = time.monotonic()
+        answers.append(gateway.test_client().post(CASH_IN, json=body, headers=headers))
+        answers.append(time.monotonic() - started)
 
     proxy.cut_at_commit("hold")
-    vanished = threading.Thread(
-        target=lambda: gateway.test_client().post(CASH_IN, json=body, headers=headers),
-        daemon=True,
-    )
+    vanished = threading.Thread(target=send_then_stall, daemon=True)
     vanished.start()
     deadline = time.monotonic() + 5
     while proxy.commits_cut == 0 and time.monotonic() < deadline:
@@ -337,10 +342,38 @@ def test_a_key_held_by_a_vanished_gateway_does_not_block_its_retry(app, city, pr
     assert retried.status_code == 201, retried.get_json()
     assert "Idempotent-Replayed" not in retried.headers
     assert time.monotonic() - started < 8
+    vanished.join(10)
+    assert_unavailable(answers[0])
+    assert answers[1] < 5
     assert city.balance_of_member(siti) == 50_000
     assert city.count(Transfer) == 1
-    proxy.close()
-    vanished.join(10)
+
+
+def test_a_stalled_network_answers_503_by_the_deadline_and_writes_nothing(app, city, proxied):
+    """Every byte held both ways, connections open (a stalled network: the server's timeouts
+    never hear of it): the request's pooled connection is cut at its deadline (2 s), the new
+    one it tries gives up at connect_timeout, and the client has a 503, not a hang."""
+    proxy, gateway = proxied
+    _, teller, siti = scene(city)
+    through_proxy = gateway.test_client()
+    body = {"member_id": siti.id, "amount": 50_000}
+    headers = {**city.headers(teller), "Idempotency-Key": "setor-stalled"}
+    warm = through_proxy.post(
+        CASH_IN, json={**body, "amount": 1_000}, headers=city.headers(teller, "warm")
+    )
+    assert warm.status_code == 201
+
+    proxy.stall()
+    started = time.monotonic()
+    assert_unavailable(through_proxy.post(CASH_IN, json=body, headers=headers))
+    assert time.monotonic() - started < 7
+    assert city.balance_of_member(siti) == 1_000
+    assert stored_key(app, teller.user_id, "setor-stalled") is None
+
+    proxy.heal()
+    retried = through_proxy.post(CASH_IN, json=body, headers=headers)
+    assert retried.status_code == 201, retried.get_json()
+    assert city.balance_of_member(siti) == 51_000
 
 
 def test_a_database_nobody_listens_for_answers_503_at_once(keys_dir):
