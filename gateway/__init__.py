@@ -6,7 +6,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from gateway import availability
+from gateway import availability, logs, metrics
 from gateway import config as default_config
 from gateway.compression import Compress
 from gateway.db import db, install_dialect_quirks
@@ -43,6 +43,9 @@ def create_app(test_config: dict | None = None) -> Flask:
             ping=app.config["DATABASE_POOL_PRE_PING"],
         )
         availability.watchdog.watch(db.engine)
+        metrics.watch_pool(db.engine)
+    if app.config["LOG_FORMAT"] == "json":
+        logs.configure(app.config["LOG_LEVEL"])
 
     from flask_migrate import Migrate
 

@@ -130,3 +130,16 @@ DATABASE_POOL_PRE_PING = True
 DATABASE_UNAVAILABLE_RETRY_AFTER_SECONDS = 1
 # /readyz answers within about this long, on a connection of its own.
 READINESS_TIMEOUT_SECONDS = 2
+
+# What an operator watches (gateway/metrics.py, gateway/logs.py, gateway/api/observability.py).
+# /metrics answers a scraper with `Authorization: Bearer <METRICS_TOKEN>`, or one connecting
+# directly from an address in METRICS_ALLOW_NETWORKS (CIDR strings, e.g. ["10.0.0.0/8"]); with
+# neither set it is not served (404).
+METRICS_TOKEN = None
+METRICS_ALLOW_NETWORKS: list[str] = []
+# "json": one JSON object a line on stderr, with the request id (X-Request-Id); "text" leaves
+# logging as the host process set it up.
+LOG_FORMAT = "json"
+LOG_LEVEL = "INFO"
+# One line a request (method, path, endpoint, status, duration_ms, remote address, request id).
+ACCESS_LOG = True
