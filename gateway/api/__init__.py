@@ -295,6 +295,7 @@ def init_app(app: Flask) -> None:
         counter,
         fees,
         idempotency_keys,
+        imports,
         invitations,
         limits,
         members,
@@ -325,6 +326,7 @@ def init_app(app: Flask) -> None:
         idempotency_keys,
         webhooks,
         pwa,
+        imports,
     ):
         app.register_blueprint(module.blueprint)
     app.register_error_handler(GatewayError, handle_gateway_error)
