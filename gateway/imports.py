@@ -46,13 +46,15 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from types import SimpleNamespace
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from gateway import auth, registry
 from gateway.api.schemas import CONTROL_CHARACTERS, RefusedText, _normalise_phone, shown_text
 from gateway.db import transaction
 from gateway.models import (
+    Account,
+    AccountKind,
     Cooperative,
     InvitationRole,
     Member,
@@ -342,21 +344,22 @@ ALREADY_MERCHANT = (
 
 def _classify_members(session, cooperative, candidates, columns, report) -> list[_Candidate]:
     by_phone = {candidate.values["phone"]: candidate for candidate in candidates}
+    # Two single-table lookups, no join: right after a large import PostgreSQL's statistics
+    # still say the tables are empty, and a join planned on that can scan them once per row.
+    by_user: dict[int, _Candidate] = {}
     for chunk in _chunks(list(by_phone)):
-        found = session.execute(
-            select(User.phone, User.id, Member.cooperative_id)
-            .outerjoin(Member, Member.user_id == User.id)
-            .where(User.phone.in_(chunk))
-        )
-        for phone, user_id, member_cooperative_id in found:
-            candidate = by_phone[phone]
+        for phone, user_id in session.execute(
+            select(User.phone, User.id).where(User.phone.in_(chunk))
+        ):
+            candidate = by_user[user_id] = by_phone[phone]
             candidate.user_id = user_id
-            if member_cooperative_id is None:
-                candidate.status = RowStatus.INVITED
-            elif member_cooperative_id == cooperative.id:
-                candidate.status = RowStatus.EXISTING
-            else:
-                candidate.status = RowStatus.BAD
+            candidate.status = RowStatus.INVITED
+    for chunk in _chunks(list(by_user)):
+        for user_id, member_cooperative_id in session.execute(
+            select(Member.user_id, Member.cooperative_id).where(Member.user_id.in_(chunk))
+        ):
+            same = member_cooperative_id == cooperative.id
+            by_user[user_id].status = RowStatus.EXISTING if same else RowStatus.BAD
     return _sort(candidates, columns["phone"], report, ALREADY_MEMBER)
 
 
@@ -441,54 +444,122 @@ def commit(
         select(Cooperative.id).where(Cooperative.id == cooperative.id).with_for_update()
     )
     report, to_write = _prepare(session, cooperative, sheet, kind)
-    write = _write_member if kind == "members" else _write_merchant
-    for candidate in to_write:
-        write(session, cooperative, candidate, invited_by_user_id)
+    new = [candidate for candidate in to_write if candidate.status == RowStatus.NEW]
+    invited = [candidate for candidate in to_write if candidate.status == RowStatus.INVITED]
+    if kind == "members":
+        _create_members(session, cooperative, new)
+    else:
+        _create_merchants(session, cooperative, new)
+    invite = _invite_member if kind == "members" else _invite_merchant_owner
+    for candidate in invited:
+        invite(session, cooperative, candidate, invited_by_user_id)
     report.committed = True
     session.flush()
     report.pins_to_issue = pins_to_issue(session, cooperative)
     return report
 
 
-def _new_login(session: Session, phone: str, name: str) -> User:
-    user = User(phone=phone, name=name, pin_hash=auth.PIN_NOT_ISSUED, pin_change_required=True)
-    session.add(user)
-    session.flush()
-    return user
+# The bulk form of registry.enrol_member / open_merchant (a login, an account owned by the
+# cooperative, the member or merchant on it), in three multi-row INSERTs per thousand rows
+# instead of three round trips per row: 10.000 members in seconds, not minutes.
+WRITE_CHUNK = 1000
 
 
-def _write_member(session, cooperative, candidate: _Candidate, invited_by_user_id) -> None:
-    values = candidate.values
-    if candidate.status == RowStatus.NEW:
-        user = _new_login(session, values["phone"], values["name"])
-        registry.enrol_member(session, cooperative=cooperative, user=user, tier=values["tier"])
-        return
+def _insert_returning_ids(session: Session, model, rows: list[dict]) -> list[int]:
+    if not rows:
+        return []
+    statement = insert(model).returning(model.id, sort_by_parameter_order=True)
+    return list(session.scalars(statement, rows))
+
+
+def _new_logins(session: Session, people: list[tuple[str, str]]) -> list[int]:
+    """Insert logins (phone, name) with no PIN yet, to be changed at first login."""
+    return _insert_returning_ids(
+        session,
+        User,
+        [
+            {
+                "phone": phone,
+                "name": name,
+                "pin_hash": auth.PIN_NOT_ISSUED,
+                "pin_change_required": True,
+            }
+            for phone, name in people
+        ],
+    )
+
+
+def _open_accounts(session: Session, kind: AccountKind, cooperative_id: int, count: int):
+    rows = [{"kind": kind, "cooperative_id": cooperative_id, "balance": 0}] * count
+    return _insert_returning_ids(session, Account, [dict(row) for row in rows])
+
+
+def _create_members(session: Session, cooperative: Cooperative, new: list[_Candidate]) -> None:
+    for start in range(0, len(new), WRITE_CHUNK):
+        chunk = new[start : start + WRITE_CHUNK]
+        user_ids = _new_logins(session, [(c.values["phone"], c.values["name"]) for c in chunk])
+        wallet_ids = _open_accounts(session, AccountKind.WALLET, cooperative.id, len(chunk))
+        session.execute(
+            insert(Member),
+            [
+                {
+                    "user_id": user_id,
+                    "cooperative_id": cooperative.id,
+                    "tier": candidate.values["tier"],
+                    "wallet_account_id": wallet_id,
+                }
+                for candidate, user_id, wallet_id in zip(chunk, user_ids, wallet_ids, strict=True)
+            ],
+        )
+
+
+def _create_merchants(session: Session, cooperative: Cooperative, new: list[_Candidate]) -> None:
+    for start in range(0, len(new), WRITE_CHUNK):
+        chunk = new[start : start + WRITE_CHUNK]
+        owner_ids = _new_logins(
+            session, [(c.values["owner_phone"], c.values["owner_name"]) for c in chunk]
+        )
+        account_ids = _open_accounts(session, AccountKind.MERCHANT, cooperative.id, len(chunk))
+        session.execute(
+            insert(Merchant),
+            [
+                {
+                    "cooperative_id": cooperative.id,
+                    "owner_user_id": owner_id,
+                    "name": candidate.values["name"],
+                    "kind": candidate.values["kind"],
+                    "category": candidate.values["category"],
+                    "account_id": account_id,
+                }
+                for candidate, owner_id, account_id in zip(
+                    chunk, owner_ids, account_ids, strict=True
+                )
+            ],
+        )
+
+
+def _invite_member(session, cooperative, candidate: _Candidate, invited_by_user_id) -> None:
     registry.invite(
         session,
         user=session.get(User, candidate.user_id),
         cooperative=cooperative,
         role=InvitationRole.MEMBER,
         invited_by_user_id=invited_by_user_id,
-        tier=values["tier"],
+        tier=candidate.values["tier"],
     )
 
 
-def _write_merchant(session, cooperative, candidate: _Candidate, invited_by_user_id) -> None:
+def _invite_merchant_owner(session, cooperative, candidate: _Candidate, invited_by_user_id):
     values = candidate.values
-    offer = {"name": values["name"], "kind": values["kind"], "category": values["category"]}
-    if candidate.status == RowStatus.NEW:
-        owner = _new_login(session, values["owner_phone"], values["owner_name"])
-        registry.open_merchant(session, cooperative=cooperative, owner=owner, **offer)
-        return
     registry.invite(
         session,
         user=session.get(User, candidate.user_id),
         cooperative=cooperative,
         role=InvitationRole.MERCHANT_OWNER,
         invited_by_user_id=invited_by_user_id,
-        merchant_name=offer["name"],
-        merchant_kind=offer["kind"],
-        merchant_category=offer["category"],
+        merchant_name=values["name"],
+        merchant_kind=values["kind"],
+        merchant_category=values["category"],
     )
 
 
