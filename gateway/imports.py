@@ -47,6 +47,7 @@ from enum import StrEnum
 from types import SimpleNamespace
 
 from sqlalchemy import bindparam, func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from gateway import auth, registry
@@ -469,51 +470,64 @@ def commit(
 
 
 # The bulk form of registry.enrol_member / open_merchant (a login, an account owned by the
-# cooperative, the member or merchant on it), in three multi-row INSERTs per thousand rows
-# instead of three round trips per row: 10.000 members in seconds, not minutes.
+# cooperative, the member or merchant on it), in three INSERTs per thousand rows instead of
+# three round trips per row (10 ms a row through the ORM: 100 s for 10.000).
 WRITE_CHUNK = 1000
 
 
-def _inserted(session: Session, model, rows: list[dict], key: str) -> dict:
-    """Insert `rows` in multi-row INSERTs; return each row's new id by its value of `key` (a
-    unique column). RETURNING without an order: asking for the parameters' order doubles the
-    cost on PostgreSQL."""
-    if not rows:
+def _inserted(session: Session, model, columns: dict[str, list], key: str) -> dict:
+    """Insert one row per position of the equally long lists in `columns`; return each new id
+    by its value of `key` (a unique column).
+
+    On PostgreSQL one INSERT ... SELECT unnest(array), ... per column: a handful of array
+    parameters, not seven thousand placeholders for psycopg to split and the server to parse
+    (a third of the time). Elsewhere a multi-row INSERT. Every column with a per-row default
+    (public ids above all) must be given: from a SELECT, a Python default is computed once.
+    """
+    table = model.__table__
+    if not next(iter(columns.values()), None):
         return {}
-    column = getattr(model, key)
-    return {
-        key_value: id_
-        for key_value, id_ in session.execute(insert(model).returning(column, model.id), rows)
-    }
+    returning = (table.c[key], table.c.id)
+    if session.get_bind().dialect.name == "postgresql":
+        arrays = [
+            func.unnest(bindparam(f"{name}_array", values, type_=ARRAY(table.c[name].type)))
+            for name, values in columns.items()
+        ]
+        statement = insert(table).from_select(list(columns), select(*arrays))
+        found = session.execute(statement.returning(*returning))
+    else:
+        rows = [
+            dict(zip(columns, values, strict=True))
+            for values in zip(*columns.values(), strict=True)
+        ]
+        found = session.execute(insert(table).returning(*returning), rows)
+    return {key_value: row_id for key_value, row_id in found}
 
 
 def _new_logins(session: Session, people: list[tuple[str, str]]) -> list[int]:
     """Insert logins (phone, name) with no PIN yet, to be changed at first login; their ids."""
-    rows = [
-        {
-            "phone": phone,
-            "name": name,
-            "pin_hash": auth.PIN_NOT_ISSUED,
-            "pin_change_required": True,
-        }
-        for phone, name in people
-    ]
-    ids = _inserted(session, User, rows, "phone")
-    return [ids[phone] for phone, _ in people]
+    phones = [phone for phone, _ in people]
+    columns = {
+        "public_id": [new_public_id("usr") for _ in people],
+        "phone": phones,
+        "name": [name for _, name in people],
+        "pin_hash": [auth.PIN_NOT_ISSUED] * len(people),
+        "pin_change_required": [True] * len(people),
+    }
+    ids = _inserted(session, User, columns, "phone")
+    return [ids[phone] for phone in phones]
 
 
 def _open_accounts(session: Session, kind: AccountKind, cooperative_id: int, count: int):
-    rows = [
-        {
-            "public_id": new_public_id("acc"),
-            "kind": kind,
-            "cooperative_id": cooperative_id,
-            "balance": 0,
-        }
-        for _ in range(count)
-    ]
-    ids = _inserted(session, Account, rows, "public_id")
-    return [ids[row["public_id"]] for row in rows]
+    public_ids = [new_public_id("acc") for _ in range(count)]
+    columns = {
+        "public_id": public_ids,
+        "kind": [str(kind)] * count,
+        "cooperative_id": [cooperative_id] * count,
+        "balance": [0] * count,
+    }
+    ids = _inserted(session, Account, columns, "public_id")
+    return [ids[public_id] for public_id in public_ids]
 
 
 def _create_members(session: Session, cooperative: Cooperative, new: list[_Candidate]) -> None:
@@ -521,18 +535,14 @@ def _create_members(session: Session, cooperative: Cooperative, new: list[_Candi
         chunk = new[start : start + WRITE_CHUNK]
         user_ids = _new_logins(session, [(c.values["phone"], c.values["name"]) for c in chunk])
         wallet_ids = _open_accounts(session, AccountKind.WALLET, cooperative.id, len(chunk))
-        session.execute(
-            insert(Member),
-            [
-                {
-                    "user_id": user_id,
-                    "cooperative_id": cooperative.id,
-                    "tier": candidate.values["tier"],
-                    "wallet_account_id": wallet_id,
-                }
-                for candidate, user_id, wallet_id in zip(chunk, user_ids, wallet_ids, strict=True)
-            ],
-        )
+        columns = {
+            "public_id": [new_public_id("mem") for _ in chunk],
+            "user_id": user_ids,
+            "cooperative_id": [cooperative.id] * len(chunk),
+            "tier": [str(candidate.values["tier"]) for candidate in chunk],
+            "wallet_account_id": wallet_ids,
+        }
+        _inserted(session, Member, columns, "user_id")
 
 
 def _create_merchants(session: Session, cooperative: Cooperative, new: list[_Candidate]) -> None:
@@ -542,22 +552,16 @@ def _create_merchants(session: Session, cooperative: Cooperative, new: list[_Can
             session, [(c.values["owner_phone"], c.values["owner_name"]) for c in chunk]
         )
         account_ids = _open_accounts(session, AccountKind.MERCHANT, cooperative.id, len(chunk))
-        session.execute(
-            insert(Merchant),
-            [
-                {
-                    "cooperative_id": cooperative.id,
-                    "owner_user_id": owner_id,
-                    "name": candidate.values["name"],
-                    "kind": candidate.values["kind"],
-                    "category": candidate.values["category"],
-                    "account_id": account_id,
-                }
-                for candidate, owner_id, account_id in zip(
-                    chunk, owner_ids, account_ids, strict=True
-                )
-            ],
-        )
+        columns = {
+            "public_id": [new_public_id("mer") for _ in chunk],
+            "cooperative_id": [cooperative.id] * len(chunk),
+            "owner_user_id": owner_ids,
+            "name": [candidate.values["name"] for candidate in chunk],
+            "kind": [str(candidate.values["kind"]) for candidate in chunk],
+            "category": [str(candidate.values["category"]) for candidate in chunk],
+            "account_id": account_ids,
+        }
+        _inserted(session, Merchant, columns, "account_id")
 
 
 def _invite_member(session, cooperative, candidate: _Candidate, invited_by_user_id) -> None:
