@@ -625,8 +625,8 @@ def change_pin(session: Session, phone: str, pin: str, new_pin: str, policy: Pin
     user = login(session, phone, pin, policy)
     if new_pin == pin:
         raise ValidationFailed(
-            "Choose a new PIN that is not the one on the slip.",
-            "Pilih PIN baru yang bukan PIN dari slip.",
+            "Choose a new PIN, not the current one (or the slip's).",
+            "Pilih PIN baru, bukan PIN yang sekarang (atau PIN dari slip).",
         )
     session.execute(
         update(_USERS)

@@ -229,7 +229,9 @@ def test_a_phone_with_a_login_is_invited_without_any_pin_compared(app, city, kop
     with app.app_context():
         invitation = db.session.scalar(sa.select(Invitation))
         assert invitation.status == "pending" and invitation.role == "member"
-    assert login(city.client, driver.phone, driver.pin).status_code == 200  # PIN untouched
+    # No slip can ever be printed for them: their PIN is their own, and stays so.
+    assert slips(city, admin, coop_id).get_json() == {"slips": [], "remaining": 0}
+    assert login(city.client, driver.phone, driver.pin).status_code == 200
 
 
 def test_a_file_with_a_pin_column_is_refused_whole(city, koperasi):
