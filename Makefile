@@ -53,3 +53,10 @@ format: $(STAMP)
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache
+
+# A 10.000-member XLSX import through the API: dry run and commit, each timed, on SQLite and on
+# the local PostgreSQL (`bench_import` database), and one sheet of PIN slips at the production
+# scrypt cost (bench/import_members.py). Goal: each under a minute.
+.PHONY: bench-import
+bench-import: $(STAMP)
+	$(BIN)/python -m bench.import_members

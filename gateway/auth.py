@@ -39,7 +39,14 @@ from sqlalchemy.orm import Session
 
 from gateway.availability import watchdog, with_server_settings
 from gateway.db import commit_alone, utcnow
-from gateway.errors import InvalidCredentials, InvalidToken, PinCheckBusy, PinLocked, WrongPin
+from gateway.errors import (
+    InvalidCredentials,
+    InvalidToken,
+    PinCheckBusy,
+    PinLocked,
+    ValidationFailed,
+    WrongPin,
+)
 from gateway.keys import KeyRing
 from gateway.models import (
     Member,
@@ -57,6 +64,10 @@ ACCESS_TOKEN_AUDIENCE = "interkop-api"
 # The claim that makes an access token an API client's (RFC 9068 §2.2).
 CLIENT_ID_CLAIM = "client_id"
 PIN_LENGTH = 6
+# The `pin_hash` of a login an import made whose PIN slip has not been printed yet: no PIN
+# matches it, and comparing one against it costs a whole hash (the dummy's), so a login attempt
+# on such a phone answers, and takes, exactly what one on an unknown phone does.
+PIN_NOT_ISSUED = ""
 
 
 # --- PINs -------------------------------------------------------------------------------------
@@ -67,6 +78,11 @@ def hash_pin(pin: str, scrypt_n: int) -> str:
     salt = secrets.token_bytes(16)
     digest = hashlib.scrypt(pin.encode(), salt=salt, n=scrypt_n, r=8, p=1, dklen=32)
     return f"scrypt${scrypt_n}$8$1${salt.hex()}${digest.hex()}"
+
+
+def generate_pin() -> str:
+    """Return a random PIN from the operating system's randomness (for an import's slip)."""
+    return f"{secrets.randbelow(10**PIN_LENGTH):0{PIN_LENGTH}d}"
 
 
 def _pin_matches(pin: str, pin_hash: str) -> bool:
@@ -597,4 +613,27 @@ def login(session: Session, phone: str, pin: str, policy: PinPolicy) -> User:
         )
         raise AssertionError("unreachable: a phone without a login never passes")
     check_pin(session, user.id, pin, policy, login=True)
+    return user
+
+
+def change_pin(session: Session, phone: str, pin: str, new_pin: str, policy: PinPolicy) -> User:
+    """Replace a person's PIN with one of their own, on their phone and current PIN (checked and
+    counted by `check_pin`, as a login is); the only way past a generated PIN.
+
+    The new PIN is hashed with the configured cost, and `pin_change_required` is cleared.
+    """
+    if not is_valid_pin_format(new_pin):
+        raise ValidationFailed("The new PIN must be six digits.", "PIN baru harus enam angka.")
+    user = login(session, phone, pin, policy)
+    if new_pin == pin:
+        raise ValidationFailed(
+            "Choose a new PIN, not the current one (or the slip's).",
+            "Pilih PIN baru, bukan PIN yang sekarang (atau PIN dari slip).",
+        )
+    session.execute(
+        update(_USERS)
+        .where(_USERS.c.id == user.id)
+        .values(pin_hash=hash_pin(new_pin, policy.scrypt_n), pin_change_required=False)
+    )
+    session.refresh(user)
     return user

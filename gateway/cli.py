@@ -392,6 +392,116 @@ def stickers_command(code, out_dir, kind):
         path = folder / stickers.page_file_name(cooperative.code, page, pages)
         path.write_bytes(stickers.render_page(found, page, cooperative.name))
     click.echo(f"{len(found)} stickers on {pages} pages in {folder}")
+@click.group("import")
+def import_group():
+    """Members and merchants imported in bulk from a CSV or XLSX sheet, and their PIN slips."""
+
+
+def _cooperative_or_exit(code: str):
+    from sqlalchemy import select
+
+    from gateway.models import Cooperative
+
+    cooperative = db.session.scalar(select(Cooperative).where(Cooperative.code == code))
+    if cooperative is None:
+        raise click.ClickException(f"no cooperative with code {code}")
+    return cooperative
+
+
+def _write_slips(path: str, cooperative, slips) -> None:
+    """Write a slip sheet readable by its owner only (it holds clear PINs: delete it once
+    printed)."""
+    import os
+
+    from gateway import imports
+
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as sheet:
+        sheet.write(imports.slip_sheet_html(cooperative.name, slips))
+
+
+def _run_import(kind: str, path: str, code: str, commit: bool, slips_path: str | None) -> None:
+    from pathlib import Path
+
+    from gateway import imports, uploads
+    from gateway.errors import GatewayError
+
+    cooperative = _cooperative_or_exit(code)
+    try:
+        sheet = uploads.read_sheet(Path(path).read_bytes(), path)
+        if commit:
+            report = transaction(
+                db.session, lambda session: imports.commit(session, cooperative, sheet, kind)
+            )
+        else:
+            report = imports.check(db.session, cooperative, sheet, kind)
+            db.session.rollback()
+    except GatewayError as error:
+        db.session.rollback()
+        click.echo(f"{error.message_id} / {error.message_en}", err=True)
+        sys.exit(1)
+    for note in report.problems:
+        click.echo(f"baris {note.row}, kolom {note.column}: {note.reason_id} / {note.reason_en}")
+    counts = report.counts
+    verb = "imported" if commit else "dry run (nothing written)"
+    click.echo(
+        f"{kind} {verb}: {report.rows} rows, {counts['new']} new, {counts['existing']} existing,"
+        f" {counts['invited']} invited, {counts['bad']} bad; {report.pins_to_issue} PIN slips to"
+        " print"
+    )
+    if commit and slips_path and report.pins_to_issue:
+        _issue_all_slips(cooperative, slips_path)
+    sys.exit(1 if report.has_bad_rows else 0)
+
+
+def _issue_all_slips(cooperative, path: str, limit: int | None = None) -> None:
+    from gateway import imports
+
+    slips = []
+    while limit is None or len(slips) < limit:
+        size = imports.SLIPS_PER_SHEET_MAX
+        if limit is not None:
+            size = min(size, limit - len(slips))
+        sheet, remaining = imports.issue_pin_slips(
+            db.session, cooperative, limit=size, scrypt_n=current_app.config["PIN_SCRYPT_N"]
+        )
+        slips.extend(sheet)
+        if not sheet or not remaining:
+            break
+    _write_slips(path, cooperative, slips)
+    click.echo(f"{len(slips)} PIN slips written to {path} (delete it once printed)")
+
+
+@import_group.command("members")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--cooperative", "code", required=True, help="The cooperative's code.")
+@click.option("--commit", is_flag=True, help="Write every valid row (else a dry run).")
+@click.option("--slips", "slips_path", help="After a commit, write every PIN slip to this HTML.")
+@with_appcontext
+def import_members(path, code, commit, slips_path):
+    """Import members (phone/nomor_hp, name/nama, tier); exit 1 if any row is bad."""
+    _run_import("members", path, code, commit, slips_path)
+
+
+@import_group.command("merchants")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--cooperative", "code", required=True, help="The cooperative's code.")
+@click.option("--commit", is_flag=True, help="Write every valid row (else a dry run).")
+@click.option("--slips", "slips_path", help="After a commit, write every PIN slip to this HTML.")
+@with_appcontext
+def import_merchants(path, code, commit, slips_path):
+    """Import merchants with their owners; exit 1 if any row is bad."""
+    _run_import("merchants", path, code, commit, slips_path)
+
+
+@import_group.command("pin-slips")
+@click.option("--cooperative", "code", required=True, help="The cooperative's code.")
+@click.option("--output", "path", required=True, help="The HTML file to write (mode 0600).")
+@click.option("--limit", type=click.IntRange(1), help="At most this many slips.")
+@with_appcontext
+def import_pin_slips(code, path, limit):
+    """Issue PINs to imported logins still waiting for one and write their slips."""
+    _issue_all_slips(_cooperative_or_exit(code), path, limit)
 
 
 def init_app(app: Flask) -> None:
@@ -405,5 +515,6 @@ def init_app(app: Flask) -> None:
         webhooks_group,
         stickers_command,
         shu_group,
+        import_group,
     ):
         app.cli.add_command(command)

@@ -267,3 +267,13 @@ class TooManyLongPolls(GatewayError):
     def __init__(self, retry_after_seconds: int) -> None:
         super().__init__(retry_after_seconds=retry_after_seconds)
         self.retry_after_seconds = retry_after_seconds
+
+
+class PinChangeRequired(GatewayError):
+    """The PIN was right, but it was generated (an import's slip): set your own first."""
+
+    status = 403
+    slug = "pin-change-required"
+    title = "Set your own PIN first"
+    message_id = "PIN dari slip hanya untuk masuk pertama kali: buat PIN Anda sendiri dulu."
+    message_en = "The PIN on the slip is for the first login only: set your own PIN first."

@@ -228,6 +228,27 @@ def _invite(
     return invitation
 
 
+def invite(
+    session: Session,
+    *,
+    user: User,
+    cooperative: Cooperative,
+    role: str,
+    invited_by_user_id: int | None,
+    **offer,
+) -> Invitation:
+    """Invite a person who already has a login to a role (an import's row, as `register_member`
+    and `register_merchant` do for one): the pending invitation of this offer, made once."""
+    return _invite(
+        session,
+        user=user,
+        cooperative=cooperative,
+        role=role,
+        invited_by_user_id=invited_by_user_id,
+        **offer,
+    )
+
+
 def pending_invitations(session: Session, user_id: int) -> list[Invitation]:
     """A person's invitations still waiting for an answer, oldest first."""
     return list(

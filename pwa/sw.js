@@ -66,6 +66,7 @@ const SHELL = [
   "/scripts/CoopAdminHome.js",
   "/scripts/ObserverHome.js",
   "/scripts/OperatorHome.js",
+  "/scripts/ImportScreen.js",
 ];
 
 self.addEventListener("install", (event) => {

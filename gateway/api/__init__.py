@@ -296,6 +296,7 @@ def init_app(app: Flask) -> None:
         counter,
         fees,
         idempotency_keys,
+        imports,
         invitations,
         limits,
         members,
@@ -332,6 +333,7 @@ def init_app(app: Flask) -> None:
         shu,
         observer,
         observability,
+        imports,
     ):
         app.register_blueprint(module.blueprint)
     app.register_error_handler(GatewayError, handle_gateway_error)

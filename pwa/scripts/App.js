@@ -67,6 +67,7 @@ const SCREENS = {
   observer: onDemand(() => import("./ObserverHome.js"), "ObserverHome"),
   operator: onDemand(() => import("./OperatorHome.js"), "OperatorHome"),
   "coop-admin": onDemand(() => import("./CoopAdminHome.js"), "CoopAdminHome"),
+  import: onDemand(() => import("./ImportScreen.js"), "ImportScreen"),
 };
 
 /** The screens this app has (the cooperative admin's home links only to these). */

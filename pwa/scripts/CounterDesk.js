@@ -4,7 +4,7 @@
 // register members and merchants. Everything typed, found and done lives in `params.desks`, so
 // the screen comes back as it was when the App re-creates it (a language switch).
 
-import { fill, h, problemLine, sentence, shownName } from "./dom.js";
+import { fill, h, navigate, problemLine, sentence, shownName } from "./dom.js";
 import { memberIdFromCard, searchPath, searchQuery } from "./lookup.js";
 import { amountFromDigits, formatRupiah } from "./money.js";
 import { startScanning } from "./scanner.js";
@@ -339,5 +339,6 @@ export function CounterDesk({ api, t, me, params, store, onLeave }) {
       }),
     ),
     section("sticker", t("sticker"), h("p", {}, t("stickerNote"))),
+    h("button", { type: "button", class: "import-link", onclick: (event) => navigate(event.currentTarget, "import") }, t("importLink")),
   );
 }

@@ -49,16 +49,17 @@ export function createApi({
     return session;
   }
 
-  async function send(method, path, { body, headers = {}, auth = true, file = false } = {}) {
+  async function send(method, path, { body, form, headers = {}, auth = true, file = false } = {}) {
     const all = { Accept: "application/json", "Accept-Language": language(), ...headers };
     if (body !== undefined) all["Content-Type"] = "application/json";
+    // A file upload (FormData): the browser writes the multipart Content-Type and its boundary.
     if (auth && session) all.Authorization = `Bearer ${session.accessToken}`;
     let response;
     try {
       response = await fetchImpl(`/api/v1${path}`, {
         method,
         headers: all,
-        body: body === undefined ? undefined : JSON.stringify(body),
+        body: form ?? (body === undefined ? undefined : JSON.stringify(body)),
         credentials: "same-origin",
         cache: "no-store",
       });
@@ -145,6 +146,15 @@ export function createApi({
       });
       return setSession(tokens);
     },
+    /** Set one's own PIN on the current one (a slip's, after an import); logs in as login does. */
+    async changePin(phone, pin, newPin) {
+      const tokens = await send("POST", "/auth/pin", {
+        body: { phone, pin, new_pin: newPin },
+        headers: { "Interkop-Session": "cookie" },
+        auth: false,
+      });
+      return setSession(tokens);
+    },
     refresh,
     async logout() {
       setSession(null);
@@ -160,6 +170,8 @@ export function createApi({
     post: (path, body) => request("POST", path, { body }),
     put: (path, body) => request("PUT", path, { body }),
     delete: (path) => request("DELETE", path),
+    /** POST a file as multipart/form-data (`form`: a FormData). */
+    upload: (path, form) => request("POST", path, { form }),
     moneyPost,
   };
 }
