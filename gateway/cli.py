@@ -310,15 +310,10 @@ def shu_import_savings(path, code, year, commit):
     Exit status 1 when any row is bad or the file is refused (nothing is written then)."""
     from pathlib import Path
 
-    from sqlalchemy import select
-
     from gateway import audit, shu
     from gateway.errors import GatewayError
-    from gateway.models import Cooperative
 
-    cooperative = db.session.scalar(select(Cooperative).where(Cooperative.code == code))
-    if cooperative is None:
-        raise click.ClickException(f"no cooperative with the code {code}")
+    cooperative = _cooperative_or_exit(code)
     data = Path(path).read_bytes()
     try:
         report = transaction(
@@ -367,15 +362,11 @@ def stickers_command(code, out_dir, kind):
     """Write the A4 sticker sheet of a cooperative's merchants: one SVG per page into OUT."""
     from pathlib import Path
 
-    from sqlalchemy import select
-
     from gateway import stickers
     from gateway.api.qr import qr_settings
     from gateway.models import Cooperative
 
-    cooperative = db.session.scalar(select(Cooperative).where(Cooperative.code == code))
-    if cooperative is None:
-        raise click.ClickException(f"no cooperative with the code {code}")
+    cooperative = _cooperative_or_exit(code)
     ring = current_app.extensions["keyring"]
     found = transaction(
         db.session,
@@ -392,6 +383,8 @@ def stickers_command(code, out_dir, kind):
         path = folder / stickers.page_file_name(cooperative.code, page, pages)
         path.write_bytes(stickers.render_page(found, page, cooperative.name))
     click.echo(f"{len(found)} stickers on {pages} pages in {folder}")
+
+
 @click.group("import")
 def import_group():
     """Members and merchants imported in bulk from a CSV or XLSX sheet, and their PIN slips."""
