@@ -2,14 +2,14 @@
 whose figures are stored (a member's shares are append-only: an approved run never changes)
 
 Revision ID: 0013_shu
-Revises: 0010_api_clients
+Revises: 0011_member_import
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0013_shu"
-down_revision = "0010_api_clients"
+down_revision = "0011_member_import"
 branch_labels = None
 depends_on = None
 
