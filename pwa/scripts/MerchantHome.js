@@ -61,8 +61,9 @@ export function Takings({ api, t, store, merchantId, params, onLeave }) {
     h("dl", { class: "takings-collect" }, h("dt", {}, t("toCollect")), balance),
     problem,
     retry,
-    monthFile,
   );
+  // Beside the card, not in it: the card's own problem line is the takings' only one.
+  root.monthFile = monthFile;
   onLeave(() => clearTimeout(timer));
 
   function showDay() {
@@ -132,6 +133,7 @@ export function MerchantHome({ api, t, store, me, params, onLeave }) {
   const merchantId = me.merchant_ids[0];
   const list = h("ul", { class: "payment-list payment-feed", "aria-live": "polite" });
   const name = h("p", { class: "greeting" });
+  const takings = Takings({ api, t, store, merchantId, params, onLeave });
   const render = ({ payments, merchant }) => {
     list.replaceChildren(
       ...(payments.length
@@ -144,7 +146,8 @@ export function MerchantHome({ api, t, store, me, params, onLeave }) {
     "section",
     { class: "merchant-home" },
     name,
-    Takings({ api, t, store, merchantId, params, onLeave }),
+    takings,
+    takings.monthFile,
     h(
       "div",
       { class: "actions" },

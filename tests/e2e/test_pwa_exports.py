@@ -54,6 +54,7 @@ def test_the_takings_card_downloads_the_month_as_the_gateway_counts_it(page, gat
     page.wait_for_selector(".takings:not([aria-busy])")
     button = page.locator(".takings-month-file button")
     assert button.inner_text() == f"Unduh Excel · {month_name(page, today.isoformat())}"
+    page.wait_for_selector(".takings:not([aria-busy])")  # the feed's arrivals ask again
     screenshot(page, "exports-1-takings-month-button")
     name, book = downloaded_book(page, ".takings-month-file button")
     assert name == f"bulan-{today:%Y-%m}.xlsx"
