@@ -1,5 +1,7 @@
-"""SHU by the AD/ART: each cooperative's split and weights, members' savings per year, and runs
-whose figures are stored (a member's shares are append-only: an approved run never changes)
+"""SHU by the AD/ART: split and weights per cooperative, savings per member and year, runs
+
+Each run stores every member's figures; the shares are append-only in the database itself
+(triggers, as audit events in 0004), so an approved run never changes.
 
 Revision ID: 0013_shu
 Revises: 0011_member_import
