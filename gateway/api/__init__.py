@@ -302,6 +302,7 @@ def init_app(app: Flask) -> None:
         pwa,
         qr,
         settlement,
+        shifts,
         webhooks,
     )
 
@@ -325,6 +326,7 @@ def init_app(app: Flask) -> None:
         idempotency_keys,
         webhooks,
         pwa,
+        shifts,
     ):
         app.register_blueprint(module.blueprint)
     app.register_error_handler(GatewayError, handle_gateway_error)

@@ -28,6 +28,7 @@ from gateway.models.people import (
     User,
 )
 from gateway.models.settlement import AuditEvent, SettlementWindow, WindowStatus
+from gateway.models.shift import ShiftStatus, TellerShift, TellerShiftEvent
 from gateway.models.webhooks import (
     DeliveryStatus,
     EndpointStatus,
@@ -82,4 +83,7 @@ __all__ = [
     "WebhookEventType",
     "WebhookMessage",
     "WebhookSubscription",
+    "ShiftStatus",
+    "TellerShift",
+    "TellerShiftEvent",
 ]
