@@ -6,7 +6,7 @@
 // install: the app asks for it with a "precache-decoder" message when it is idle after login, and
 // it is fetched at low priority into its own cache, kept across versions (its folder is versioned).
 
-const VERSION = "v7";
+const VERSION = "v8";
 const SHELL_CACHE = `interkop-shell-${VERSION}`;
 const DECODER_CACHE = "interkop-decoder-barcode-detector-3.2.2";
 const DECODER = ["barcode-detector-ponyfill.js", "zxing-exported.js", "zxing_reader.wasm"].map(
@@ -57,6 +57,7 @@ const SHELL = [
   "/scripts/PayScan.js",
   "/scripts/Receipt.js",
   "/scripts/ReceiveQr.js",
+  "/scripts/ShiftScreen.js",
 ];
 
 self.addEventListener("install", (event) => {

@@ -30,6 +30,7 @@ import { PayConfirm } from "./PayConfirm.js";
 import { PayScan } from "./PayScan.js";
 import { Receipt } from "./Receipt.js";
 import { ReceiveQr } from "./ReceiveQr.js";
+import { ShiftScreen } from "./ShiftScreen.js";
 
 const SCREENS = {
   login: LoginScreen,
@@ -43,6 +44,7 @@ const SCREENS = {
   receive: ReceiveQr,
   "new-sale": NewSale,
   card: MemberCard,
+  shift: ShiftScreen,
 };
 
 const HOMES = new Set(["member", "merchant", "counter"]);
