@@ -52,6 +52,9 @@ function Report(report, t, language) {
     h("h3", { class: "proof-title" }, t("shiftReport")),
     Figures(report, t, language),
     h(
+      "div",
+      { class: "shift-movements-scroll" },
+      h(
       "table",
       { class: "shift-movements" },
       h("thead", {}, h("tr", {}, [t("when"), t("shiftMovement"), t("shiftParty"), t("amount"), t("drawerCash")].map((text) => h("th", {}, text)))),
@@ -70,6 +73,7 @@ function Report(report, t, language) {
           ),
         ),
       ),
+    ),
     ),
     h("p", { class: "mono" }, report.id),
     h("div", { class: "actions proof-actions" }, h("button", { type: "button", class: "primary print-report", onclick: () => window.print() }, t("printShiftReport"))),
