@@ -55,25 +55,25 @@ function Report(report, t, language) {
       "div",
       { class: "shift-movements-scroll" },
       h(
-      "table",
-      { class: "shift-movements" },
-      h("thead", {}, h("tr", {}, [t("when"), t("shiftMovement"), t("shiftParty"), t("amount"), t("drawerCash")].map((text) => h("th", {}, text)))),
-      h(
-        "tbody",
-        {},
-        report.movements.map((movement) =>
-          h(
-            "tr",
-            {},
-            h("td", {}, formatDateTime(movement.created_at, language)),
-            h("td", {}, t(kinds[movement.kind])),
-            h("td", {}, shownName(movement.party)),
-            h("td", { class: "number" }, formatRupiah(movement.amount)),
-            h("td", { class: "number" }, formatRupiah(movement.drawer_cash_amount)),
+        "table",
+        { class: "shift-movements" },
+        h("thead", {}, h("tr", {}, [t("when"), t("shiftMovement"), t("shiftParty"), t("amount"), t("drawerCash")].map((text) => h("th", {}, text)))),
+        h(
+          "tbody",
+          {},
+          report.movements.map((movement) =>
+            h(
+              "tr",
+              {},
+              h("td", {}, formatDateTime(movement.created_at, language)),
+              h("td", {}, t(kinds[movement.kind])),
+              h("td", {}, shownName(movement.party)),
+              h("td", { class: "number" }, formatRupiah(movement.amount)),
+              h("td", { class: "number" }, formatRupiah(movement.drawer_cash_amount)),
+            ),
           ),
         ),
       ),
-    ),
     ),
     h("p", { class: "mono" }, report.id),
     h("div", { class: "actions proof-actions" }, h("button", { type: "button", class: "primary print-report", onclick: () => window.print() }, t("printShiftReport"))),
