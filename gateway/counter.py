@@ -18,7 +18,10 @@ Each use case answers with a receipt that a printed proof (*bukti setor / tarik 
 who, at which counter, how much, the balance after, when, which teller, and the event's id.
 
 No use case here checks a balance or a net debit cap itself: `gateway.ledger.post` refuses a
-wallet or merchant account below zero and a cooperative past its cap, for every event.
+wallet or merchant account below zero and a cooperative past its cap, for every event. It also
+refuses counter cash without the teller's open shift at the counter and records the event on the
+shift (gateway/shifts.py); each use case here asks for the shift first as well (`_teller_on_shift`),
+only so that the refusal comes before anything else is looked at or counted (a member's PIN).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway import ledger, limits, webhooks
+from gateway import ledger, limits, shifts, webhooks
 from gateway.auth import PinPolicy, check_pin
 from gateway.db import utcnow
 from gateway.errors import Forbidden, NotFound
@@ -204,6 +207,11 @@ def _receipt(
     return body
 
 
+def _teller_on_shift(session: Session, counter: Cooperative, actor_user_id: int) -> None:
+    """Refuse (409 `shift-required`) a teller with no open shift at this counter, up front."""
+    shifts.hold_open_shift(session, cooperative_id=counter.id, teller_user_id=actor_user_id)
+
+
 def _emit(
     session: Session,
     event_type: str,
@@ -238,6 +246,7 @@ def cash_in(
 
     The wallet is locked first so that two cash-ins cannot together pass its maximum balance.
     """
+    _teller_on_shift(session, counter, actor_user_id)
     stored = ledger.lock_accounts(session, [member.wallet_account_id])
     limits.check_incoming(session, member, amount, stored[member.wallet_account_id], utcnow())
     counter_cash = ledger.system_account(session, AccountKind.COUNTER_CASH, counter.id)
@@ -281,6 +290,7 @@ def cash_out(
 ) -> tuple[dict, int]:
     """Pay `amount` in cash at `counter` out of a member's wallet, on the member's PIN (counted,
     and refused while the member is locked)."""
+    _teller_on_shift(session, counter, actor_user_id)
     check_pin(session, member.user_id, pin, pin_policy)
     counter_cash = ledger.system_account(session, AccountKind.COUNTER_CASH, counter.id)
     posted = ledger.post(
@@ -325,6 +335,7 @@ def payout(
             "A merchant is paid out only at its own cooperative's counter.",
             "Pencairan merchant hanya di loket koperasinya sendiri.",
         )
+    _teller_on_shift(session, counter, actor_user_id)
     counter_cash = ledger.system_account(session, AccountKind.COUNTER_CASH, counter.id)
     posted = ledger.post(
         session,

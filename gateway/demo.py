@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway import counter, registry
+from gateway import counter, registry, shifts
 from gateway.db import transaction
 from gateway.models import Cooperative, Member, Merchant, User
 from gateway.money import format_rupiah
@@ -51,6 +51,27 @@ MERCHANTS = [
     ("+6281300000003", "Rudi Hartono", "Taksi Sentosa 17", "KTS", "taxi", "micro"),
     ("+6281300000004", "Lina Marlina", "Fotokopi Bu Lina", "KPP", "other", "micro"),
 ]
+
+
+# The teller's shift (gateway/shifts.py): each cooperative's admin works at its counter on a
+# shift opened with this much cash in the drawer (the members' opening cash-ins go into it).
+# KSM also has a teller (kasir) with no shift yet, who opens one in the app; either of KSM's two
+# admins can give the other's shift its second sign-off.
+DEMO_SHIFT_OPENING_CASH = 1_000_000
+KSM_TELLER = ("+6281100000201", "Kasir KSM")
+
+
+def _open_demo_shifts(session: Session, cooperatives: dict, admin_users: dict) -> None:
+    """Open a shift for each cooperative's admin who has none open."""
+    session.flush()
+    for code, user in admin_users.items():
+        if shifts.current_shift(session, user.id) is None:
+            shifts.open_shift(
+                session,
+                cooperative=cooperatives[code],
+                teller_user_id=user.id,
+                opening_cash_amount=DEMO_SHIFT_OPENING_CASH,
+            )
 
 
 def _admin_phone(index: int) -> str:
@@ -97,6 +118,8 @@ def _seed(session: Session, scrypt_n: int) -> dict:
         admin_users[code] = staff(
             _admin_phone(index), f"Admin {code}", "coop_admin", cooperatives[code]
         )
+    _open_demo_shifts(session, cooperatives, admin_users)
+    staff(*KSM_TELLER, "coop_admin", cooperatives["KSM"])
 
     members = []
     for phone, name, code, tier, counter_code in MEMBERS:

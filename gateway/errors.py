@@ -277,3 +277,40 @@ class PinChangeRequired(GatewayError):
     title = "Set your own PIN first"
     message_id = "PIN dari slip hanya untuk masuk pertama kali: buat PIN Anda sendiri dulu."
     message_en = "The PIN on the slip is for the first login only: set your own PIN first."
+
+
+# --- The teller's shift (gateway/shifts.py) ---------------------------------------------------
+
+
+class ShiftRequired(GatewayError):
+    """Refuse cash at a counter where the teller has no open shift."""
+
+    status = 409
+    slug = "shift-required"
+    title = "No open shift"
+    message_id = (
+        "Buka shift kas terlebih dahulu: uang tunai tidak dapat bergerak di loket tanpa shift."
+    )
+    message_en = "Open a cash shift first: no cash moves at a counter without one."
+
+
+class ShiftAlreadyOpen(GatewayError):
+    """Refuse a second open shift of the same teller."""
+
+    status = 409
+    slug = "shift-already-open"
+    title = "A shift is already open"
+    message_id = (
+        "Anda sudah memiliki shift kas yang terbuka. Tutup dahulu sebelum membuka yang baru."
+    )
+    message_en = "You already have an open cash shift. Close it before opening another."
+
+
+class SecondAdminRequired(GatewayError):
+    """Refuse a teller's own second sign-off of their shift's difference."""
+
+    status = 403
+    slug = "second-admin-required"
+    title = "Another admin must sign off"
+    message_id = "Selisih kas ini harus disetujui oleh admin lain, bukan teller shift ini."
+    message_en = "This cash difference must be signed off by another admin, not the shift's teller."

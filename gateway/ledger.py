@@ -7,8 +7,10 @@ account that must not go negative and whose balance the event lowers.
 
 `post` is also where the balance limits live, as TigerBeetle keeps them with the transfer: no
 wallet or merchant account below zero, and no cooperative's unsettled position below minus its
-net debit cap (`gateway.limits.check_net_debit_caps`). Every use case that moves money goes
-through `post`, so none can forget either rule.
+net debit cap (`gateway.limits.check_net_debit_caps`). And where counter cash needs the teller's
+open shift (`gateway.shifts`): an event that moves a counter_cash account belongs to the open
+shift of its actor at its cooperative, or is refused. Every use case that moves money goes
+through `post`, so none can forget any of these rules.
 
 Balances are credit-normal (credits minus debits). Wallets keep a running balance in
 `accounts.balance`; every other account's balance is the sum of its transfers (see
@@ -25,7 +27,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, func, insert, select, text, union_all, update
 from sqlalchemy.orm import Session
 
-from gateway import limits
+from gateway import limits, shifts
 from gateway.db import HotStatement, is_postgresql, new_public_id, utcnow
 from gateway.errors import InsufficientFunds
 from gateway.models import Account, AccountKind, Event, SettlementWindow, Transfer, WindowStatus
@@ -285,6 +287,7 @@ def post(
             )
     # Accounts first, then cooperatives (in id order): every event takes its locks in that
     # order, so two events never wait for each other in a circle.
+    shift_id = _hold_counter_shift(session, facts, cooperative_id, actor_user_id)
     lowering = {
         owner: -change
         for owner, change in position_changes(legs, facts).items()
@@ -319,6 +322,8 @@ def post(
                 "deltas": [delta for _, delta in moves],
             },
         )[0]
+        if shift_id is not None:
+            shifts.record_event(session, shift_id, event_id)
         return _posted(event_id, event_public_id, kind, now, legs, transfer_public_ids)
     event_id = _INSERT_EVENT.first(
         session,
@@ -347,7 +352,31 @@ def post(
         _MOVE_BALANCE.run(
             session, [{"account_id": account_id, "delta": delta} for account_id, delta in moves]
         )
+    if shift_id is not None:
+        shifts.record_event(session, shift_id, event_id)
     return _posted(event_id, event_public_id, kind, now, legs, [row["public_id"] for row in rows])
+
+
+def _hold_counter_shift(
+    session: Session,
+    facts: dict[int, tuple[str, int | None]],
+    cooperative_id: int | None,
+    actor_user_id: int | None,
+) -> int | None:
+    """Return the open shift an event that moves counter cash belongs to, held (FOR SHARE) so
+    that it cannot close before the event commits; None for an event that moves no counter cash.
+
+    The one place that refuses cash at a counter without an open shift of its teller there
+    (`ShiftRequired`, 409): every cash-in, cash-out and payout, whichever use case posts it.
+    """
+    counters = {owner for kind, owner in facts.values() if kind == AccountKind.COUNTER_CASH}
+    if not counters:
+        return None
+    if counters != {cooperative_id} or actor_user_id is None:
+        raise LedgerError("counter cash moves only at the event's own counter, by its teller")
+    return shifts.hold_open_shift(
+        session, cooperative_id=cooperative_id, teller_user_id=actor_user_id
+    )
 
 
 def _posted(event_id, event_public_id, kind, now, legs, transfer_public_ids) -> PostedEvent:

@@ -1,12 +1,12 @@
 """The gateway's state machines and the one function that moves them: `transition`.
 
 Settlement windows, payments (a refund is its payment's transition), dynamic QR codes, static
-stickers, Idempotency-Keys, API clients, webhook endpoints and webhook deliveries each have a
-table below: which state may follow which. Nothing else changes a status column. `transition` is
-pretix's `OrderPayment.confirm`: it applies a change the table allows to the row as the database
-holds it now, under the row's lock, never to what a session happens to have loaded, and a repeat
-of a change already made is a no-op that says so, so that a use case writes money only when its
-transition really happened.
+stickers, Idempotency-Keys, API clients, webhook endpoints, webhook deliveries and teller shifts
+each have a table below: which state may follow which. Nothing else changes a status column.
+`transition` is pretix's `OrderPayment.confirm`: it applies a change the table allows to the row
+as the database holds it now, under the row's lock, never to what a session happens to have
+loaded, and a repeat of a change already made is a no-op that says so, so that a use case writes
+money only when its transition really happened.
 
 It is one conditional UPDATE, `UPDATE … SET status = :to WHERE id = :id AND status IN (the states
 the table allows :to from)`, which is itself a locked re-read and apply: on PostgreSQL it takes the
@@ -37,8 +37,10 @@ from gateway.models import (
     QrKind,
     QrStatus,
     SettlementWindow,
+    ShiftStatus,
     ShuRun,
     ShuRunStatus,
+    TellerShift,
     WindowStatus,
 )
 from gateway.models.webhooks import (
@@ -222,6 +224,19 @@ SHU_RUN = Machine(
     "perhitungan SHU",
     ShuRun.__table__,
     {ShuRunStatus.DRAFT: frozenset({ShuRunStatus.APPROVED})},
+)
+
+
+# A teller counts the drawer and signs off: closed at once, or counted (past the cooperative's
+# threshold) until a second admin signs off too.
+TELLER_SHIFT = Machine(
+    "teller shift",
+    "shift kas",
+    TellerShift.__table__,
+    {
+        ShiftStatus.OPEN: frozenset({ShiftStatus.COUNTED, ShiftStatus.CLOSED}),
+        ShiftStatus.COUNTED: frozenset({ShiftStatus.CLOSED}),
+    },
 )
 
 

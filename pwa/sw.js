@@ -6,7 +6,7 @@
 // install: the app asks for it with a "precache-decoder" message when it is idle after login, and
 // it is fetched at low priority into its own cache, kept across versions (its folder is versioned).
 
-const VERSION = "v8";
+const VERSION = "v9";
 const SHELL_CACHE = `interkop-shell-${VERSION}`;
 const DECODER_CACHE = "interkop-decoder-barcode-detector-3.2.2";
 const DECODER = ["barcode-detector-ponyfill.js", "zxing-exported.js", "zxing_reader.wasm"].map(
@@ -67,6 +67,7 @@ const SHELL = [
   "/scripts/ObserverHome.js",
   "/scripts/OperatorHome.js",
   "/scripts/ImportScreen.js",
+  "/scripts/ShiftScreen.js",
 ];
 
 self.addEventListener("install", (event) => {

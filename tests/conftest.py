@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import pytest
 import sqlalchemy as sa
 
-from gateway import create_app, ledger, payments, registry, settlement
+from gateway import create_app, ledger, payments, registry, settlement, shifts
 from gateway.db import db, transaction
 from gateway.models import Cooperative, Member, Merchant, StaffRole, User  # noqa: F401
 
@@ -176,7 +176,9 @@ class City:
     def _cooperative(self, session, public_id):
         return registry.get_cooperative(session, public_id)
 
-    def make_admin(self, coop_id: str, pin: str = "111111") -> Person:
+    def make_admin(self, coop_id: str, pin: str = "111111", shift: bool = True) -> Person:
+        """Make a cooperative's admin; with `shift`, one on an open shift at its counter (with
+        no opening cash), as every teller moving cash must be (gateway/shifts.py)."""
         phone = self._next_phone()
         with self.app.app_context():
 
@@ -184,12 +186,18 @@ class City:
                 user = registry.find_or_create_user(
                     session, phone=phone, name="Admin", pin=pin, scrypt_n=TEST_SCRYPT_N
                 )
+                cooperative = self._cooperative(session, coop_id)
                 registry.grant_staff_role(
-                    session,
-                    user=user,
-                    role="coop_admin",
-                    cooperative=self._cooperative(session, coop_id),
+                    session, user=user, role="coop_admin", cooperative=cooperative
                 )
+                if shift:
+                    session.flush()
+                    shifts.open_shift(
+                        session,
+                        cooperative=cooperative,
+                        teller_user_id=user.id,
+                        opening_cash_amount=0,
+                    )
                 return user.public_id
 
             user_id = transaction(db.session, work)

@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 from conftest import TEST_SCRYPT_N
 
-from gateway import counter, ledger, registry
+from gateway import counter, ledger, registry, shifts
 from gateway.db import db, transaction
 from gateway.errors import PROBLEM_BASE, InsufficientFunds, LimitExceeded
 from gateway.models import Account, AccountKind, Cooperative, Event, SettlementWindow, Transfer
@@ -28,6 +28,9 @@ class Books:
     """Account ids of two cooperatives, a member of the first and a merchant of the second."""
 
     actor_user_id: int
+    # A teller on an open shift at each counter: counter cash moves only in one.
+    consumer_teller_id: int
+    market_teller_id: int
     consumer_id: int
     market_id: int
     wallet: int
@@ -76,12 +79,25 @@ def books(session) -> Books:
             owner_pin="654321",
             scrypt_n=TEST_SCRYPT_N,
         )
+        tellers = {}
+        for cooperative, phone in ((consumer, "+6281400000001"), (market, "+6281400000002")):
+            teller = registry.find_or_create_user(
+                session, phone=phone, name="Teller", pin="111111", scrypt_n=TEST_SCRYPT_N
+            )
+            registry.grant_staff_role(
+                session, user=teller, role="coop_admin", cooperative=cooperative
+            )
+            session.flush()
+            shifts.open_shift(
+                session, cooperative=cooperative, teller_user_id=teller.id, opening_cash_amount=0
+            )
+            tellers[cooperative.id] = teller.id
         counter.cash_in(
             session,
             counter=consumer,
             member=member,
             amount=OPENING_BALANCE,
-            actor_user_id=member.user_id,
+            actor_user_id=tellers[consumer.id],
         )
 
         def system(kind, cooperative):
@@ -89,6 +105,8 @@ def books(session) -> Books:
 
         return Books(
             actor_user_id=member.user_id,
+            consumer_teller_id=tellers[consumer.id],
+            market_teller_id=tellers[market.id],
             consumer_id=consumer.id,
             market_id=market.id,
             wallet=member.wallet_account_id,
@@ -101,6 +119,21 @@ def books(session) -> Books:
         )
 
     return transaction(session, work)
+
+
+def post(session, books: Books, **arguments) -> ledger.PostedEvent:
+    """`ledger.post`, as the teller on shift at the counter whose cash the legs move (if any)."""
+    tellers = {
+        books.consumer_counter_cash: (books.consumer_id, books.consumer_teller_id),
+        books.market_counter_cash: (books.market_id, books.market_teller_id),
+    }
+    for leg in arguments["legs"]:
+        for account_id in (leg.debit_account_id, leg.credit_account_id):
+            if account_id in tellers:
+                cooperative_id, teller_id = tellers[account_id]
+                arguments.setdefault("cooperative_id", cooperative_id)
+                arguments.setdefault("actor_user_id", teller_id)
+    return ledger.post(session, **arguments)
 
 
 def count(session, model) -> int:
@@ -126,7 +159,7 @@ def test_post_refuses_to_overdraw_a_wallet_and_writes_nothing(session, books):
     ]
 
     with pytest.raises(InsufficientFunds) as refused:
-        ledger.post(session, kind=EventKind.CASH_OUT, legs=legs)
+        post(session, books, kind=EventKind.CASH_OUT, legs=legs)
 
     wallet_public_id = session.scalar(
         sa.select(Account.public_id).where(Account.id == books.wallet)
@@ -149,11 +182,12 @@ def test_post_lets_a_wallet_be_emptied_to_exactly_zero(session, books):
             books.wallet, books.consumer_counter_cash, OPENING_BALANCE, TransferCode.CASH_OUT
         )
     ]
-    transaction(session, lambda s: ledger.post(s, kind=EventKind.CASH_OUT, legs=legs))
+    transaction(session, lambda s: post(s, books, kind=EventKind.CASH_OUT, legs=legs))
     assert ledger.balance(session, books.wallet) == 0
     with pytest.raises(InsufficientFunds):
-        ledger.post(
+        post(
             session,
+            books,
             kind=EventKind.CASH_OUT,
             legs=[ledger.Leg(books.wallet, books.consumer_counter_cash, 1, TransferCode.CASH_OUT)],
         )
@@ -164,7 +198,7 @@ def test_post_lets_a_wallet_be_emptied_to_exactly_zero(session, books):
 def test_post_refuses_a_merchant_debit_below_zero(session, books):
     payout = [ledger.Leg(books.merchant, books.market_counter_cash, 1, TransferCode.PAYOUT)]
     with pytest.raises(InsufficientFunds) as refused:
-        ledger.post(session, kind=EventKind.PAYOUT, legs=payout)
+        post(session, books, kind=EventKind.PAYOUT, legs=payout)
     assert refused.value.extensions["balance"] == 0
     assert refused.value.extensions["kind"] == AccountKind.MERCHANT
     session.rollback()
@@ -172,19 +206,19 @@ def test_post_refuses_a_merchant_debit_below_zero(session, books):
     # The shop takes Rp 5.000 with Rp 50 of fees: it holds Rp 4.950, not a rupiah more.
     transaction(
         session,
-        lambda s: ledger.post(
-            s, kind=EventKind.PAYMENT, legs=payment_legs(books, 5_000, (20, 20, 10))
+        lambda s: post(
+            s, books, kind=EventKind.PAYMENT, legs=payment_legs(books, 5_000, (20, 20, 10))
         ),
     )
     assert ledger.balance(session, books.merchant) == 4_950
     too_much = [ledger.Leg(books.merchant, books.market_counter_cash, 4_951, TransferCode.PAYOUT)]
     with pytest.raises(InsufficientFunds) as refused:
-        ledger.post(session, kind=EventKind.PAYOUT, legs=too_much)
+        post(session, books, kind=EventKind.PAYOUT, legs=too_much)
     assert refused.value.extensions["balance"] == 4_950
     session.rollback()
 
     exact = [ledger.Leg(books.merchant, books.market_counter_cash, 4_950, TransferCode.PAYOUT)]
-    transaction(session, lambda s: ledger.post(s, kind=EventKind.PAYOUT, legs=exact))
+    transaction(session, lambda s: post(s, books, kind=EventKind.PAYOUT, legs=exact))
     assert ledger.balance(session, books.merchant) == 0
     assert ledger.check(session) == []
 
@@ -193,8 +227,9 @@ def test_post_writes_all_legs_of_an_event_atomically_with_one_event_id(session, 
     transfers_before = count(session, Transfer)
     posted = transaction(
         session,
-        lambda s: ledger.post(
+        lambda s: post(
             s,
+            books,
             kind=EventKind.PAYMENT,
             legs=payment_legs(books, 7_000, (25, 35, 10)),
             cooperative_id=books.market_id,
@@ -245,7 +280,7 @@ def test_an_event_whose_legs_together_overdraw_an_account_writes_no_leg(session,
     ]
     transfers_before, events_before = count(session, Transfer), count(session, Event)
     with pytest.raises(InsufficientFunds):
-        transaction(session, lambda s: ledger.post(s, kind=EventKind.PAYMENT, legs=legs))
+        transaction(session, lambda s: post(s, books, kind=EventKind.PAYMENT, legs=legs))
     assert (count(session, Transfer), count(session, Event)) == (transfers_before, events_before)
     assert ledger.balance(session, books.wallet) == OPENING_BALANCE
     assert ledger.balance(session, books.merchant) == 0
@@ -260,7 +295,7 @@ def test_an_event_the_database_refuses_halfway_leaves_no_event_and_no_transfer(s
     ]
     transfers_before, events_before = count(session, Transfer), count(session, Event)
     with pytest.raises(sa.exc.IntegrityError):
-        transaction(session, lambda s: ledger.post(s, kind=EventKind.PAYMENT, legs=legs))
+        transaction(session, lambda s: post(s, books, kind=EventKind.PAYMENT, legs=legs))
     assert (count(session, Transfer), count(session, Event)) == (transfers_before, events_before)
     assert ledger.balance(session, books.wallet) == OPENING_BALANCE
     assert ledger.check(session) == []
@@ -274,11 +309,11 @@ def test_post_raises_ledger_error_for_an_amount_that_is_not_positive_int_rupiah(
     for amount in [*NOT_RUPIAH, AMOUNT_MAX + 1]:
         legs = [ledger.Leg(books.consumer_counter_cash, books.wallet, amount, TransferCode.CASH_IN)]
         with pytest.raises(ledger.LedgerError):
-            ledger.post(session, kind=EventKind.CASH_IN, legs=legs)
+            post(session, books, kind=EventKind.CASH_IN, legs=legs)
         # A bad leg spoils the whole event, however good the others are.
         good = ledger.Leg(books.consumer_counter_cash, books.wallet, 100, TransferCode.CASH_IN)
         with pytest.raises(ledger.LedgerError):
-            ledger.post(session, kind=EventKind.CASH_IN, legs=[good, *legs])
+            post(session, books, kind=EventKind.CASH_IN, legs=[good, *legs])
     assert count(session, Transfer) == transfers_before
     session.rollback()
     assert ledger.balance(session, books.wallet) == OPENING_BALANCE
@@ -291,9 +326,9 @@ def test_post_raises_ledger_error_for_the_same_account_on_both_sides(session, bo
         ledger.Leg(books.wallet, books.wallet, 100, TransferCode.CASH_IN),
     ]
     with pytest.raises(ledger.LedgerError, match="two different accounts"):
-        ledger.post(session, kind=EventKind.CASH_IN, legs=legs)
+        post(session, books, kind=EventKind.CASH_IN, legs=legs)
     with pytest.raises(ledger.LedgerError, match="at least one transfer"):
-        ledger.post(session, kind=EventKind.CASH_IN, legs=[])
+        post(session, books, kind=EventKind.CASH_IN, legs=[])
     with pytest.raises(ledger.LedgerError, match="unknown accounts"):
         ledger.post(
             session,
@@ -320,13 +355,13 @@ def test_post_refuses_any_event_that_takes_a_cooperative_past_its_net_debit_cap(
     set_cap(session, books.consumer_id, 3_000)
     transaction(
         session,
-        lambda s: ledger.post(
-            s, kind=EventKind.CASH_OUT, legs=cash_out_at_the_market(books, 2_000)
+        lambda s: post(
+            s, books, kind=EventKind.CASH_OUT, legs=cash_out_at_the_market(books, 2_000)
         ),
     )
     transfers_before, events_before = count(session, Transfer), count(session, Event)
     with pytest.raises(LimitExceeded) as refused:
-        ledger.post(session, kind=EventKind.CASH_OUT, legs=cash_out_at_the_market(books, 1_001))
+        post(session, books, kind=EventKind.CASH_OUT, legs=cash_out_at_the_market(books, 1_001))
     assert refused.value.extensions == {
         "limit": "net_debit_cap",
         "limit_amount": 3_000,
@@ -340,22 +375,22 @@ def test_post_refuses_any_event_that_takes_a_cooperative_past_its_net_debit_cap(
     set_cap(session, books.market_id, 1)
     transaction(
         session,
-        lambda s: ledger.post(
-            s, kind=EventKind.PAYMENT, legs=payment_legs(books, 1_000, (100, 10, 10))
+        lambda s: post(
+            s, books, kind=EventKind.PAYMENT, legs=payment_legs(books, 1_000, (100, 10, 10))
         ),
     )
     assert ledger.positions(session)[books.consumer_id] == -2_900
     with pytest.raises(LimitExceeded):
-        ledger.post(session, kind=EventKind.CASH_OUT, legs=cash_out_at_the_market(books, 101))
+        post(session, books, kind=EventKind.CASH_OUT, legs=cash_out_at_the_market(books, 101))
     session.rollback()
     transaction(
         session,
-        lambda s: ledger.post(s, kind=EventKind.CASH_OUT, legs=cash_out_at_the_market(books, 100)),
+        lambda s: post(s, books, kind=EventKind.CASH_OUT, legs=cash_out_at_the_market(books, 100)),
     )
     assert ledger.positions(session)[books.consumer_id] == -3_000
     # Money within one cooperative moves no position: its own counter pays out past the cap.
     own = [ledger.Leg(books.wallet, books.consumer_counter_cash, 1_000, TransferCode.CASH_OUT)]
-    transaction(session, lambda s: ledger.post(s, kind=EventKind.CASH_OUT, legs=own))
+    transaction(session, lambda s: post(s, books, kind=EventKind.CASH_OUT, legs=own))
     assert ledger.check(session) == []
 
 
@@ -368,7 +403,7 @@ def test_settlement_transfers_are_never_refused_by_a_net_debit_cap(session, book
     network = ledger.system_account_id(session, AccountKind.SETTLEMENT, None)
     legs = [ledger.Leg(consumer, network, 50_000, TransferCode.SETTLEMENT)]
     assert ledger.position_changes(legs, ledger.account_facts(session, [consumer, network])) == {}
-    transaction(session, lambda s: ledger.post(s, kind=EventKind.SETTLEMENT, legs=legs))
+    transaction(session, lambda s: post(s, books, kind=EventKind.SETTLEMENT, legs=legs))
     assert ledger.balance(session, consumer) == -50_000
 
 
@@ -383,8 +418,9 @@ def test_post_reads_no_cap_of_a_cooperative_its_caller_knows_has_none(session, b
         # The pay path knows the issuer's cap from the QR scan: None reads and locks nothing.
         transaction(
             session,
-            lambda s: ledger.post(
+            lambda s: post(
                 s,
+                books,
                 kind=EventKind.CASH_OUT,
                 legs=cash_out_at_the_market(books, 100),
                 net_debit_caps={books.consumer_id: None},
@@ -394,8 +430,8 @@ def test_post_reads_no_cap_of_a_cooperative_its_caller_knows_has_none(session, b
         # Unknown: one statement reads the caps of the cooperatives the event lowers.
         transaction(
             session,
-            lambda s: ledger.post(
-                s, kind=EventKind.CASH_OUT, legs=cash_out_at_the_market(books, 100)
+            lambda s: post(
+                s, books, kind=EventKind.CASH_OUT, legs=cash_out_at_the_market(books, 100)
             ),
         )
         assert len([statement for statement in statements if "cooperatives" in statement]) == 1
@@ -413,8 +449,8 @@ IMMUTABILITY_BREACHES = [
 def test_transfers_are_immutable_raw_update_or_delete_raises(session, books):
     transaction(
         session,
-        lambda s: ledger.post(
-            s, kind=EventKind.PAYMENT, legs=payment_legs(books, 3_000, (9, 9, 3))
+        lambda s: post(
+            s, books, kind=EventKind.PAYMENT, legs=payment_legs(books, 3_000, (9, 9, 3))
         ),
     )
     before = session.execute(
@@ -437,8 +473,8 @@ def test_transfers_are_immutable_raw_update_or_delete_raises(session, books):
 def test_check_returns_nothing_on_a_clean_ledger(session, books):
     transaction(
         session,
-        lambda s: ledger.post(
-            s, kind=EventKind.PAYMENT, legs=payment_legs(books, 3_000, (9, 9, 3))
+        lambda s: post(
+            s, books, kind=EventKind.PAYMENT, legs=payment_legs(books, 3_000, (9, 9, 3))
         ),
     )
     assert ledger.check(session) == []

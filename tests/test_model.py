@@ -47,7 +47,17 @@ from hypothesis.stateful import (
 )
 from sqlalchemy import delete, func, select
 
-from gateway import counter, idempotency, ledger, limits, payments, qr, registry, settlement
+from gateway import (
+    counter,
+    idempotency,
+    ledger,
+    limits,
+    payments,
+    qr,
+    registry,
+    settlement,
+    shifts,
+)
 from gateway.api.qr import qr_settings
 from gateway.api.support import keyring, pin_policy
 from gateway.db import db, transaction
@@ -315,6 +325,14 @@ class LedgerMachine(RuleBasedStateMachine):
                 self.cooperative_ids = [c.id for c in cooperatives]
                 self.cooperative_public_ids = [c.public_id for c in cooperatives]
                 self.tellers = [person(session, "coop_admin", c) for c in cooperatives]
+                session.flush()
+                for teller, cooperative in zip(self.tellers, cooperatives, strict=True):
+                    shifts.open_shift(
+                        session,
+                        cooperative=cooperative,
+                        teller_user_id=teller.user_id,
+                        opening_cash_amount=0,
+                    )
                 self.system = {}
                 for index, cooperative in enumerate(cooperatives):
                     for kind in (

@@ -18,7 +18,7 @@ from conftest import TEST_SCRYPT_N
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway import counter, ledger, limits, registry
+from gateway import counter, ledger, limits, registry, shifts
 from gateway.auth import PinPolicy
 from gateway.db import db, transaction, utcnow
 from gateway.errors import Forbidden, InsufficientFunds, LimitExceeded
@@ -42,7 +42,8 @@ class World:
     merchant_account_ids: list[int]
     merchant_cooperative_indexes: list[int]
     counter_cash_ids: list[int]
-    actor_user_id: int
+    # A teller on an open shift at each cooperative's counter.
+    teller_user_ids: list[int]
 
 
 @pytest.fixture
@@ -82,6 +83,23 @@ def world(app):
                 )
                 for index, cooperative_index in enumerate(MERCHANTS)
             ]
+            tellers = []
+            for index, cooperative in enumerate(cooperatives):
+                teller = registry.find_or_create_user(
+                    session,
+                    phone=f"+628140000{index:04d}",
+                    name=f"Teller {index}",
+                    pin=PIN,
+                    scrypt_n=TEST_SCRYPT_N,
+                )
+                session.flush()
+                shifts.open_shift(
+                    session,
+                    cooperative=cooperative,
+                    teller_user_id=teller.id,
+                    opening_cash_amount=0,
+                )
+                tellers.append(teller.id)
             return World(
                 cooperative_ids=[cooperative.id for cooperative in cooperatives],
                 member_ids=[member.id for member in members],
@@ -93,7 +111,7 @@ def world(app):
                     ledger.system_account(session, AccountKind.COUNTER_CASH, cooperative.id).id
                     for cooperative in cooperatives
                 ],
-                actor_user_id=members[0].user_id,
+                teller_user_ids=tellers,
             )
 
         return transaction(db.session, work)
@@ -190,7 +208,7 @@ def apply(session, world: World, model: Model, operation) -> str:
                     counter=session.get(Cooperative, counter_id),
                     member=session.get(Member, world.member_ids[index]),
                     amount=amount,
-                    actor_user_id=world.actor_user_id,
+                    actor_user_id=world.teller_user_ids[counter_index],
                 )
 
             debit_id, credit_id = counter_cash_id, wallet_id
@@ -211,7 +229,7 @@ def apply(session, world: World, model: Model, operation) -> str:
                     amount=amount,
                     pin=PIN,
                     pin_policy=PIN_POLICY,
-                    actor_user_id=world.actor_user_id,
+                    actor_user_id=world.teller_user_ids[counter_index],
                 )
 
             debit_id, credit_id = wallet_id, counter_cash_id
@@ -226,8 +244,16 @@ def apply(session, world: World, model: Model, operation) -> str:
             expected = ledger.LedgerError if amount <= 0 else None
             legs = [ledger.Leg(counter_cash_id, merchant_account_id, amount, TransferCode.PAYMENT)]
 
+            merchant_counter_index = world.merchant_cooperative_indexes[index]
+
             def work(session):
-                return ledger.post(session, kind=EventKind.PAYMENT, legs=legs)
+                return ledger.post(
+                    session,
+                    kind=EventKind.PAYMENT,
+                    legs=legs,
+                    cooperative_id=world.cooperative_ids[merchant_counter_index],
+                    actor_user_id=world.teller_user_ids[merchant_counter_index],
+                )
 
             debit_id, credit_id = counter_cash_id, merchant_account_id
         else:
@@ -246,7 +272,7 @@ def apply(session, world: World, model: Model, operation) -> str:
                     counter=session.get(Cooperative, counter_id),
                     merchant=session.get(Merchant, world.merchant_ids[index]),
                     amount=amount,
-                    actor_user_id=world.actor_user_id,
+                    actor_user_id=world.teller_user_ids[counter_index],
                 )
 
             debit_id, credit_id = merchant_account_id, counter_cash_id

@@ -197,6 +197,14 @@ class Harness:
         for admin in logins["admins"]:
             if admin["role"] == "coop_admin":
                 token, user_id = self.login(admin["phone"], admin["pin"])
+                # Counter cash moves only on the teller's open shift (gateway/shifts.py).
+                status, body = self.api.call(
+                    "POST", "/api/v1/counter/shifts", {"opening_cash_amount": 0}, token
+                )
+                if status != 201 and body.get("type", "").rsplit("/", 1)[-1] != (
+                    "shift-already-open"
+                ):
+                    raise RuntimeError(f"shift of {admin['name']}: {status} {body}")
                 city["tellers"].append({**admin, "token": token, "user_id": user_id})
         for merchant in logins["merchants"]:
             if merchant["phone"] not in tokens:

@@ -306,6 +306,7 @@ def init_app(app: Flask) -> None:
         pwa,
         qr,
         settlement,
+        shifts,
         shu,
         webhooks,
     )
@@ -334,6 +335,7 @@ def init_app(app: Flask) -> None:
         observer,
         observability,
         imports,
+        shifts,
     ):
         app.register_blueprint(module.blueprint)
     app.register_error_handler(GatewayError, handle_gateway_error)

@@ -32,7 +32,7 @@ from gateway.models import Cooperative
 blueprint = Blueprint("counter", __name__, url_prefix="/api/v1/counter")
 
 
-def _counter_of(caller: Principal, requested_id: str | None) -> Cooperative:
+def counter_of(caller: Principal, requested_id: str | None) -> Cooperative:
     """Return the cooperative whose counter the caller works at."""
     if not caller.admin_cooperative_ids:
         raise Forbidden(
@@ -76,7 +76,7 @@ COUNTER_READ_PROBLEMS = {
 def find_members():
     caller = principal()
     query = parse_query(MemberSearch)
-    counter_cooperative = _counter_of(caller, query.counter_cooperative_id)
+    counter_cooperative = counter_of(caller, query.counter_cooperative_id)
     if query.phone is not None:
         found, more = counter.find_member_by_phone(db.session, query.phone), False
     else:
@@ -95,7 +95,7 @@ def find_members():
 )
 def find_member_by_card(member_id):
     caller = principal()
-    _counter_of(caller, parse_query(CounterQuery).counter_cooperative_id)
+    counter_of(caller, parse_query(CounterQuery).counter_cooperative_id)
     found = counter.find_member_by_card(db.session, member_id)
     return jsonify(found)
 
@@ -117,7 +117,7 @@ def find_member_by_card(member_id):
 def find_merchants():
     caller = principal()
     query = parse_query(MerchantSearch)
-    counter_cooperative = _counter_of(caller, query.counter_cooperative_id)
+    counter_cooperative = counter_of(caller, query.counter_cooperative_id)
     found, more = counter.find_merchants(
         db.session, counter_cooperative, owner_phone=query.phone, text=query.name
     )
@@ -137,7 +137,7 @@ def find_merchants():
 def cash_in():
     caller = principal()
     body = parse(CashInRequest)
-    counter_cooperative = _counter_of(caller, body.counter_cooperative_id)
+    counter_cooperative = counter_of(caller, body.counter_cooperative_id)
     actor_user_id = caller.user.id
 
     def work(session):
@@ -166,7 +166,7 @@ def cash_in():
 def cash_out():
     caller = principal()
     body = parse(CashOutRequest)
-    counter_cooperative = _counter_of(caller, body.counter_cooperative_id)
+    counter_cooperative = counter_of(caller, body.counter_cooperative_id)
     actor_user_id = caller.user.id
     policy = pin_policy()
 
@@ -198,7 +198,7 @@ def cash_out():
 def payout():
     caller = principal()
     body = parse(PayoutRequest)
-    counter_cooperative = _counter_of(caller, body.counter_cooperative_id)
+    counter_cooperative = counter_of(caller, body.counter_cooperative_id)
     actor_user_id = caller.user.id
 
     def work(session):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
@@ -622,3 +622,88 @@ class WebhookEventResponse(BaseModel):
     type: str
     timestamp: str
     data: dict
+
+
+# --- The teller's shift (gateway/shifts.py) ---------------------------------------------------
+
+CashAmount = Annotated[
+    int, Field(ge=0, le=AMOUNT_MAX, description="integer rupiah counted in the drawer; 0 allowed")
+]
+
+
+class ShiftOpenRequest(Strict):
+    opening_cash_amount: CashAmount
+    counter_cooperative_id: CounterId = None
+
+
+class ShiftCloseRequest(Strict):
+    counted_cash_amount: CashAmount
+    pin: Pin = Field(description="the teller's own PIN: the teller's sign-off")
+
+
+class ShiftApproveRequest(Strict):
+    pin: Pin = Field(description="the second admin's own PIN: their sign-off")
+
+
+class ShiftPolicyRequest(Strict):
+    shift_difference_threshold: CashAmount
+
+
+class ShiftPolicyResponse(BaseModel):
+    shift_difference_threshold: int = Field(
+        description="a shift whose counted cash differs from the expected by more than this"
+        " (either way) needs a second admin's sign-off"
+    )
+
+
+class ShiftPerson(BaseModel):
+    name: str
+
+
+class ShiftResponse(BaseModel):
+    id: str
+    status: str = Field(description="open, counted (waiting for a second admin) or closed")
+    counter: CounterCooperative
+    teller: ShiftPerson
+    opened_at: str
+    opening_cash_amount: int
+    cash_in_amount: int
+    cash_out_amount: int
+    payout_amount: int
+    expected_cash_amount: int = Field(
+        description="opening cash + cash in − cash out − payouts (live while open)"
+    )
+    counted_cash_amount: int | None
+    difference_amount: int | None = Field(description="counted − expected; negative: short")
+    difference_threshold: int
+    second_sign_off_required: bool
+    counted_at: str | None
+    approved_by: ShiftPerson | None
+    approved_at: str | None
+    closed_at: str | None
+
+
+class CurrentShift(BaseModel):
+    shift: ShiftResponse | None = Field(description="the caller's open shift, or null")
+
+
+class ShiftList(BaseModel):
+    items: list[ShiftResponse]
+
+
+class ShiftMovement(BaseModel):
+    event_id: str
+    created_at: str
+    kind: str = Field(description="cash_in, cash_out or payout")
+    party: str = Field(description="the member's or merchant's name")
+    amount: int
+    drawer_cash_amount: int = Field(description="what the drawer should hold after it")
+
+
+class ShiftReport(ShiftResponse):
+    movements: list[ShiftMovement]
+
+
+class ShiftListQuery(Strict):
+    status: Literal["open", "counted", "closed"] | None = None
+    counter_cooperative_id: CounterId = None

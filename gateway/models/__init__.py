@@ -28,6 +28,7 @@ from gateway.models.people import (
     User,
 )
 from gateway.models.settlement import AuditEvent, SettlementWindow, WindowStatus
+from gateway.models.shift import ShiftStatus, TellerShift, TellerShiftEvent
 from gateway.models.shu import MemberSavings, ShuPolicy, ShuRun, ShuRunShare, ShuRunStatus
 from gateway.models.webhooks import (
     DeliveryStatus,
@@ -88,4 +89,7 @@ __all__ = [
     "ShuRun",
     "ShuRunShare",
     "ShuRunStatus",
+    "ShiftStatus",
+    "TellerShift",
+    "TellerShiftEvent",
 ]

@@ -7,6 +7,7 @@ from sqlalchemy import BigInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.db import db, new_public_id, utcnow
+from gateway.models.shift import SHIFT_DIFFERENCE_THRESHOLD_DEFAULT
 from gateway.models.types import UTCDateTime, one_of
 
 
@@ -31,4 +32,11 @@ class Cooperative(db.Model):
     kind: Mapped[str] = mapped_column(String(24))
     # How far the cooperative's net position may fall below zero before settlement (NULL: no cap).
     net_debit_cap: Mapped[int | None] = mapped_column(BigInteger)
+    # The difference between a teller's counted and expected cash (either way, in rupiah) past
+    # which a second admin signs the shift off (gateway/shifts.py).
+    shift_difference_threshold: Mapped[int] = mapped_column(
+        BigInteger,
+        default=SHIFT_DIFFERENCE_THRESHOLD_DEFAULT,
+        server_default=str(SHIFT_DIFFERENCE_THRESHOLD_DEFAULT),
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

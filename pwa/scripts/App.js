@@ -30,6 +30,7 @@ import { PayConfirm } from "./PayConfirm.js";
 import { PayScan } from "./PayScan.js";
 import { Receipt } from "./Receipt.js";
 import { ReceiveQr } from "./ReceiveQr.js";
+import { ShiftScreen } from "./ShiftScreen.js";
 
 /**
  * A screen whose module is fetched the first time it is shown: the back office's screens, which
@@ -68,6 +69,7 @@ const SCREENS = {
   operator: onDemand(() => import("./OperatorHome.js"), "OperatorHome"),
   "coop-admin": onDemand(() => import("./CoopAdminHome.js"), "CoopAdminHome"),
   import: onDemand(() => import("./ImportScreen.js"), "ImportScreen"),
+  shift: ShiftScreen,
 };
 
 /** The screens this app has (the cooperative admin's home links only to these). */

@@ -1,8 +1,10 @@
 // .counter-desk — a cooperative's teller: find the member (by phone or name, or by scanning the
 // member's card) and take cash in or pay cash out for a member of any partner cooperative; find a
 // merchant of the cooperative and pay out its takings; a printable proof of each (print.css);
-// register members and merchants. Everything typed, found and done lives in `params.desks`, so
-// the screen comes back as it was when the App re-creates it (a language switch).
+// register members and merchants. Cash moves only on the teller's open shift: without one the
+// desk asks to open it (ShiftScreen.js) before any cash in or out. Everything typed, found and
+// done lives in `params.desks`, so the screen comes back as it was when the App re-creates it (a
+// language switch).
 
 import { fill, h, navigate, problemLine, sentence, shownName } from "./dom.js";
 import { memberIdFromCard, searchPath, searchQuery } from "./lookup.js";
@@ -306,13 +308,29 @@ export function CounterDesk({ api, t, me, params, store, onLeave }) {
   const registered = (answer) => (answer.object === "invitation" ? `${t("invited")} ${answer.id}` : [`${t("saved")} `, shownName(answer.name), `: ${answer.id}`]);
   const options = (prefix, values) => values.map((value) => [value, enumLabel(t, prefix, value)]);
 
+  // No cash moves without the teller's open shift (the gateway refuses it: 409 shift-required),
+  // so the cash desks are shown only once the gateway says one is open.
+  const shiftBar = h("div", { class: "shift-bar" }, h("p", { class: "loading" }, t("loading")));
+  const cashDesks = h("div", { class: "cash-desks" });
+  const toShift = (label, name) => h("button", { type: "button", class: name, onclick: () => navigate(shiftBar, "shift") }, t(label));
+  api
+    .get("/counter/shifts/current")
+    .then(({ shift }) => {
+      if (!shift) {
+        fill(shiftBar, h("p", { class: "shift-required", role: "status" }, t("shiftRequiredNote")), toShift("openShift", "primary open-shift"));
+        return;
+      }
+      fill(shiftBar, h("p", { class: "shift-open" }, `${t("shiftBar")} `, h("strong", { class: "shift-expected" }, formatRupiah(shift.expected_cash_amount))), toShift("shiftManage", "secondary manage-shift"));
+      fill(cashDesks, cash("cash-in"), cash("cash-out"), cash("payout"));
+    })
+    .catch((error) => fill(shiftBar, h("p", { class: "problem", role: "alert" }, sentence(error, t))));
+
   return h(
     "section",
     { class: "counter-desk" },
     h("h1", {}, t("counterTitle")),
-    cash("cash-in"),
-    cash("cash-out"),
-    cash("payout"),
+    shiftBar,
+    cashDesks,
     section(
       "register-member",
       t("registerMember"),

@@ -163,6 +163,7 @@ def _concrete(path: str, town) -> str:
         "key": "a-key-the-client-never-sent",
         "webhook_id": "whk_aaaaaaaaaaaaaaaa",
         "event_id": "evt_aaaaaaaaaaaaaaaa",
+        "shift_id": "shf_aaaaaaaaaaaaaaaa",
     }
 
     def value(match):
@@ -189,6 +190,7 @@ def _body(method: str, path: str, town) -> dict | None:
         "/api/v1/merchants/{merchant_id}/qr": {"amount": 7_000},
         "/api/v1/qr/verify": {"token": town.open_qr["token"]},
         "/api/v1/cooperatives": {"code": "KBARU", "name": "Koperasi Baru", "kind": "other"},
+        "/api/v1/counter/shifts": {"opening_cash_amount": 0},
     }
     return bodies.get(path, {})
 

@@ -302,3 +302,61 @@ def test_teller_pays_out_a_merchant_found_by_name(page, gateway):
     page.wait_for_selector(".receipt")
     assert page.inner_text(".receipt-merchant") == "Warung Uji Pencairan"
     assert page.inner_text(".receipt .amount-big") == "Rp 30.000"
+
+
+def type_on_keypad(page, scope: str, keys: list[str]) -> None:
+    for key in keys:
+        page.click(f"{scope} .keypad-key[data-key='{key}']")
+
+
+def test_a_teller_opens_a_shift_takes_cash_in_and_closes_with_a_difference(page, gateway):
+    kasir = next(a for a in gateway.city["admins"] if a["name"] == "Kasir KSM")
+    member = gateway.new_member("KSM", name="Sekar Ayu Lestari")
+    log_in(page, kasir)
+    # No shift yet: the desk asks for one, and shows no cash desk at all.
+    page.wait_for_selector(".counter-desk .shift-required")
+    assert page.locator(".counter-desk .cash-in").count() == 0
+    screenshot(page, "teller-20-shift-required")
+
+    page.click(".counter-desk .open-shift")
+    page.wait_for_selector(".shift-screen .keypad")
+    type_on_keypad(page, ".shift-screen", ["5", "0", "0", "000"])  # Rp 500.000 in the drawer
+    assert page.inner_text(".shift-screen .keypad-amount") == "Rp 500.000"
+    screenshot(page, "teller-21-shift-open")
+    page.click(".shift-screen .open-shift")
+    page.wait_for_selector(".counter-desk .shift-open")
+    assert page.inner_text(".counter-desk .shift-expected") == "Rp 500.000"
+
+    page.click(".counter-desk .cash-in summary")
+    search(page, "cash-in", member["phone"])
+    page.click(".cash-in .found-row")
+    page.fill(".cash-in input[name=amount]", "100.000")
+    page.click(".cash-in .cash-form button[type=submit]")
+    page.wait_for_selector(".cash-in .counter-proof")
+
+    page.click(".counter-desk .next-customer")
+    page.click(".counter-desk .manage-shift")
+    page.wait_for_selector(".shift-screen .close-form")
+    assert page.inner_text(".shift-screen .shift-expected") == "Rp 600.000"
+    assert page.inner_text(".shift-screen .shift-cash-in") == "Rp 100.000"
+    type_on_keypad(page, ".shift-screen .close-form", ["5", "9", "0", "000"])  # Rp 10.000 short
+    preview = page.inner_text(".shift-screen .shift-preview")
+    assert "Rp 600.000" in preview and "Rp 590.000" in preview and "−Rp 10.000" in preview
+    page.fill(".shift-screen .close-form input[name=pin]", kasir["pin"])
+    screenshot(page, "teller-22-shift-count")
+    page.click(".shift-screen .close-shift")
+    page.wait_for_selector(".shift-screen .shift-report")
+    assert page.inner_text(".shift-screen .shift-result") == "Shift ditutup."
+    report = page.locator(".shift-screen .shift-report")
+    assert report.locator(".shift-expected").inner_text() == "Rp 600.000"
+    assert report.locator(".shift-counted").inner_text() == "Rp 590.000"
+    assert report.locator(".shift-difference").inner_text() == "−Rp 10.000"
+    assert report.locator(".shift-status").inner_text() == "Ditutup"
+    rows = report.locator(".shift-movements tbody tr")
+    assert rows.count() == 1 and "Sekar Ayu Lestari" in rows.first.inner_text()
+    screenshot(page, "teller-23-shift-report")
+    assert pdf_pages(page) == 1  # the report alone prints, on one page
+
+    # Closed: the counter asks for a new shift again before any cash.
+    page.click(".back-button")
+    page.wait_for_selector(".counter-desk .shift-required")

@@ -4,14 +4,14 @@ Each run stores every member's figures; the shares are append-only in the databa
 (triggers, as audit events in 0004), so an approved run never changes.
 
 Revision ID: 0013_shu
-Revises: 0011_member_import
+Revises: 0012_teller_shifts
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0013_shu"
-down_revision = "0011_member_import"
+down_revision = "0012_teller_shifts"
 branch_labels = None
 depends_on = None
 
