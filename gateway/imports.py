@@ -50,8 +50,8 @@ from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
-from gateway import auth, registry
-from gateway.api.schemas import CONTROL_CHARACTERS, RefusedText, _normalise_phone, shown_text
+from gateway import auth, phones, registry
+from gateway.api.schemas import CONTROL_CHARACTERS, RefusedText, shown_text
 from gateway.db import new_public_id, transaction
 from gateway.models import (
     Account,
@@ -176,21 +176,13 @@ def _refuse_pin_columns(sheet: Sheet) -> None:
         )
 
 
-def normalize_phone(text: str) -> str:
-    """Return a phone as registry stores it (+628…); a number cell's lost leading 0 restored."""
-    text = text.strip()
-    if text.startswith("8"):
-        text = "0" + text
-    return _normalise_phone(text)
-
-
 def _phone(row: Row, column: str, problems: list[Note]) -> str | None:
     raw = row.get(column)
     if not raw:
         problems.append(Note(row.number, column, "Nomor HP kosong.", "The phone is empty."))
         return None
     try:
-        return normalize_phone(raw)
+        return phones.from_sheet(raw)
     except ValueError:
         problems.append(
             Note(

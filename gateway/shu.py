@@ -46,7 +46,7 @@ from sqlalchemy import case, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
-from gateway import audit, states
+from gateway import audit, phones, states
 from gateway.db import transaction, unique_violation_table, utcnow
 from gateway.errors import GatewayError, NotFound, ValidationFailed
 from gateway.limits import JAKARTA
@@ -503,20 +503,6 @@ def parse_rupiah(text: str) -> int | None:
     return None
 
 
-def _phone_key(text: str) -> str | None:
-    """The stored form (+628…) of a phone as typed (08…, 628…, +628…, or 8… from a number cell)."""
-    digits = re.sub(r"[\s\-.()]", "", text)
-    if digits.startswith("+62"):
-        digits = digits[3:]
-    elif digits.startswith("62"):
-        digits = digits[2:]
-    elif digits.startswith("0"):
-        digits = digits[1:]
-    if not re.fullmatch(r"8[0-9]{7,12}", digits):
-        return None
-    return "+62" + digits
-
-
 def _row_error(row: int, column: str, reason_en: str, reason_id: str) -> dict:
     return {"row": row, "column": column, "reason_id": reason_id, "reason_en": reason_en}
 
@@ -599,7 +585,10 @@ def import_savings(
                 continue
         elif "phone" in columns and row.get(columns["phone"]):
             typed = row.get(columns["phone"])
-            phone = _phone_key(typed)
+            try:
+                phone = phones.from_sheet(typed)
+            except ValueError:
+                phone = None
             if phone is None:
                 errors.append(
                     _row_error(

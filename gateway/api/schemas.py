@@ -23,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from gateway import phones
 from gateway.models import (
     CooperativeKind,
     MemberTier,
@@ -32,24 +33,7 @@ from gateway.models import (
 )
 from gateway.money import AMOUNT_MAX
 
-
-def _normalise_phone(value: str) -> str:
-    """Accept 08…, 628… or +628… and store +628…."""
-    digits = re.sub(r"[\s-]", "", value)
-    if digits.startswith("+62"):
-        digits = digits[3:]
-    elif digits.startswith("62"):
-        digits = digits[2:]
-    elif digits.startswith("0"):
-        digits = digits[1:]
-    else:
-        raise ValueError("phone must be an Indonesian mobile number such as 0812…")
-    if not re.fullmatch(r"8[0-9]{7,12}", digits):
-        raise ValueError("phone must be an Indonesian mobile number such as 0812…")
-    return "+62" + digits
-
-
-Phone = Annotated[str, Field(min_length=8, max_length=20), AfterValidator(_normalise_phone)]
+Phone = Annotated[str, Field(min_length=8, max_length=20), AfterValidator(phones.normalize)]
 Pin = Annotated[str, Field(pattern=r"^[0-9]{6}$", description="six digits")]
 Amount = Annotated[int, Field(gt=0, le=AMOUNT_MAX, description="integer rupiah")]
 PublicId = Annotated[str, Field(min_length=1, max_length=32)]
