@@ -1,0 +1,636 @@
+"""`make chaos-failover`: the chaos test's 16 clients and proof, while database machines are lost.
+
+    python -m bench.chaos.failover      # until CHAOS_FAILOVERS (30) failovers, then the proof
+
+The topology, started here in a temporary folder (never the server on 5432):
+
+    16 clients -> HAProxy :H (health check GET /readyz)
+                    -> gateway host 1 (gunicorn master + workers) -+-> fault proxy A -> node on :A
+                    -> gateway host 2 (gunicorn master + workers) -+-> fault proxy B -> node on :B
+
+- Two PostgreSQL machines: a primary (initdb, fsync on) and a synchronous standby built from it
+  with pg_basebackup, streaming straight from the primary. `synchronous_commit = on` and
+  `synchronous_standby_names = 'standby'`: a commit is acknowledged only once the standby has
+  flushed its WAL, so an acknowledged payment is on two machines' disks.
+- The gateways' database URL lists both proxies with `target_session_attrs=read-write` (libpq
+  multi-host): a new connection finds whichever node is the primary by itself.
+- Failover is `pg_ctl promote`, driven by this test: the primary's postmaster and its backends are
+  SIGKILLed and its data folder deleted (the machine is lost), the standby is promoted, and a new
+  standby is built from the new primary (pg_basebackup) on the lost machine's port before the next
+  round. The new primary keeps `synchronous_standby_names`: until its new standby streams, its
+  commits wait (no acknowledgement is ever on one disk only; the wait is part of the measured
+  time without service).
+- Meanwhile a whole gateway host (master and workers, SIGKILL) is killed and started again, and
+  the network between gateways and database misbehaves through the fault proxies
+  (bench/chaos/fault_proxy.py): every connection cut, latency on every chunk, a connection
+  stalled and then resumed or cut.
+
+Then the proof of `make chaos` (bench/chaos/verify.py, bench/chaos/outbox.py) on the last
+primary. Environment: CHAOS_FAILOVERS (30), CHAOS_SECONDS (a cap, 3600), CHAOS_FAILOVER_SECONDS
+(15, between failovers), CHAOS_HOST_KILL_SECONDS (20), CHAOS_FAULT_SECONDS (4), CHAOS_WORKERS
+(2 per host), CHAOS_THREADS (4), CHAOS_KEEP=1, and those of bench/chaos/run.py.
+"""
+
+from __future__ import annotations
+
+import atexit
+import bisect
+import contextlib
+import json
+import os
+import pwd
+import random
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psycopg
+
+from bench.chaos.client import Api, Stats
+from bench.chaos.fault_proxy import FaultProxy
+from bench.chaos.pg import TempPostgres, free_port
+from bench.chaos.run import ROOT, Harness, log, setting
+
+STANDBY_NAME = "standby"
+
+REPLICATION_SETTINGS = {
+    "wal_level": "replica",
+    "max_wal_senders": "10",
+    "wal_keep_size": "'256MB'",
+    "hot_standby": "on",
+    "synchronous_commit": "on",
+    "wal_receiver_status_interval": "'1s'",
+    "wal_sender_timeout": "'10s'",
+}
+
+
+# Set on the first primary once its database exists and its standby streams (CREATE DATABASE would
+# wait for a standby that is not there yet), and on every standby built, for when it is promoted.
+SYNCHRONOUS = f"synchronous_standby_names = '{STANDBY_NAME}'\n"
+
+
+class TimedStats(Stats):
+    """Stats that also remember when each acknowledgement arrived (for the time without service)."""
+
+    def __init__(self):
+        super().__init__()
+        self.acknowledged_at: list[float] = []
+
+    def add(self, name: str, amount: int = 1) -> None:
+        super().add(name, amount)
+        if name == "acknowledged":
+            with self.lock:
+                bisect.insort(self.acknowledged_at, time.monotonic())
+
+
+class Node(TempPostgres):
+    """One database machine: its own folder and port; a primary or a standby."""
+
+    def __init__(self, root: Path, port: int):
+        root.mkdir(mode=0o755)
+        super().__init__(root, port)
+
+    def configure_primary(self) -> None:
+        with open(self.data / "postgresql.conf", "a") as conf:
+            conf.write("# bench/chaos/failover: streaming replication, synchronous\n")
+            for name, value in REPLICATION_SETTINGS.items():
+                conf.write(f"{name} = {value}\n")
+
+    def require_synchronous_standby(self) -> None:
+        """From now on a commit waits for the standby's flush (this node, as a primary)."""
+        with open(self.data / "postgresql.conf", "a") as conf:
+            conf.write(SYNCHRONOUS)
+        if self.running:
+            self._run("pg_ctl", "-D", str(self.data), "reload")
+
+    def build_standby(self, primary: Node) -> None:
+        """pg_basebackup from `primary` into this machine's empty data folder, as its standby."""
+        for folder in (self.data, self.sockets):
+            folder.mkdir(mode=0o700)
+        self.log.touch()
+        if self.as_postgres:
+            user = pwd.getpwnam("postgres")
+            for path in (self.data, self.sockets, self.log):
+                os.chown(path, user.pw_uid, user.pw_gid)
+        self._run(
+            "pg_basebackup",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(primary.port),
+            "-U",
+            "postgres",
+            "-D",
+            str(self.data),
+            "-X",
+            "stream",
+            "-c",
+            "fast",
+            "-R",
+            timeout=300,
+        )
+        with open(self.data / "postgresql.conf", "a") as conf:
+            conf.write(
+                f"# this machine\nport = {self.port}\nunix_socket_directories = '{self.sockets}'\n"
+            )
+            conf.write(SYNCHRONOUS)  # for when it is promoted
+        with open(self.data / "postgresql.auto.conf", "a") as conf:
+            conf.write(
+                f"primary_conninfo = 'host=127.0.0.1 port={primary.port} user=postgres"
+                f" application_name={STANDBY_NAME}'\n"
+            )
+
+    def promote(self) -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-w", "-t", "60", "promote")
+
+    def processes(self) -> list[int]:
+        """Return the postmaster's pid and its children's (the backends, the WAL sender...)."""
+        try:
+            postmaster = int((self.data / "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return []
+        pids = [postmaster]
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    with open(f"/proc/{entry}/stat") as stat:
+                        fields = stat.read().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                if int(fields[1]) == postmaster:
+                    pids.append(int(entry))
+        return pids
+
+    def lose_machine(self) -> None:
+        """SIGKILL the postmaster and every process of it, then delete its folder."""
+        for pid in self.processes():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and port_open(self.port):
+            time.sleep(0.02)
+        self.running = False
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+class Cluster:
+    """The primary and its synchronous standby, on two ports that the machines take in turn."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.ports = [free_port(), free_port()]
+        self.generation = 0
+        self.primary = self.new_machine(self.ports[0])
+        self.standby: Node | None = None
+        self.bindir = self.primary.bindir
+
+    def new_machine(self, port: int) -> Node:
+        self.generation += 1
+        return Node(self.root / f"machine-{self.generation}", port)
+
+    @property
+    def url(self) -> str:
+        """The current primary, directly (for the setup and the proof, not the gateways)."""
+        return self.primary.url
+
+    @property
+    def port(self) -> int:
+        return self.primary.port
+
+    def start(self) -> None:
+        self.primary.init()
+        self.primary.configure_primary()
+        self.primary.start()
+        self.primary.create_database()
+        self.standby = self.new_machine(self.ports[1])
+        self.standby.build_standby(self.primary)
+        self.standby.start()
+        self.primary.require_synchronous_standby()
+        self.wait_synchronous()
+
+    def wait_synchronous(self, seconds: float = 120) -> None:
+        """Wait until the primary has its standby streaming as the synchronous one."""
+        deadline = time.monotonic() + seconds
+        while True:
+            try:
+                with psycopg.connect(self.primary.admin_dsn, connect_timeout=3) as connection:
+                    states = connection.execute(
+                        "SELECT sync_state FROM pg_stat_replication WHERE application_name = %s",
+                        (STANDBY_NAME,),
+                    ).fetchall()
+                if ("sync",) in states:
+                    return
+            except psycopg.Error:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("the standby did not become synchronous")
+            time.sleep(0.05)
+
+    def failover(self) -> dict[str, float]:
+        """Lose the primary's machine, promote the standby, build a new standby; return when each
+        step ended (time.monotonic())."""
+        lost = self.primary
+        times = {"killed": time.monotonic()}
+        lost.lose_machine()
+        times["lost"] = time.monotonic()
+        self.standby.promote()
+        times["promoted"] = time.monotonic()
+        self.primary, self.standby = self.standby, None
+        replacement = self.new_machine(lost.port)
+        replacement.build_standby(self.primary)
+        times["backed up"] = time.monotonic()
+        replacement.start()
+        self.standby = replacement
+        self.wait_synchronous()
+        times["synchronous"] = time.monotonic()
+        return times
+
+    def ensure_running(self) -> None:
+        for node in (self.primary, self.standby):
+            if node is not None:
+                node.ensure_running()
+        self.wait_synchronous()
+
+    def stop(self, mode: str = "fast") -> None:
+        for node in (self.standby, self.primary):
+            if node is not None:
+                with contextlib.suppress(Exception):
+                    node.stop(mode)
+
+
+class GatewayHost:
+    """One gateway machine: a gunicorn master and its workers, in a process group of their own."""
+
+    def __init__(self, name: str, harness: FailoverHarness):
+        self.name, self.harness = name, harness
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+        self.log = open(harness.root / f"gunicorn-{name}.log", "a")  # noqa: SIM115 - lives with it
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            self.harness.gunicorn_command(self.port, self.harness.workers),
+            env=self.harness.env,
+            cwd=ROOT,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def wait_healthy(self) -> None:
+        Api("127.0.0.1", self.port).wait_healthy(120)
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def kill(self) -> None:
+        if self.process is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+
+HAPROXY_503 = json.dumps(
+    {
+        "type": "https://interkop.id/problems/service-unavailable",
+        "title": "Service unavailable",
+        "status": 503,
+        "detail": "Layanan sedang tidak dapat menghubungi basis datanya; coba lagi sebentar lagi."
+        " The service cannot reach its database just now; try again in a moment.",
+    }
+)
+
+
+class HAProxy:
+    """HAProxy from Debian's package in front of the gateway hosts, checking GET /readyz."""
+
+    def __init__(self, root: Path, port: int, hosts: list[GatewayHost]):
+        self.root, self.port, self.hosts = root, port, hosts
+        self.process: subprocess.Popen | None = None
+
+    @staticmethod
+    def ensure_installed() -> str:
+        found = shutil.which("haproxy", path=f"{os.environ.get('PATH', '')}:/usr/sbin")
+        if not found and os.geteuid() == 0:
+            log("installing haproxy (apt-get)")
+            subprocess.run(["apt-get", "update", "-qq"], check=False, capture_output=True)
+            subprocess.run(
+                ["apt-get", "install", "-y", "-qq", "haproxy"], check=True, capture_output=True
+            )
+            found = shutil.which("haproxy", path=f"{os.environ.get('PATH', '')}:/usr/sbin")
+        if not found:
+            raise RuntimeError("haproxy is not installed (apt-get install haproxy)")
+        return found
+
+    def configuration(self) -> str:
+        servers = "\n".join(
+            f"    server {host.name} 127.0.0.1:{host.port} check" for host in self.hosts
+        )
+        return f"""global
+    maxconn 4096
+
+defaults
+    mode http
+    timeout connect 2s
+    timeout client 60s
+    timeout server 60s
+    timeout check 2s
+    # Only a connection that never reached a host is tried again, on the other host (the request
+    # was not sent); anything else is the client's to retry, with its Idempotency-Key.
+    retries 2
+    retry-on conn-failure
+    option redispatch
+    errorfile 503 {self.root / "haproxy-503.http"}
+
+frontend gateway
+    bind 127.0.0.1:{self.port}
+    default_backend gateway_hosts
+
+backend gateway_hosts
+    balance roundrobin
+    option httpchk GET /readyz
+    http-check expect status 200
+    default-server inter 500ms fastinter 250ms downinter 500ms fall 2 rise 1
+{servers}
+"""
+
+    def start(self) -> None:
+        binary = self.ensure_installed()
+        body = HAPROXY_503.encode()
+        (self.root / "haproxy-503.http").write_bytes(
+            b"HTTP/1.1 503 Service Unavailable\r\n"
+            b"Content-Type: application/problem+json\r\n"
+            b"Retry-After: 1\r\n"
+            b"Cache-Control: no-store\r\n"
+            b"Connection: close\r\n" + f"Content-Length: {len(body)}\r\n\r\n".encode() + body
+        )
+        config = self.root / "haproxy.cfg"
+        config.write_text(self.configuration())
+        subprocess.run([binary, "-c", "-q", "-f", str(config)], check=True)
+        self.log = open(self.root / "haproxy.log", "w")  # noqa: SIM115 - lives with it
+        self.process = subprocess.Popen(
+            [binary, "-db", "-f", str(config)],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 10
+        while not port_open(self.port):
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                raise RuntimeError("haproxy did not start (see haproxy.log)")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+class FailoverHarness(Harness):
+    def __init__(self):
+        super().__init__()
+        os.chmod(self.root, 0o755)  # the postgres user reaches the machines' folders
+        self.failover_target = int(setting("CHAOS_FAILOVERS", 30))
+        self.seconds = setting("CHAOS_SECONDS", 3600)
+        self.workers = int(setting("CHAOS_WORKERS", 2))
+        self.failover_every = setting("CHAOS_FAILOVER_SECONDS", 15)
+        self.host_kill_every = setting("CHAOS_HOST_KILL_SECONDS", 20)
+        self.fault_every = setting("CHAOS_FAULT_SECONDS", 4)
+        self.stats = TimedStats()
+        self.pg = Cluster(self.root)
+        self.proxies = {port: FaultProxy(upstream_port=port).start() for port in self.pg.ports}
+        hosts = "&".join(f"host=127.0.0.1:{proxy.port}" for proxy in self.proxies.values())
+        self.gateway_url = (
+            f"postgresql://postgres@/interkop?{hosts}&target_session_attrs=read-write"
+            "&connect_timeout=3"
+        )
+        for env in (self.env, self.webhook_env):
+            env["GATEWAY_DATABASE_URL"] = self.gateway_url
+        self.hosts = [GatewayHost(f"host{index}", self) for index in (1, 2)]
+        self.haproxy = HAProxy(self.root, self.port, self.hosts)
+        self.failovers: list[dict[str, float]] = []
+        self.host_kills = 0
+        self.host_down_seconds: list[float] = []
+        self.harness_errors: list[str] = []
+
+    # -- the topology -----------------------------------------------------------------------
+
+    def start_database(self) -> None:
+        self.pg.start()
+        log(
+            f"primary on :{self.pg.primary.port}, synchronous standby on :{self.pg.standby.port};"
+            f" the gateways reach them through fault proxies on"
+            f" {', '.join(str(p.port) for p in self.proxies.values())}"
+        )
+        self.gateway("init-db")
+        self.city_logins = json.loads(self.gateway("demo", "--json"))
+        log("gateway init-db and demo done (through the proxies, multi-host URL)")
+
+    def start_gunicorn(self) -> None:
+        for host in self.hosts:
+            host.start()
+        for host in self.hosts:
+            host.wait_healthy()
+        self.haproxy.start()
+        self.api = Api("127.0.0.1", self.port)
+        self.api.wait_healthy()
+        log(
+            f"2 gateway hosts ({self.workers} workers x {self.threads} threads each) on"
+            f" {', '.join(str(h.port) for h in self.hosts)} behind HAProxy on 127.0.0.1:{self.port}"
+        )
+
+    # -- the chaos --------------------------------------------------------------------------
+
+    def chaos_threads(self, stop: threading.Event) -> list[threading.Thread]:
+        return [
+            threading.Thread(target=self.fail_over, args=(stop,), daemon=True),
+            threading.Thread(target=self.kill_hosts, args=(stop,), daemon=True),
+            threading.Thread(target=self.break_network, args=(stop,), daemon=True),
+        ]
+
+    def fail_over(self, stop: threading.Event) -> None:
+        try:
+            self.fail_over_repeatedly(stop)
+        except Exception as error:  # noqa: BLE001 - reported as a violation, and the chaos ends
+            log(f"failover failed: {error!r}")
+            self.harness_errors.append(f"failover {len(self.failovers) + 1} failed: {error!r}")
+
+    def fail_over_repeatedly(self, stop: threading.Event) -> None:
+        while len(self.failovers) < self.failover_target and not stop.wait(
+            random.uniform(0.8, 1.2) * self.failover_every
+        ):
+            old_port = self.pg.primary.port
+            times = self.pg.failover()
+            self.failovers.append(times)
+            log(
+                f"failover {len(self.failovers)}: :{old_port} lost in"
+                f" {times['lost'] - times['killed']:.1f} s, :{self.pg.primary.port} promoted"
+                f" {times['promoted'] - times['lost']:.1f} s later; new standby backed up in"
+                f" {times['backed up'] - times['promoted']:.1f} s, synchronous"
+                f" {times['synchronous'] - times['backed up']:.1f} s later"
+            )
+
+    def kill_hosts(self, stop: threading.Event) -> None:
+        try:
+            self.kill_hosts_repeatedly(stop)
+        except Exception as error:  # noqa: BLE001
+            log(f"killing a gateway host failed: {error!r}")
+            self.harness_errors.append(f"a gateway host kill failed: {error!r}")
+
+    def kill_hosts_repeatedly(self, stop: threading.Event) -> None:
+        while not stop.wait(random.uniform(0.8, 1.2) * self.host_kill_every):
+            host = random.choice(self.hosts)
+            began = time.monotonic()
+            host.kill()
+            self.host_kills += 1
+            stop.wait(random.uniform(1, 3))  # the machine reboots
+            host.start()
+            host.wait_healthy()
+            self.host_down_seconds.append(time.monotonic() - began)
+
+    def break_network(self, stop: threading.Event) -> None:
+        """Every few seconds a fault between the gateways and the primary."""
+        while not stop.wait(random.uniform(0.5, 1.5) * self.fault_every):
+            proxy = self.proxies[self.pg.primary.port]
+            fault = random.choice(("cut", "latency", "stall then resume", "stall then cut"))
+            if fault == "cut":
+                proxy.cut()
+            elif fault == "latency":
+                proxy.set_latency(random.uniform(0.05, 0.3))
+                stop.wait(random.uniform(1, 4))
+                proxy.set_latency(0)
+            else:
+                proxy.stall(
+                    random.uniform(1, 5), then=fault.rsplit(" ", 1)[1], count=random.randint(1, 2)
+                )
+
+    def chaos_done(self, elapsed_seconds: float) -> bool:
+        if elapsed_seconds >= self.seconds or self.harness_errors:
+            return True
+        if len(self.failovers) < self.failover_target:
+            return False
+        return time.monotonic() - self.failovers[-1]["synchronous"] >= 5
+
+    def progress(self) -> str:
+        return (
+            f"{self.stats.get('operations')} ops, {self.stats.get('acknowledged')} acknowledged,"
+            f" {len(self.failovers)} failovers, {self.host_kills} gateway hosts killed,"
+            f" {self.network_faults()} network faults"
+        )
+
+    def network_faults(self) -> int:
+        return sum(sum(proxy.faults.values()) for proxy in self.proxies.values())
+
+    def after_chaos(self) -> None:
+        for proxy in self.proxies.values():
+            proxy.set_latency(0)
+        self.pg.ensure_running()
+        for host in self.hosts:
+            if not host.alive():
+                host.start()
+            host.wait_healthy()
+
+    def gateway_alive(self) -> bool:
+        return all(host.alive() for host in self.hosts)
+
+    # -- the figures ------------------------------------------------------------------------
+
+    def outages(self) -> list[float]:
+        """Seconds from each primary's SIGKILL to the first operation acknowledged after its
+        successor was promoted (nothing acknowledged before that can be the new primary's)."""
+        seconds = []
+        for times in self.failovers:
+            index = bisect.bisect_right(self.stats.acknowledged_at, times["promoted"])
+            if index < len(self.stats.acknowledged_at):
+                seconds.append(self.stats.acknowledged_at[index] - times["killed"])
+        return seconds
+
+    def chaos_rows(self) -> list[tuple[str, object]]:
+        counts = self.stats.counts
+        outages = self.outages()
+        promoted = [t["promoted"] - t["killed"] for t in self.failovers]
+        synchronous = [t["synchronous"] - t["promoted"] for t in self.failovers]
+        faults: dict[str, int] = {}
+        for proxy in self.proxies.values():
+            for kind, number in proxy.faults.items():
+                faults[kind] = faults.get(kind, 0) + number
+
+        def p50_max(values: list[float]) -> str:
+            if not values:
+                return "-"
+            return f"{statistics.median(values):.1f} / {max(values):.1f}"
+
+        return [
+            ("failovers survived", len(self.failovers)),
+            ("  kill -> promoted, s (p50 / max)", p50_max(promoted)),
+            ("  promoted -> new standby sync, s", p50_max(synchronous)),
+            ("  seconds without service (p50 / max)", p50_max(outages)),
+            ("gateway hosts killed and restarted", self.host_kills),
+            ("  seconds down (p50 / max)", p50_max(self.host_down_seconds)),
+            ("network faults", self.network_faults()),
+            *((f"  {kind}", number) for kind, number in sorted(faults.items())),
+            ("answers 500 (a violation)", counts.get("retry 500", 0)),
+        ]
+
+    def extra_violations(self, operations) -> list[str]:
+        violations = list(self.harness_errors)
+        if counts := self.stats.get("retry 500"):
+            violations.append(f"{counts} answers were 500 (a lost primary must be a 503)")
+        if len(self.failovers) < self.failover_target:
+            violations.append(
+                f"{len(self.failovers)} failovers, fewer than the {self.failover_target} asked"
+            )
+        if len(self.outages()) != len(self.failovers):
+            violations.append("a failover was never followed by an acknowledged operation")
+        return violations
+
+    # -- cleanup ----------------------------------------------------------------------------
+
+    def cleanup(self) -> None:
+        if self.cleaned:
+            return
+        self.haproxy.stop()
+        for host in self.hosts:
+            host.kill()
+            host.log.close()
+        for proxy in self.proxies.values():
+            with contextlib.suppress(Exception):
+                proxy.stop()
+        super().cleanup()
+
+
+def main() -> int:
+    harness = FailoverHarness()
+    atexit.register(harness.cleanup)
+
+    def on_signal(number, frame):
+        raise SystemExit(128 + number)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        return harness.run()
+    finally:
+        harness.cleanup()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
