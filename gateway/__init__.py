@@ -6,6 +6,7 @@ from pathlib import Path
 
 from flask import Flask
 
+from gateway import availability
 from gateway import config as default_config
 from gateway.compression import Compress
 from gateway.db import db, install_dialect_quirks
@@ -21,7 +22,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_prefixed_env("GATEWAY")
     if test_config:
         app.config.update(test_config)
-    app.config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(app.config["DATABASE_URL"])
+    app.config["SQLALCHEMY_DATABASE_URI"] = availability.database_url_with_timeouts(
+        normalise_database_url(app.config["DATABASE_URL"]), app.config
+    )
+    engine_options = app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
+    engine_options.setdefault("pool_timeout", app.config["DATABASE_POOL_TIMEOUT_SECONDS"])
+    engine_options.setdefault("pool_pre_ping", app.config["DATABASE_POOL_PRE_PING"])
     app.config.setdefault("MAX_CONTENT_LENGTH", 64 * 1024)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
         Path(app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")).parent.mkdir(
@@ -31,6 +37,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     db.init_app(app)
     with app.app_context():
         install_dialect_quirks(db.engine, app.config["SQLITE_BUSY_TIMEOUT_SECONDS"])
+        availability.install(db.engine)
 
     from flask_migrate import Migrate
 
@@ -49,7 +56,9 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 
 def normalise_database_url(url: str) -> str:
-    """Use psycopg 3 for PostgreSQL URLs given the common `postgres://` or `postgresql://` form."""
+    """Use psycopg 3 for PostgreSQL URLs given the common `postgres://` or `postgresql://` form,
+    and accept libpq's multi-host form (`postgresql://user@a:5432,b:5433/db`)."""
+    url = availability.multi_host_url(url)
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url.removeprefix(prefix)

@@ -37,6 +37,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from gateway.availability import with_server_settings
 from gateway.db import commit_alone, utcnow
 from gateway.errors import InvalidCredentials, InvalidToken, PinCheckBusy, PinLocked, WrongPin
 from gateway.keys import KeyRing
@@ -144,12 +145,12 @@ def _side_engine(session: Session) -> Engine | None:
     with _SIDE_ENGINES_LOCK:
         side = _SIDE_ENGINES.get(key)
         if side is None:
+            # The URL's own bounds (gateway/availability.py) stay; a claim waits 2 s at most.
             side = _SIDE_ENGINES[key] = create_engine(
-                engine.url,
+                with_server_settings(engine.url, replace=True, lock_timeout=2000),
                 pool_size=5,
                 max_overflow=20,
                 pool_pre_ping=True,
-                connect_args={"options": "-c lock_timeout=2000"},
             )
     return side
 

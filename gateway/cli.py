@@ -4,6 +4,7 @@ worker (and Flask's own)."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import click
@@ -16,6 +17,10 @@ from gateway.db import db, transaction
 def main() -> None:
     from gateway import create_app
 
+    # A command runs as long as its work needs (a ledger check over a city's year, a migration):
+    # the statement and idle-transaction timeouts are for requests (gateway/config.py).
+    os.environ.setdefault("GATEWAY_DATABASE_STATEMENT_TIMEOUT_SECONDS", "0")
+    os.environ.setdefault("GATEWAY_DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS", "0")
     cli = FlaskGroup(create_app=lambda: create_app(), help="Interkop gateway commands.")
     cli(prog_name="gateway")
 

@@ -104,3 +104,23 @@ WEBHOOK_WORKER_THREADS = 32
 WEBHOOK_POLL_INTERVAL_SECONDS = 1.0
 # After a rotation the previous secret signs beside the new one this long.
 WEBHOOK_SECRET_OVERLAP_SECONDS = 24 * 3600
+
+# The database's availability (gateway/availability.py): every wait on it is bounded, so a
+# request that cannot reach a writable primary answers 503 with Retry-After, never hangs past a
+# client's timeout (the chaos clients wait 15 s). 0 turns a server-side timeout off. Commands
+# (`gateway ...`) run without the statement and idle timeouts: a ledger check over a city's year
+# may take longer than a request ever should.
+DATABASE_CONNECT_TIMEOUT_SECONDS = 3  # libpq, per host of a multi-host URL
+DATABASE_TCP_USER_TIMEOUT_SECONDS = 10  # a peer that vanished without closing the connection
+DATABASE_STATEMENT_TIMEOUT_SECONDS = 10
+DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS = 10
+DATABASE_POOL_TIMEOUT_SECONDS = 5  # waiting for a free connection of the process's pool
+# Ping a connection as it leaves the pool (one round trip a request): after a failover the pool
+# holds connections to the lost primary, and the ping replaces each with one to the new primary
+# before a request uses it, so no request answers 503 for it. A connection lost during a request
+# invalidates the whole pool, and `db.transaction` runs work that lost it once more on a fresh
+# one (nothing was committed).
+DATABASE_POOL_PRE_PING = True
+DATABASE_UNAVAILABLE_RETRY_AFTER_SECONDS = 1
+# /readyz answers within about this long, on a connection of its own.
+READINESS_TIMEOUT_SECONDS = 2

@@ -21,6 +21,8 @@ from sqlalchemy import MetaData, event
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session
 
+from gateway import availability
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -165,15 +167,31 @@ def _is_retryable(error: DBAPIError) -> bool:
 
 def transaction(session: Session, work: Callable[[Session], T], attempts: int = 5) -> T:
     """Run `work(session)` in one database transaction and commit; retry it on a serialization
-    failure or deadlock. Any other exception rolls back and propagates."""
+    failure or deadlock, and once on a connection lost before the commit. Any other exception
+    rolls back and propagates.
+
+    A connection lost while `work` ran (a pooled connection whose server died or turned
+    read-only in a failover) committed nothing, so the work runs again on a fresh connection,
+    found by the multi-host URL on whichever host is the writable primary now. A connection lost
+    during the commit leaves the outcome unknown: that propagates (a 503), and the client's retry
+    with the same Idempotency-Key finds out.
+    """
+    reconnected = False
     for attempt in range(1, attempts + 1):
+        committing = False
         try:
             result = work(session)
+            committing = True
             session.commit()
             return result
         except DBAPIError as error:
             session.rollback()
-            if attempt == attempts or not _is_retryable(error):
+            if attempt == attempts:
+                raise
+            if not committing and not reconnected and availability.connection_lost(error):
+                reconnected = True
+                continue
+            if not _is_retryable(error):
                 raise
             time.sleep(0.005 * 2**attempt * (1 + secrets.randbelow(100) / 100))
         except BaseException:

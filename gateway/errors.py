@@ -247,6 +247,7 @@ class ServiceUnavailable(GatewayError):
     title = "Service unavailable"
     message_id = "Layanan sedang sibuk. Coba lagi sebentar lagi."
     message_en = "The service is busy. Try again shortly."
+    retry_after_seconds = 1
 
 
 class TooManyLongPolls(GatewayError):

@@ -5,16 +5,15 @@ from __future__ import annotations
 import logging
 from urllib.parse import urlsplit, urlunsplit
 
-from flask import Blueprint, Flask, g, jsonify, request
-from sqlalchemy import text
-from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from flask import Blueprint, Flask, current_app, g, jsonify, request
+from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException, UnsupportedMediaType
 
-from gateway import audit
+from gateway import audit, availability
 from gateway.api import openapi
 from gateway.api.support import caller_subject, keyring, problem_response
 from gateway.db import db, transaction, unique_violation_table
-from gateway.errors import Conflict, GatewayError, NotFound, ServiceUnavailable, ValidationFailed
+from gateway.errors import Conflict, GatewayError, NotFound, ValidationFailed
 
 log = logging.getLogger(__name__)
 
@@ -75,16 +74,11 @@ def healthz():
 
 @root.get("/readyz")
 def readyz():
-    """Answer 200 when the database answers, 503 when it does not."""
-    try:
-        db.session.execute(text("SELECT 1"))
-        db.session.rollback()
-    except Exception as error:  # noqa: BLE001 - any failure means not ready
-        db.session.rollback()
-        log.warning("readiness check failed: %s", error)
-        raise ServiceUnavailable(
-            "The database is not reachable.", "Basis data tidak dapat dihubungi."
-        ) from None
+    """Answer 200 when the database answers and can be written, 503 when it cannot (unreachable,
+    a standby, read-only), within READINESS_TIMEOUT_SECONDS: the load balancer's health check."""
+    problem = availability.readiness(db.engine, current_app.config["READINESS_TIMEOUT_SECONDS"])
+    if problem is not None:
+        raise problem
     return jsonify(status="ready")
 
 
@@ -102,10 +96,24 @@ def openapi_document():
 
 
 def handle_gateway_error(error: GatewayError):
-    db.session.rollback()
+    rollback_quietly()
     if error.follow_up is not None:
-        transaction(db.session, error.follow_up)
+        try:
+            transaction(db.session, error.follow_up)
+        except Exception as follow_up_error:
+            if not availability.is_unavailable(follow_up_error):
+                raise
+            # The refusal's own record (a wrong PIN's count) could not be written: say so.
+            return handle_unexpected(follow_up_error)
     return problem_response(error)
+
+
+def rollback_quietly() -> None:
+    """Roll the request's session back; a connection gone with the database is no new error."""
+    try:
+        db.session.rollback()
+    except Exception:  # noqa: BLE001 - the connection may be gone with the database
+        log.warning("rollback failed", exc_info=True)
 
 
 def handle_http_exception(error: HTTPException):
@@ -134,28 +142,21 @@ def handle_integrity_error(error: IntegrityError):
     table = unique_violation_table(error)
     if table is None:
         return handle_unexpected(error)
-    db.session.rollback()
+    rollback_quietly()
     log.info("unique violation on %s answered 409", table or "an unnamed index")
     return problem_response(Conflict(*UNIQUE_CONFLICTS.get(table, UNIQUE_CONFLICT_DEFAULT)))
 
 
 def handle_unexpected(error: Exception):
-    try:
-        db.session.rollback()
-    except Exception:  # noqa: BLE001 - the connection may be gone with the database
-        log.warning("rollback failed after an unexpected error", exc_info=True)
-    if isinstance(error, OperationalError | InterfaceError):
-        # The database is unreachable or restarting: nothing committed, and a retry will do.
+    rollback_quietly()
+    if availability.is_unavailable(error):
+        # No writable primary just now (unreachable, restarting, read-only in a failover, a
+        # timeout): nothing was committed, or, if the connection died during the commit, the
+        # retry with the same Idempotency-Key finds out which. A retry will do.
         log.warning("database unavailable: %s", error)
-        problem = ServiceUnavailable(
-            "The service cannot reach its database just now. Please try again in a moment;"
-            " a retry never charges twice.",
-            "Layanan sedang tidak dapat menghubungi basis datanya. Coba lagi sebentar lagi;"
-            " mencoba ulang tidak akan menagih dua kali.",
+        return problem_response(
+            availability.unavailable(current_app.config["DATABASE_UNAVAILABLE_RETRY_AFTER_SECONDS"])
         )
-        response = problem_response(problem)
-        response.headers["Retry-After"] = "1"
-        return response
     log.exception("unhandled error", exc_info=error)
     problem = GatewayError(
         "Something went wrong on our side. Please try again; a retry never charges twice.",
