@@ -75,6 +75,11 @@ REPLICATION_SETTINGS = {
 SYNCHRONOUS = f"synchronous_standby_names = '{STANDBY_NAME}'\n"
 
 
+# PostgreSQL's warning when a commit stops waiting for the synchronous standby: "The transaction
+# has already committed locally, but might not have been replicated to the standby."
+CANCELLED_WAIT = "canceling wait for synchronous replication"
+
+
 class TimedStats(Stats):
     """Stats that also remember when each acknowledgement arrived (for the time without service)."""
 
@@ -167,16 +172,42 @@ class Node(TempPostgres):
                     pids.append(int(entry))
         return pids
 
+    def cancelled_synchronous_waits(self) -> int:
+        """Count the commits whose wait for the standby was cancelled (a statement timeout, a
+        terminated backend): PostgreSQL then reports them done, committed on this machine only."""
+        try:
+            return self.log.read_text(errors="replace").count(CANCELLED_WAIT)
+        except OSError:
+            return 0
+
     def lose_machine(self) -> None:
         """SIGKILL the postmaster and every process of it, then delete its folder."""
-        for pid in self.processes():
+        pids = self.processes()
+        for pid in pids:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and port_open(self.port):
+        began = time.monotonic()
+        reported = False
+        while time.monotonic() - began < 30 and port_open(self.port):
+            if not reported and time.monotonic() - began > 1:
+                reported = True
+                log(f"port {self.port} still open 1 s after SIGKILL; states {process_states(pids)}")
             time.sleep(0.02)
         self.running = False
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def process_states(pids: list[int]) -> dict[str, int]:
+    """Count the processes among `pids` by state (R, S, D: in a disk wait, Z: dead)."""
+    states: dict[str, int] = {}
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                state = stat.read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            state = "gone"
+        states[state] = states.get(state, 0) + 1
+    return states
 
 
 def port_open(port: int) -> bool:
@@ -195,6 +226,13 @@ class Cluster:
         self.primary = self.new_machine(self.ports[0])
         self.standby: Node | None = None
         self.bindir = self.primary.bindir
+        self.lost_cancelled_waits = 0  # counted in the logs of the machines lost so far
+
+    def cancelled_synchronous_waits(self) -> int:
+        """Count the commits acknowledged without their standby's flush, over all machines."""
+        return self.lost_cancelled_waits + sum(
+            node.cancelled_synchronous_waits() for node in (self.primary, self.standby) if node
+        )
 
     def new_machine(self, port: int) -> Node:
         self.generation += 1
@@ -242,6 +280,7 @@ class Cluster:
         """Lose the primary's machine, promote the standby, build a new standby; return when each
         step ended (time.monotonic())."""
         lost = self.primary
+        self.lost_cancelled_waits += lost.cancelled_synchronous_waits()
         times = {"killed": time.monotonic()}
         lost.lose_machine()
         times["lost"] = time.monotonic()
@@ -588,12 +627,18 @@ class FailoverHarness(Harness):
             ("network faults", self.network_faults()),
             *((f"  {kind}", number) for kind, number in sorted(faults.items())),
             ("answers 500 (a violation)", counts.get("retry 500", 0)),
+            ("commits acknowledged on one machine", self.pg.cancelled_synchronous_waits()),
         ]
 
     def extra_violations(self, operations) -> list[str]:
         violations = list(self.harness_errors)
         if counts := self.stats.get("retry 500"):
             violations.append(f"{counts} answers were 500 (a lost primary must be a 503)")
+        if cancelled := self.pg.cancelled_synchronous_waits():
+            violations.append(
+                f"{cancelled} commits stopped waiting for the synchronous standby and were"
+                " reported done by PostgreSQL (committed on one machine: RPO > 0)"
+            )
         if len(self.failovers) < self.failover_target:
             violations.append(
                 f"{len(self.failovers)} failovers, fewer than the {self.failover_target} asked"
