@@ -181,7 +181,10 @@ class Node(TempPostgres):
             return 0
 
     def lose_machine(self) -> None:
-        """SIGKILL the postmaster and every process of it, then delete its folder."""
+        """SIGKILL the postmaster and every process of it; return once its port is closed.
+
+        Its folder is deleted by `throw_away` (after the promotion: deleting a data folder takes
+        seconds on a busy disk, and nothing waits for it)."""
         pids = self.processes()
         for pid in pids:
             with contextlib.suppress(ProcessLookupError):
@@ -194,6 +197,9 @@ class Node(TempPostgres):
                 log(f"port {self.port} still open 1 s after SIGKILL; states {process_states(pids)}")
             time.sleep(0.02)
         self.running = False
+
+    def throw_away(self) -> None:
+        """Delete the machine's folder: its data, its WAL, its log."""
         shutil.rmtree(self.root, ignore_errors=True)
 
 
@@ -287,6 +293,8 @@ class Cluster:
         self.standby.promote()
         times["promoted"] = time.monotonic()
         self.primary, self.standby = self.standby, None
+        lost.throw_away()
+        times["thrown away"] = time.monotonic()
         replacement = self.new_machine(lost.port)
         replacement.build_standby(self.primary)
         times["backed up"] = time.monotonic()
@@ -522,8 +530,9 @@ class FailoverHarness(Harness):
             log(
                 f"failover {len(self.failovers)}: :{old_port} lost in"
                 f" {times['lost'] - times['killed']:.1f} s, :{self.pg.primary.port} promoted"
-                f" {times['promoted'] - times['lost']:.1f} s later; new standby backed up in"
-                f" {times['backed up'] - times['promoted']:.1f} s, synchronous"
+                f" {times['promoted'] - times['lost']:.1f} s later; its folder deleted in"
+                f" {times['thrown away'] - times['promoted']:.1f} s; new standby backed up in"
+                f" {times['backed up'] - times['thrown away']:.1f} s, synchronous"
                 f" {times['synchronous'] - times['backed up']:.1f} s later"
             )
 
