@@ -29,6 +29,9 @@ Then the proof of `make chaos` (bench/chaos/verify.py, bench/chaos/outbox.py) on
 primary. Environment: CHAOS_FAILOVERS (30), CHAOS_SECONDS (a cap, 3600), CHAOS_FAILOVER_SECONDS
 (15, between failovers), CHAOS_HOST_KILL_SECONDS (20), CHAOS_FAULT_SECONDS (4), CHAOS_WORKERS
 (2 per host), CHAOS_THREADS (4), CHAOS_KEEP=1, and those of bench/chaos/run.py.
+CHAOS_ALONE_UNTIL_STANDBY=1 measures the other choice: the new primary commits without a
+synchronous standby (ALTER SYSTEM) until its new one streams — service back sooner, but for those
+seconds an acknowledged operation is on one machine only (RPO > 0).
 """
 
 from __future__ import annotations
@@ -150,6 +153,13 @@ class Node(TempPostgres):
                 f"primary_conninfo = 'host=127.0.0.1 port={primary.port} user=postgres"
                 f" application_name={STANDBY_NAME}'\n"
             )
+            # Over a primary's ALTER SYSTEM of CHAOS_ALONE_UNTIL_STANDBY=1, copied with the rest.
+            conf.write(SYNCHRONOUS)
+
+    def alter_system(self, statement: str) -> None:
+        with psycopg.connect(self.admin_dsn, autocommit=True, connect_timeout=10) as connection:
+            connection.execute(statement)
+            connection.execute("SELECT pg_reload_conf()")
 
     def promote(self) -> None:
         self._run("pg_ctl", "-D", str(self.data), "-w", "-t", "60", "promote")
@@ -199,7 +209,7 @@ class Node(TempPostgres):
         self.running = False
 
     def throw_away(self) -> None:
-        """Delete the machine's folder: its data, its WAL, its log."""
+        """Delete the machine's folder: its data, its WAL, its log (the machine is gone)."""
         shutil.rmtree(self.root, ignore_errors=True)
 
 
@@ -225,8 +235,9 @@ def port_open(port: int) -> bool:
 class Cluster:
     """The primary and its synchronous standby, on two ports that the machines take in turn."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, alone_until_standby: bool = False):
         self.root = root
+        self.alone_until_standby = alone_until_standby
         self.ports = [free_port(), free_port()]
         self.generation = 0
         self.primary = self.new_machine(self.ports[0])
@@ -264,17 +275,19 @@ class Cluster:
         self.primary.require_synchronous_standby()
         self.wait_synchronous()
 
-    def wait_synchronous(self, seconds: float = 120) -> None:
-        """Wait until the primary has its standby streaming as the synchronous one."""
+    def wait_synchronous(self, seconds: float = 120, state: str = "sync") -> None:
+        """Wait until the primary has its standby streaming as the synchronous one (`state`
+        "async": streaming at all)."""
         deadline = time.monotonic() + seconds
         while True:
             try:
                 with psycopg.connect(self.primary.admin_dsn, connect_timeout=3) as connection:
                     states = connection.execute(
-                        "SELECT sync_state FROM pg_stat_replication WHERE application_name = %s",
+                        "SELECT sync_state FROM pg_stat_replication"
+                        " WHERE application_name = %s AND state = 'streaming'",
                         (STANDBY_NAME,),
                     ).fetchall()
-                if ("sync",) in states:
+                if (state,) in states:
                     return
             except psycopg.Error:
                 pass
@@ -292,14 +305,20 @@ class Cluster:
         times["lost"] = time.monotonic()
         self.standby.promote()
         times["promoted"] = time.monotonic()
+        if self.alone_until_standby:
+            # Commit on one machine until the new standby streams: service sooner, RPO > 0.
+            self.standby.alter_system("ALTER SYSTEM SET synchronous_standby_names = ''")
         self.primary, self.standby = self.standby, None
-        lost.throw_away()
-        times["thrown away"] = time.monotonic()
+        # Deleting a data folder takes seconds on a busy disk; nothing needs to wait for it.
+        threading.Thread(target=lost.throw_away, daemon=True).start()
         replacement = self.new_machine(lost.port)
         replacement.build_standby(self.primary)
         times["backed up"] = time.monotonic()
         replacement.start()
         self.standby = replacement
+        if self.alone_until_standby:
+            self.wait_synchronous(state="async")
+            self.primary.alter_system("ALTER SYSTEM RESET synchronous_standby_names")
         self.wait_synchronous()
         times["synchronous"] = time.monotonic()
         return times
@@ -462,7 +481,8 @@ class FailoverHarness(Harness):
         self.host_kill_every = setting("CHAOS_HOST_KILL_SECONDS", 20)
         self.fault_every = setting("CHAOS_FAULT_SECONDS", 4)
         self.stats = TimedStats()
-        self.pg = Cluster(self.root)
+        self.alone_until_standby = os.environ.get("CHAOS_ALONE_UNTIL_STANDBY") == "1"
+        self.pg = Cluster(self.root, self.alone_until_standby)
         self.proxies = {port: FaultProxy(upstream_port=port).start() for port in self.pg.ports}
         hosts = "&".join(f"host=127.0.0.1:{proxy.port}" for proxy in self.proxies.values())
         self.gateway_url = (
@@ -530,9 +550,8 @@ class FailoverHarness(Harness):
             log(
                 f"failover {len(self.failovers)}: :{old_port} lost in"
                 f" {times['lost'] - times['killed']:.1f} s, :{self.pg.primary.port} promoted"
-                f" {times['promoted'] - times['lost']:.1f} s later; its folder deleted in"
-                f" {times['thrown away'] - times['promoted']:.1f} s; new standby backed up in"
-                f" {times['backed up'] - times['thrown away']:.1f} s, synchronous"
+                f" {times['promoted'] - times['lost']:.1f} s later; new standby backed up in"
+                f" {times['backed up'] - times['promoted']:.1f} s, synchronous"
                 f" {times['synchronous'] - times['backed up']:.1f} s later"
             )
 
@@ -629,14 +648,18 @@ class FailoverHarness(Harness):
         return [
             ("failovers survived", len(self.failovers)),
             ("  kill -> promoted, s (p50 / max)", p50_max(promoted)),
-            ("  promoted -> new standby sync, s", p50_max(synchronous)),
+            (
+                "  promoted -> new standby sync, s"
+                + (" (RPO > 0: one copy)" if self.alone_until_standby else ""),
+                p50_max(synchronous),
+            ),
             ("  seconds without service (p50 / max)", p50_max(outages)),
             ("gateway hosts killed and restarted", self.host_kills),
             ("  seconds down (p50 / max)", p50_max(self.host_down_seconds)),
             ("network faults", self.network_faults()),
             *((f"  {kind}", number) for kind, number in sorted(faults.items())),
             ("answers 500 (a violation)", counts.get("retry 500", 0)),
-            ("commits acknowledged on one machine", self.pg.cancelled_synchronous_waits()),
+            ("commits whose standby wait was cancelled", self.pg.cancelled_synchronous_waits()),
         ]
 
     def extra_violations(self, operations) -> list[str]:
