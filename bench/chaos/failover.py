@@ -43,6 +43,7 @@ import json
 import os
 import pwd
 import random
+import re
 import shutil
 import signal
 import socket
@@ -78,9 +79,11 @@ REPLICATION_SETTINGS = {
 SYNCHRONOUS = f"synchronous_standby_names = '{STANDBY_NAME}'\n"
 
 
-# PostgreSQL's warning when a commit stops waiting for the synchronous standby: "The transaction
-# has already committed locally, but might not have been replicated to the standby."
-CANCELLED_WAIT = "canceling wait for synchronous replication"
+# PostgreSQL's warnings when a commit stops waiting for the synchronous standby (a query cancel,
+# or a backend terminated): "The transaction has already committed locally, but might not have
+# been replicated to the standby." statement_timeout cannot cause it: PostgreSQL disarms the
+# statement's timeout before the commit itself.
+CANCELLED_WAIT = re.compile(r"canceling (?:the )?wait for synchronous replication")
 
 
 class TimedStats(Stats):
@@ -183,10 +186,10 @@ class Node(TempPostgres):
         return pids
 
     def cancelled_synchronous_waits(self) -> int:
-        """Count the commits whose wait for the standby was cancelled (a statement timeout, a
+        """Count the commits whose wait for the standby was cancelled (a query cancel, a
         terminated backend): PostgreSQL then reports them done, committed on this machine only."""
         try:
-            return self.log.read_text(errors="replace").count(CANCELLED_WAIT)
+            return len(CANCELLED_WAIT.findall(self.log.read_text(errors="replace")))
         except OSError:
             return 0
 
