@@ -394,9 +394,13 @@ class HAProxy:
         found = shutil.which("haproxy", path=f"{os.environ.get('PATH', '')}:/usr/sbin")
         if not found and os.geteuid() == 0:
             log("installing haproxy (apt-get)")
-            subprocess.run(["apt-get", "update", "-qq"], check=False, capture_output=True)
+            apt = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+            subprocess.run(["apt-get", "update", "-qq"], env=apt, check=False, capture_output=True)
             subprocess.run(
-                ["apt-get", "install", "-y", "-qq", "haproxy"], check=True, capture_output=True
+                ["apt-get", "install", "-y", "-qq", "haproxy"],
+                env=apt,
+                check=True,
+                capture_output=True,
             )
             found = shutil.which("haproxy", path=f"{os.environ.get('PATH', '')}:/usr/sbin")
         if not found:
