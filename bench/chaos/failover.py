@@ -571,6 +571,7 @@ class FailoverHarness(Harness):
 
     def kill_hosts_repeatedly(self, stop: threading.Event) -> None:
         while not stop.wait(random.uniform(0.8, 1.2) * self.host_kill_every):
+            self.check_hosts_alive()
             host = random.choice(self.hosts)
             began = time.monotonic()
             host.kill()
@@ -613,16 +614,22 @@ class FailoverHarness(Harness):
     def network_faults(self) -> int:
         return sum(sum(proxy.faults.values()) for proxy in self.proxies.values())
 
+    def check_hosts_alive(self) -> None:
+        """Record a gateway host's master that died without being killed (then start it)."""
+        for host in self.hosts:
+            if not host.alive():
+                self.harness_errors.append(f"gateway host {host.name}'s master died on its own")
+                host.start()
+                host.wait_healthy()
+
     def after_chaos(self) -> None:
         for proxy in self.proxies.values():
             proxy.set_latency(0)
         self.pg.ensure_running()
-        for host in self.hosts:
-            if not host.alive():
-                host.start()
-            host.wait_healthy()
+        self.check_hosts_alive()  # the killing thread has started its last host again
 
     def gateway_alive(self) -> bool:
+        """Tell whether both hosts' masters still run once the clients are done."""
         return all(host.alive() for host in self.hosts)
 
     # -- the figures ------------------------------------------------------------------------

@@ -354,6 +354,7 @@ class Harness:
         return elapsed_seconds >= self.seconds
 
     def progress(self) -> str:
+        """Return the line logged every 15 s of chaos."""
         return (
             f"{self.stats.get('operations')} ops, {self.stats.get('acknowledged')} acknowledged,"
             f" {self.stats.get('worker kills')} kills,"
@@ -365,6 +366,7 @@ class Harness:
         self.pg.ensure_running()
 
     def gateway_alive(self) -> bool:
+        """Tell whether the gateway's master still runs (the chaos kills only workers)."""
         return self.gunicorn.poll() is None
 
     def chaos_rows(self) -> list[tuple[str, object]]:
@@ -376,6 +378,7 @@ class Harness:
         ]
 
     def extra_violations(self, operations) -> list[str]:
+        """Return what the variant checks beyond the proof."""
         return []
 
     # -- the run ----------------------------------------------------------------------------
