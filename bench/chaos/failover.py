@@ -100,6 +100,32 @@ class TimedStats(Stats):
                 bisect.insort(self.acknowledged_at, time.monotonic())
 
 
+class ObservedApi(Api):
+    """The clients' Api, also counting where each 503 came from, whether it said Retry-After,
+    and when a request timed out (to tell a timeout during a standby's rebuild from another)."""
+
+    def __init__(self, host: str, port: int, stats: Stats):
+        super().__init__(host, port)
+        self.stats = stats
+        self.timed_out_at: list[float] = []
+
+    def observe(self, response, raw: bytes) -> None:
+        if response.status != 503:
+            return
+        source = "HAProxy, no host ready" if raw == HAPROXY_503.encode() else "a gateway"
+        self.stats.add(f"503 from {source}")
+        if not response.getheader("Retry-After"):
+            self.stats.add("503 without Retry-After")
+
+    def request(self, *args, **kwargs):
+        try:
+            return super().request(*args, **kwargs)
+        except TimeoutError:
+            with self.stats.lock:
+                self.timed_out_at.append(time.monotonic())
+            raise
+
+
 class Node(TempPostgres):
     """One database machine: its own folder and port; a primary or a standby."""
 
@@ -524,7 +550,7 @@ class FailoverHarness(Harness):
         for host in self.hosts:
             host.wait_healthy()
         self.haproxy.start()
-        self.api = Api("127.0.0.1", self.port)
+        self.api = ObservedApi("127.0.0.1", self.port, self.stats)
         self.api.wait_healthy()
         log(
             f"2 gateway hosts ({self.workers} workers x {self.threads} threads each) on"
@@ -644,6 +670,17 @@ class FailoverHarness(Harness):
                 seconds.append(self.stats.acknowledged_at[index] - times["killed"])
         return seconds
 
+    def timeouts_during_rebuilds(self) -> int:
+        """Count the client timeouts whose 15 s overlapped a failover (kill to synchronous)."""
+        timeout = self.api.timeout
+        return sum(
+            1
+            for moment in self.api.timed_out_at
+            if any(
+                t["killed"] < moment and moment - timeout < t["synchronous"] for t in self.failovers
+            )
+        )
+
     def chaos_rows(self) -> list[tuple[str, object]]:
         counts = self.stats.counts
         outages = self.outages()
@@ -673,6 +710,14 @@ class FailoverHarness(Harness):
             ("network faults", self.network_faults()),
             *((f"  {kind}", number) for kind, number in sorted(faults.items())),
             ("answers 500 (a violation)", counts.get("retry 500", 0)),
+            ("answers 503 from a gateway", counts.get("503 from a gateway", 0)),
+            (
+                "answers 503 from HAProxy, no host ready",
+                counts.get("503 from HAProxy, no host ready", 0),
+            ),
+            ("  503 without Retry-After (a violation)", counts.get("503 without Retry-After", 0)),
+            ("client timeouts (15 s)", len(self.api.timed_out_at)),
+            ("  while a new standby was being built", self.timeouts_during_rebuilds()),
             ("commits whose standby wait was cancelled", self.pg.cancelled_synchronous_waits()),
         ]
 
@@ -680,6 +725,8 @@ class FailoverHarness(Harness):
         violations = list(self.harness_errors)
         if counts := self.stats.get("retry 500"):
             violations.append(f"{counts} answers were 500 (a lost primary must be a 503)")
+        if bare := self.stats.get("503 without Retry-After"):
+            violations.append(f"{bare} answers were 503 without Retry-After")
         if cancelled := self.pg.cancelled_synchronous_waits():
             violations.append(
                 f"{cancelled} commits stopped waiting for the synchronous standby and were"
