@@ -24,7 +24,7 @@ run: $(STAMP)
 	$(BIN)/gateway demo
 	$(BIN)/gateway webhooks run & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
-	$(BIN)/gunicorn --workers $(WORKERS) --worker-class gthread --threads 8 --bind $(HOST):$(PORT) --access-logfile - 'gateway:create_app()'
+	$(BIN)/gunicorn -c docker/gunicorn.conf.py --workers $(WORKERS) --bind $(HOST):$(PORT)
 
 test: $(STAMP)
 	@command -v chromium >/dev/null || (test "$$(id -u)" = 0 && apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || true

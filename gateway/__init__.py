@@ -6,7 +6,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from gateway import availability
+from gateway import availability, logs, metrics
 from gateway import config as default_config
 from gateway.compression import Compress
 from gateway.db import db, install_dialect_quirks
@@ -27,7 +27,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     engine_options = app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
     engine_options.setdefault("pool_timeout", app.config["DATABASE_POOL_TIMEOUT_SECONDS"])
-    engine_options.setdefault("pool_pre_ping", app.config["DATABASE_POOL_PRE_PING"])
     app.config.setdefault("MAX_CONTENT_LENGTH", 64 * 1024)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
         Path(app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")).parent.mkdir(
@@ -38,6 +37,15 @@ def create_app(test_config: dict | None = None) -> Flask:
     with app.app_context():
         install_dialect_quirks(db.engine, app.config["SQLITE_BUSY_TIMEOUT_SECONDS"])
         availability.install(db.engine)
+        # PostgreSQL: the watchdog pings a pooled connection at checkout, and times it.
+        availability.watchdog.configure(
+            app.config["DATABASE_TRANSACTION_DEADLINE_SECONDS"],
+            ping=app.config["DATABASE_POOL_PRE_PING"],
+        )
+        availability.watchdog.watch(db.engine)
+        metrics.watch_pool(db.engine)
+    if app.config["LOG_FORMAT"] == "json":
+        logs.configure(app.config["LOG_LEVEL"])
 
     from flask_migrate import Migrate
 

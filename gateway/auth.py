@@ -37,7 +37,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from gateway.availability import with_server_settings
+from gateway.availability import watchdog, with_server_settings
 from gateway.db import commit_alone, utcnow
 from gateway.errors import InvalidCredentials, InvalidToken, PinCheckBusy, PinLocked, WrongPin
 from gateway.keys import KeyRing
@@ -150,8 +150,9 @@ def _side_engine(session: Session) -> Engine | None:
                 with_server_settings(engine.url, replace=True, lock_timeout=2000),
                 pool_size=5,
                 max_overflow=20,
-                pool_pre_ping=True,
             )
+            # Pinged at checkout and timed like the request's own connections.
+            watchdog.watch(side, ping=True)
     return side
 
 

@@ -11,6 +11,8 @@ One place for it:
   whole pool and the next checkout connects afresh, where libpq's multi-host URL with
   `target_session_attrs=read-write` finds the new primary by itself.
 - `readiness` answers /readyz: not ready when the database is unreachable or read-only.
+- `watchdog` bounds a request's hold on a connection from the client side, where no server
+  timeout reaches: a stalled network that never answers.
 
 A payment whose commit outcome is unknown (the connection died during COMMIT) is answered 503 like
 any other; the client's retry with the same Idempotency-Key replays the answer if the commit
@@ -22,13 +24,18 @@ without closing it, after `idle_in_transaction_session_timeout`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import socket
 import threading
+import time
 from urllib.parse import quote
 
+from flask import has_request_context
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import URL, Engine, make_url
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from gateway.errors import ServiceUnavailable
@@ -198,9 +205,10 @@ _READINESS_ENGINES: dict[str, Engine] = {}
 _READINESS_ENGINES_LOCK = threading.Lock()
 
 
-def _readiness_engine(engine: Engine, timeout_seconds: int) -> Engine:
-    """A small engine of its own: a readiness check never queues behind busy requests for the
-    pool, and pings its one connection first, so it sees a failover at once."""
+def checking_engine(engine: Engine, timeout_seconds: int) -> Engine:
+    """Return a small engine beside `engine` for checks (readiness, the replication lag): it
+    never queues behind busy requests for the pool, pings its connection first, so it sees a
+    failover at once, and bounds every wait by `timeout_seconds`."""
     if engine.dialect.name != "postgresql":
         return engine
     key = engine.url.render_as_string(hide_password=False)
@@ -210,9 +218,10 @@ def _readiness_engine(engine: Engine, timeout_seconds: int) -> Engine:
             url = engine.url.update_query_dict({"connect_timeout": str(max(2, timeout_seconds))})
             url = with_server_settings(url, replace=True, statement_timeout=timeout_seconds * 1000)
             found = _READINESS_ENGINES[key] = create_engine(
-                url, pool_size=1, max_overflow=2, pool_timeout=timeout_seconds, pool_pre_ping=True
+                url, pool_size=1, max_overflow=2, pool_timeout=timeout_seconds
             )
             install(found)
+            watchdog.watch(found, timeout_seconds + 1, ping=True)
     return found
 
 
@@ -226,7 +235,7 @@ def dispose_readiness_engines() -> None:
 def readiness(engine: Engine, timeout_seconds: int) -> ServiceUnavailable | None:
     """Return why the gateway should get no work now (its database unreachable or read-only),
     or None when it is ready. Answers within about `timeout_seconds`."""
-    checked = _readiness_engine(engine, timeout_seconds)
+    checked = checking_engine(engine, timeout_seconds)
     try:
         with checked.connect() as connection:
             if checked.dialect.name == "postgresql":
@@ -254,3 +263,112 @@ def readiness(engine: Engine, timeout_seconds: int) -> ServiceUnavailable | None
         log.warning("not ready: the database is read-only")
         return problem
     return None
+
+
+# --- the client side's deadline -----------------------------------------------------------------
+
+
+class DeadlineWatchdog:
+    """Close, from the client side, a connection a request has held past its deadline.
+
+    The server's timeouts cannot end a wait for an answer that never comes: a network that
+    stalls (a proxy or a firewall that holds the bytes and still acknowledges them) leaves
+    psycopg waiting on its socket forever, tcp_user_timeout never fires, and the request's thread
+    with it. So each connection a request checks out is timed, and one held past its deadline has
+    its socket shut down under psycopg: the wait ends with "server closed the connection", the
+    pool drops the connection, and the request answers 503. Connections outside a request (the
+    webhook worker, commands) are not timed.
+
+    It also pings a pooled connection as a request takes it (DATABASE_POOL_PRE_PING), timed
+    like the rest: SQLAlchemy's own pre-ping runs before any event could time it.
+    """
+
+    def __init__(self) -> None:
+        self.deadline_seconds: float = 10
+        self.ping = True
+        # By connection record (a checkin of an invalidated connection names no connection).
+        self._held: dict[int, tuple[float, object]] = {}
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._pid: int | None = None
+
+    def configure(self, deadline_seconds: float, *, ping: bool) -> None:
+        """Set the deadline and the ping for engines watched from now on without their own."""
+        self.deadline_seconds, self.ping = deadline_seconds, ping
+
+    def watch(
+        self, engine: Engine, deadline_seconds: float | None = None, *, ping: bool | None = None
+    ) -> None:
+        """Time every checkout of `engine`'s pool made during a request (PostgreSQL only)."""
+        if engine.dialect.name != "postgresql":
+            return
+        deadline_seconds = self.deadline_seconds if deadline_seconds is None else deadline_seconds
+        ping = self.ping if ping is None else ping
+
+        @event.listens_for(engine, "connect")
+        def on_connect(dbapi_connection, record):
+            record.info["fresh"] = True
+
+        @event.listens_for(engine, "checkout")
+        def on_checkout(dbapi_connection, record, proxy):
+            fresh = record.info.pop("fresh", False)
+            timed = deadline_seconds > 0 and has_request_context()
+            if timed:
+                self._hold(record, dbapi_connection, deadline_seconds)
+            if ping and not fresh:
+                try:
+                    engine.dialect.do_ping(dbapi_connection)
+                except Exception as error:  # noqa: BLE001 - any failure: a new connection
+                    self._release(record)
+                    # The pool throws this connection away and checks out another.
+                    raise DisconnectionError(f"the pooled connection is gone: {error}") from error
+
+        @event.listens_for(engine, "checkin")
+        def on_checkin(dbapi_connection, record):
+            self._release(record)
+
+    def _hold(self, record, dbapi_connection, deadline_seconds: float) -> None:
+        with self._lock:
+            self._held[id(record)] = (
+                time.monotonic() + deadline_seconds,
+                dbapi_connection,
+            )
+            if self._thread is None or self._pid != os.getpid():
+                self._pid = os.getpid()
+                self._thread = threading.Thread(
+                    target=self._run, name="database-deadline", daemon=True
+                )
+                self._thread.start()
+
+    def _release(self, record) -> None:
+        with self._lock:
+            self._held.pop(id(record), None)
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(0.2)
+            now = time.monotonic()
+            with self._lock:
+                for key, (deadline, dbapi_connection) in list(self._held.items()):
+                    if deadline <= now:
+                        del self._held[key]
+                        log.warning("closing a database connection held past its deadline")
+                        _shut_down(dbapi_connection)
+
+
+def _shut_down(dbapi_connection) -> None:
+    """Shut the connection's socket down under the thread that waits on it (the descriptor stays
+    open, so no other connection can be given its number meanwhile)."""
+    try:
+        descriptor = dbapi_connection.pgconn.socket
+    except Exception:  # noqa: BLE001 - already closed
+        return
+    with contextlib.suppress(OSError):
+        duplicate = socket.socket(fileno=os.dup(descriptor))
+        try:
+            duplicate.shutdown(socket.SHUT_RDWR)
+        finally:
+            duplicate.close()
+
+
+watchdog = DeadlineWatchdog()

@@ -110,17 +110,36 @@ WEBHOOK_SECRET_OVERLAP_SECONDS = 24 * 3600
 # client's timeout (the chaos clients wait 15 s). 0 turns a server-side timeout off. Commands
 # (`gateway ...`) run without the statement and idle timeouts: a ledger check over a city's year
 # may take longer than a request ever should.
-DATABASE_CONNECT_TIMEOUT_SECONDS = 3  # libpq, per host of a multi-host URL
-DATABASE_TCP_USER_TIMEOUT_SECONDS = 10  # a peer that vanished without closing the connection
-DATABASE_STATEMENT_TIMEOUT_SECONDS = 10
-DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS = 10
+DATABASE_CONNECT_TIMEOUT_SECONDS = 2  # libpq, per host of a multi-host URL (2 at least)
+DATABASE_TCP_USER_TIMEOUT_SECONDS = 8  # a peer that vanished without closing the connection
+DATABASE_STATEMENT_TIMEOUT_SECONDS = 8
+# Ends a transaction left open by a gateway that vanished (and frees the Idempotency-Key it
+# claimed, so the client's retry runs); a request's transaction is never idle this long.
+DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS = 5
+# A request's hold on a connection (a transaction) ends by then, from the client side: a stalled
+# network that never answers is cut by the watchdog (gateway/availability.py), and the request
+# answers 503. With a reconnect (2 s a host) it stays under the clients' 15 s.
+DATABASE_TRANSACTION_DEADLINE_SECONDS = 10
 DATABASE_POOL_TIMEOUT_SECONDS = 5  # waiting for a free connection of the process's pool
-# Ping a connection as it leaves the pool (one round trip a request): after a failover the pool
-# holds connections to the lost primary, and the ping replaces each with one to the new primary
-# before a request uses it, so no request answers 503 for it. A connection lost during a request
-# invalidates the whole pool, and `db.transaction` runs work that lost it once more on a fresh
-# one (nothing was committed).
+# Ping a pooled connection as it is taken (PostgreSQL; one round trip a transaction): after a
+# failover the pool holds connections to the lost primary, and the ping replaces each with one to
+# the new primary before a request uses it, so no request answers 503 for it. A connection lost
+# during a request invalidates the whole pool, and `db.transaction` runs work that found its
+# connection dead at once one more time on a fresh one (nothing was committed).
 DATABASE_POOL_PRE_PING = True
 DATABASE_UNAVAILABLE_RETRY_AFTER_SECONDS = 1
 # /readyz answers within about this long, on a connection of its own.
 READINESS_TIMEOUT_SECONDS = 2
+
+# What an operator watches (gateway/metrics.py, gateway/logs.py, gateway/api/observability.py).
+# /metrics answers a scraper with `Authorization: Bearer <METRICS_TOKEN>`, or one connecting
+# directly from an address in METRICS_ALLOW_NETWORKS (CIDR strings, e.g. ["10.0.0.0/8"]); with
+# neither set it is not served (404).
+METRICS_TOKEN = None
+METRICS_ALLOW_NETWORKS: list[str] = []
+# "json": one JSON object a line on stderr, with the request id (X-Request-Id); "text" leaves
+# logging as the host process set it up.
+LOG_FORMAT = "json"
+LOG_LEVEL = "INFO"
+# One line a request (method, path, endpoint, status, duration_ms, remote address, request id).
+ACCESS_LOG = True

@@ -179,6 +179,7 @@ def transaction(session: Session, work: Callable[[Session], T], attempts: int = 
     reconnected = False
     for attempt in range(1, attempts + 1):
         committing = False
+        started = time.monotonic()
         try:
             result = work(session)
             committing = True
@@ -188,7 +189,10 @@ def transaction(session: Session, work: Callable[[Session], T], attempts: int = 
             session.rollback()
             if attempt == attempts:
                 raise
-            if not committing and not reconnected and availability.connection_lost(error):
+            # Once, and only for a connection found dead at once (a stale one after a failover):
+            # one that died after a long wait (the deadline watchdog) has used the request's time.
+            lost_at_once = time.monotonic() - started < 1 and availability.connection_lost(error)
+            if not committing and not reconnected and lost_at_once:
                 reconnected = True
                 continue
             if not _is_retryable(error):

@@ -10,10 +10,14 @@ listens on. Elsewhere the real psycopg error classes are raised where the databa
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
+import tempfile
 import threading
 import time
 import uuid
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import psycopg
@@ -107,6 +111,7 @@ def proxied(app, database_url, keys_dir, postgresql_only):
         {
             **base_config(with_port(database_url, proxy.port), keys_dir),
             "DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS": 1,
+            "DATABASE_TRANSACTION_DEADLINE_SECONDS": 2,
         }
     )
     yield proxy, gateway
@@ -313,19 +318,23 @@ def test_a_connection_cut_before_the_commit_writes_nothing_and_the_retry_pays_on
 
 
 def test_a_key_held_by_a_vanished_gateway_does_not_block_its_retry(app, city, proxied):
-    """A gateway claims the key, then its machine vanishes mid-transaction (the proxy holds its
-    COMMIT, the connection stays open): the server ends that transaction after the idle timeout
-    (1 s here), and the client's retry at another gateway moves the money, once."""
+    """A gateway claims the key, then the network stalls mid-transaction (the proxy holds its
+    COMMIT, the connection stays open): that request answers 503 by its deadline (2 s here), the
+    server ends its transaction after the idle timeout (1 s here), and the client's retry at
+    another gateway moves the money, once."""
     proxy, gateway = proxied
     _, teller, siti = scene(city)
     headers = {**city.headers(teller), "Idempotency-Key": "setor-vanished"}
     body = {"member_id": siti.id, "amount": 50_000}
+    answers = []
+
+    def send_then_stall():
+        started = time.monotonic()
+        answers.append(gateway.test_client().post(CASH_IN, json=body, headers=headers))
+        answers.append(time.monotonic() - started)
 
     proxy.cut_at_commit("hold")
-    vanished = threading.Thread(
-        target=lambda: gateway.test_client().post(CASH_IN, json=body, headers=headers),
-        daemon=True,
-    )
+    vanished = threading.Thread(target=send_then_stall, daemon=True)
     vanished.start()
     deadline = time.monotonic() + 5
     while proxy.commits_cut == 0 and time.monotonic() < deadline:
@@ -337,10 +346,38 @@ def test_a_key_held_by_a_vanished_gateway_does_not_block_its_retry(app, city, pr
     assert retried.status_code == 201, retried.get_json()
     assert "Idempotent-Replayed" not in retried.headers
     assert time.monotonic() - started < 8
+    vanished.join(10)
+    assert_unavailable(answers[0])
+    assert answers[1] < 5
     assert city.balance_of_member(siti) == 50_000
     assert city.count(Transfer) == 1
-    proxy.close()
-    vanished.join(10)
+
+
+def test_a_stalled_network_answers_503_by_the_deadline_and_writes_nothing(app, city, proxied):
+    """Every byte held both ways, connections open (a stalled network: the server's timeouts
+    never hear of it): the request's pooled connection is cut at its deadline (2 s), the new
+    one it tries gives up at connect_timeout, and the client has a 503, not a hang."""
+    proxy, gateway = proxied
+    _, teller, siti = scene(city)
+    through_proxy = gateway.test_client()
+    body = {"member_id": siti.id, "amount": 50_000}
+    headers = {**city.headers(teller), "Idempotency-Key": "setor-stalled"}
+    warm = through_proxy.post(
+        CASH_IN, json={**body, "amount": 1_000}, headers=city.headers(teller, "warm")
+    )
+    assert warm.status_code == 201
+
+    proxy.stall()
+    started = time.monotonic()
+    assert_unavailable(through_proxy.post(CASH_IN, json=body, headers=headers))
+    assert time.monotonic() - started < 7
+    assert city.balance_of_member(siti) == 1_000
+    assert stored_key(app, teller.user_id, "setor-stalled") is None
+
+    proxy.heal()
+    retried = through_proxy.post(CASH_IN, json=body, headers=headers)
+    assert retried.status_code == 201, retried.get_json()
+    assert city.balance_of_member(siti) == 51_000
 
 
 def test_a_database_nobody_listens_for_answers_503_at_once(keys_dir):
@@ -494,3 +531,124 @@ def test_a_statement_behind_a_held_lock_gives_up_with_503(app, city, postgresql_
         with gateway.app_context():
             db.engine.dispose()
     assert city.count(Transfer) == 0
+
+
+# --- a real failover: a primary, a synchronous standby, a promotion -----------------------------
+
+
+@pytest.fixture
+def primary_and_standby():
+    """A throwaway primary (bench/chaos/pg.py) and a synchronous streaming standby of it, each
+    on its own port, fsync on. Never the server on 5432. In a folder of /tmp that the postgres
+    user can reach (pytest's own are root's alone)."""
+    from bench.chaos.pg import TempPostgres
+
+    tmp_path = Path(tempfile.mkdtemp(prefix="interkop-failover-"))
+    os.chmod(tmp_path, 0o755)
+    primary = TempPostgres(tmp_path / "primary")
+    (tmp_path / "primary").mkdir()
+    primary.init()
+    primary.start()
+    primary.create_database()
+    standby = TempPostgres(tmp_path / "standby")
+    (tmp_path / "standby").mkdir()
+    for folder in (standby.data, standby.sockets):
+        folder.mkdir(mode=0o700)
+    standby.log.touch()
+    if standby.as_postgres:
+        import pwd
+
+        os.chmod(standby.root, 0o755)
+        user = pwd.getpwnam("postgres")
+        for path in (standby.data, standby.sockets, standby.log):
+            os.chown(path, user.pw_uid, user.pw_gid)
+    standby._run(
+        "pg_basebackup",
+        f"--dbname=host=127.0.0.1 port={primary.port} user=postgres application_name=standby",
+        "--pgdata",
+        str(standby.data),
+        "--wal-method=stream",
+        "--write-recovery-conf",
+        "--checkpoint=fast",
+    )
+    with open(standby.data / "postgresql.conf", "a") as conf:
+        conf.write(f"port = {standby.port}\nunix_socket_directories = '{standby.sockets}'\n")
+    standby.start()
+    with psycopg.connect(primary.admin_dsn, autocommit=True) as connection:
+        for _ in range(100):
+            streaming = connection.execute(
+                "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'"
+            ).fetchone()[0]
+            if streaming:
+                break
+            time.sleep(0.1)
+        assert streaming == 1
+        connection.execute("ALTER SYSTEM SET synchronous_standby_names = 'standby'")
+        connection.execute("SELECT pg_reload_conf()")
+    try:
+        yield primary, standby
+    finally:
+        standby.stop("immediate")
+        primary.stop("immediate")
+        shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+@pytest.mark.sqlite_only  # its own two PostgreSQL servers, not the db fixture's
+def test_a_failover_answers_503_until_the_standby_is_promoted_then_pays_once(
+    primary_and_standby, keys_dir
+):
+    from conftest import City
+    from flask_migrate import upgrade
+
+    from gateway import ledger, metrics, payments, registry, settlement
+
+    primary, standby = primary_and_standby
+    ledger.forget_cached_kinds()
+    payments.forget_cached_names()
+    url = (
+        f"postgresql://postgres@127.0.0.1:{primary.port},127.0.0.1:{standby.port}/interkop"
+        "?target_session_attrs=read-write"
+    )
+    gateway = create_app(base_config(url, keys_dir))
+    with gateway.app_context():
+        upgrade()
+        transaction(db.session, registry.ensure_network_accounts)
+        transaction(db.session, settlement.ensure_open_window)
+    city = City(gateway, gateway.test_client())
+    coop = city.make_cooperative("KSM")
+    teller = city.make_admin(coop)
+    siti = city.make_member(coop)
+    city.token(teller)
+    assert city.cash_in(teller, siti, 50_000, key="before").status_code == 201
+
+    # The standby alone is not ready: it is in recovery.
+    standby_only = create_app(
+        base_config(f"postgresql://postgres@127.0.0.1:{standby.port}/interkop", keys_dir)
+    )
+    assert_unavailable(standby_only.test_client().get("/readyz"))
+    assert city.client.get("/readyz").status_code == 200
+
+    changes_before = metrics.server_changes._value.get()
+    primary.stop("immediate")  # the machine is lost
+    started = time.monotonic()
+    lost = city.cash_in(teller, siti, 20_000, key="during")
+    assert_unavailable(lost)  # no writable primary: refused, not hung
+    assert time.monotonic() - started < 10
+    assert_unavailable(city.client.get("/readyz"))
+
+    standby._run("pg_ctl", "-D", str(standby.data), "-w", "-t", "60", "promote")
+    retried = city.cash_in(teller, siti, 20_000, key="during")
+    assert retried.status_code == 201, retried.get_json()
+    again = city.cash_in(teller, siti, 20_000, key="during")
+    assert again.headers["Idempotent-Replayed"] == "true"
+    # The acknowledged cash-in survived the loss of the machine that acknowledged it (the
+    # standby was synchronous); the one refused meanwhile ran once, on the retry.
+    assert city.balance_of_member(siti) == 70_000
+    assert city.ledger_problems() == []
+    assert city.client.get("/readyz").status_code == 200
+    assert metrics.server_changes._value.get() == changes_before + 1
+    with gateway.app_context():
+        db.session.remove()
+        db.engine.dispose()
+    with standby_only.app_context():
+        db.engine.dispose()

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import re
 import runpy
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -193,7 +195,8 @@ def test_compose_gateway_uses_postgres_and_keys_on_a_volume(compose):
     for name in ("migrate", "gateway"):
         environment = services[name]["environment"]
         url = environment["GATEWAY_DATABASE_URL"]
-        assert url.startswith("postgresql://") and "@db:5432/" in url
+        # db first; the HA profile's standby after it, for libpq to find the writable one.
+        assert url.startswith("postgresql://") and ("@db:5432/" in url or "@db:5432," in url)
         keys_dir = environment["GATEWAY_KEYS_DIR"]
         mounts = dict(volume.split(":", 1)[::-1] for volume in services[name]["volumes"])
         assert keys_dir in mounts, f"{name}: the key ring must be on a volume"
@@ -224,3 +227,95 @@ def test_readme_names_what_the_files_do(readme, compose, dockerfile):
             )
     assert "gthread" in section and "gthread" in (DOCKER / "gunicorn.conf.py").read_text()
     assert "/keys" in section and "/keys" in dockerfile
+
+
+# --- the HA profile (issue 15): a synchronous standby, a second gateway host, HAProxy -----------
+
+HA = DOCKER / "ha"
+HA_SERVICES = ("standby", "gateway-2", "haproxy")
+
+
+def _mounts(service: dict) -> dict[str, str]:
+    """Container path -> host path (or volume) of a service's mounts, `:ro` dropped."""
+    found = {}
+    for volume in service.get("volumes", []):
+        source, target = volume.removesuffix(":ro").split(":", 1)
+        found[target] = source
+    return found
+
+
+def test_the_ha_profile_is_optional(compose):
+    services = compose["services"]
+    for name in HA_SERVICES:
+        assert services[name]["profiles"] == ["ha"], name
+    for name in ("db", "migrate", "gateway", "webhooks"):
+        assert "profiles" not in services[name], f"{name} must run without the HA profile"
+        for dependency in services[name].get("depends_on", {}):
+            assert dependency not in HA_SERVICES, f"{name} must not need the HA profile"
+
+
+def test_the_standby_replicates_db_and_makes_itself_synchronous(compose):
+    standby = compose["services"]["standby"]
+    assert standby["image"] == compose["services"]["db"]["image"]
+    assert standby["depends_on"]["db"]["condition"] == "service_healthy"
+    script_path = standby["command"][-1]
+    assert _mounts(standby)[script_path] == "./ha/standby.sh"
+    assert _mounts(standby)["/var/lib/postgresql/data"] in compose["volumes"]
+    script = (HA / "standby.sh").read_text()
+    assert "pg_basebackup" in script and "--write-recovery-conf" in script
+    assert "synchronous_standby_names = 'standby'" in script
+    assert "application_name=standby" in script
+    # The primary lets the replication role in, from its first start.
+    db_mounts = _mounts(compose["services"]["db"])
+    assert db_mounts["/docker-entrypoint-initdb.d/10-replication.sh"] == (
+        "./ha/primary-replication.sh"
+    )
+    assert "host replication replicator" in (HA / "primary-replication.sh").read_text()
+    for name in ("standby.sh", "primary-replication.sh"):
+        subprocess.run(["bash", "-n", str(HA / name)], check=True)
+
+
+def test_every_gateway_lists_both_database_hosts_and_wants_the_writable_one(compose):
+    services = compose["services"]
+    for name in ("migrate", "gateway", "webhooks", "gateway-2"):
+        url = services[name]["environment"]["GATEWAY_DATABASE_URL"]
+        assert "@db:5432,standby:5432/interkop" in url, name
+        assert url.endswith("?target_session_attrs=read-write"), name
+    gateway, second = services["gateway"], services["gateway-2"]
+    assert second["environment"] == gateway["environment"]
+    assert second["command"] == gateway["command"] and second["image"] == gateway["image"]
+    assert "ports" not in second, "the second host is reached through haproxy"
+
+
+def test_haproxy_health_checks_readyz_and_keeps_metrics_inside(compose):
+    haproxy = compose["services"]["haproxy"]
+    assert _mounts(haproxy)["/usr/local/etc/haproxy/haproxy.cfg"] == "./ha/haproxy.cfg"
+    assert set(haproxy["depends_on"]) == {"gateway", "gateway-2"}
+    config = (HA / "haproxy.cfg").read_text()
+    assert "option httpchk GET /readyz" in config
+    assert "http-check expect status 200" in config
+    assert "server gateway gateway:8000" in config and "server gateway-2 gateway-2:8000" in config
+    assert "deny_status 404 if { path_beg /metrics }" in config
+    assert "set-header X-Request-Id" in config
+    haproxy_binary = shutil.which("haproxy")
+    if haproxy_binary:  # Debian's haproxy, where installed: the file is one it accepts
+        checked = subprocess.run(
+            [haproxy_binary, "-c", "-f", str(HA / "haproxy.cfg")], capture_output=True, text=True
+        )
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_gunicorn_gives_its_workers_one_metrics_folder_emptied_at_start(monkeypatch, tmp_path):
+    directory = tmp_path / "metrics"
+    directory.mkdir()
+    (directory / "counter_1.db").write_bytes(b"an earlier run")
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(directory))
+    monkeypatch.delenv("INTERKOP_METRICS_MASTER", raising=False)
+    config = runpy.run_path(str(DOCKER / "gunicorn.conf.py"))
+    assert (directory / "counter_1.db").exists(), "reading the file changes nothing"
+    assert config["prepare_metrics_directory"]() == str(directory)
+    assert directory.is_dir() and not any(directory.iterdir())
+    (directory / "counter_2.db").write_bytes(b"a worker of this run")
+    config["prepare_metrics_directory"]()  # a reload (SIGHUP) keeps the workers' files
+    assert (directory / "counter_2.db").exists()
+    assert callable(config["child_exit"])

@@ -299,6 +299,7 @@ def init_app(app: Flask) -> None:
         invitations,
         limits,
         members,
+        observability,
         payments,
         pwa,
         qr,
@@ -326,14 +327,21 @@ def init_app(app: Flask) -> None:
         idempotency_keys,
         webhooks,
         pwa,
+        observability,
     ):
         app.register_blueprint(module.blueprint)
     app.register_error_handler(GatewayError, handle_gateway_error)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(IntegrityError, handle_integrity_error)
     app.register_error_handler(Exception, handle_unexpected)
+    # First, so that every answer, refusals before any view included, carries its request id.
+    app.before_request(observability.start_request)
     app.before_request(refuse_nul_bytes)
     app.before_request(authenticate_declared)
     app.before_request(require_json_bodies)
+    # Registered first, so it runs last (Flask runs them last-registered first): the time counted
+    # includes the audit write.
+    app.after_request(observability.finish_request)
     app.after_request(security_headers)
     app.after_request(audit_staff_actions)
+    app.teardown_request(observability.end_request)
