@@ -51,6 +51,7 @@ class FaultProxy:
         self.latency_seconds = 0.0
         self.faults: Counter[str] = Counter()
         self.links: set[Link] = set()
+        self.tasks: set[asyncio.Task] = set()
         self.loop: asyncio.AbstractEventLoop | None = None
         self.server: asyncio.base_events.Server | None = None
         self.thread: threading.Thread | None = None
@@ -87,7 +88,8 @@ class FaultProxy:
             self.server.close()
             for link in list(self.links):
                 link.abort()
-            await asyncio.sleep(0)
+            if self.tasks:  # let each connection's task finish its cleanup
+                await asyncio.wait(list(self.tasks), timeout=5)
 
         self._call(shutdown())
         self.loop.call_soon_threadsafe(self.loop.stop)
@@ -156,6 +158,8 @@ class FaultProxy:
     async def accept(self, client_reader: asyncio.StreamReader, client_writer) -> None:
         link = Link(client_writer)
         self.links.add(link)
+        task = asyncio.current_task()
+        self.tasks.add(task)
         try:
             try:
                 upstream_reader, link.upstream_writer = await asyncio.wait_for(
@@ -171,6 +175,7 @@ class FaultProxy:
             )
         finally:
             self.links.discard(link)
+            self.tasks.discard(task)
             link.closed = True
             for writer in (client_writer, link.upstream_writer):
                 if writer is not None:
