@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= 2
 
-.PHONY: install run test test-postgres lint format clean chaos
+.PHONY: install run test test-postgres lint format clean chaos chaos-failover
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -35,6 +35,15 @@ test: $(STAMP)
 CHAOS_SECONDS ?= 150
 chaos: $(STAMP)
 	CHAOS_SECONDS=$(CHAOS_SECONDS) $(BIN)/python -m bench.chaos.run
+
+# The same clients and proof while database machines are lost: a primary and a synchronous
+# standby, the primary SIGKILLed and its folder deleted, the standby promoted, a new standby built;
+# two gunicorn hosts behind HAProxy, one killed now and then; network faults through a proxy
+# (bench/chaos/failover.py). Installs haproxy from Debian when missing and run as root. CI runs
+# CHAOS_FAILOVERS=3.
+CHAOS_FAILOVERS ?= 30
+chaos-failover: $(STAMP)
+	CHAOS_FAILOVERS=$(CHAOS_FAILOVERS) $(BIN)/python -m bench.chaos.failover
 
 # Payments per second against pgbench (the database's limit) and bare Flask (the framework's),
 # growth, worker memory and QR throughput, on the local PostgreSQL's `bench` database (bench/).

@@ -45,6 +45,7 @@ class Api:
             response = connection.getresponse()
             raw = response.read()
             replayed = response.getheader("Idempotent-Replayed") == "true"
+            self.observe(response, raw)
         finally:
             connection.close()
         try:
@@ -52,6 +53,9 @@ class Api:
         except ValueError:
             document = {"raw": raw[:200].decode("latin-1")}
         return response.status, document, replayed
+
+    def observe(self, response: http.client.HTTPResponse, raw: bytes) -> None:
+        """See every answer as it arrives (a variant of the run checks headers here)."""
 
     def wait_healthy(self, seconds: float = 60) -> None:
         deadline = time.monotonic() + seconds

@@ -135,28 +135,32 @@ class Harness:
         self.city_logins = json.loads(self.gateway("demo", "--json"))
         log("gateway init-db and demo done")
 
+    def gunicorn_command(self, port: int, workers: int) -> list[str]:
+        """Return the command line of a gunicorn master with `workers` workers on `port`."""
+        return [
+            str(BIN / "gunicorn"),
+            "--preload",
+            "--workers",
+            str(workers),
+            "--worker-class",
+            "gthread",
+            "--threads",
+            str(self.threads),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--timeout",
+            "30",
+            "--graceful-timeout",
+            "5",
+            "--backlog",
+            "512",
+            "gateway:create_app()",
+        ]
+
     def start_gunicorn(self) -> None:
         self.gunicorn_log = open(self.root / "gunicorn.log", "w")  # noqa: SIM115 - lives with gunicorn
         self.gunicorn = subprocess.Popen(
-            [
-                str(BIN / "gunicorn"),
-                "--preload",
-                "--workers",
-                str(self.workers),
-                "--worker-class",
-                "gthread",
-                "--threads",
-                str(self.threads),
-                "--bind",
-                f"127.0.0.1:{self.port}",
-                "--timeout",
-                "30",
-                "--graceful-timeout",
-                "5",
-                "--backlog",
-                "512",
-                "gateway:create_app()",
-            ],
+            self.gunicorn_command(self.port, self.workers),
             env=self.env,
             cwd=ROOT,
             stdout=self.gunicorn_log,
@@ -343,6 +347,48 @@ class Harness:
                 log(f"pg restart failed: {error}")
                 self.pg.ensure_running()
 
+    # -- what a variant of the run changes (bench/chaos/failover.py) -------------------------
+
+    def chaos_threads(self, stop: threading.Event) -> list[threading.Thread]:
+        """Return the threads that make the chaos until `stop` is set (not started yet)."""
+        return [
+            threading.Thread(target=self.kill_workers, args=(stop,), daemon=True),
+            threading.Thread(target=self.crash_database, args=(stop,), daemon=True),
+            threading.Thread(target=self.kill_webhook_workers, args=(stop,), daemon=True),
+        ]
+
+    def chaos_done(self, elapsed_seconds: float) -> bool:
+        """Tell whether the chaos has run long enough."""
+        return elapsed_seconds >= self.seconds
+
+    def progress(self) -> str:
+        """Return the line logged every 15 s of chaos."""
+        return (
+            f"{self.stats.get('operations')} ops, {self.stats.get('acknowledged')} acknowledged,"
+            f" {self.stats.get('worker kills')} kills,"
+            f" {self.stats.get('database restarts')} database restarts"
+        )
+
+    def after_chaos(self) -> None:
+        """Leave the database running for the drain and the proof."""
+        self.pg.ensure_running()
+
+    def gateway_alive(self) -> bool:
+        """Tell whether the gateway's master still runs (the chaos kills only workers)."""
+        return self.gunicorn.poll() is None
+
+    def chaos_rows(self) -> list[tuple[str, object]]:
+        """Return the result's lines about the chaos made."""
+        counts = self.stats.counts
+        return [
+            ("worker kills", counts.get("worker kills", 0)),
+            ("database restarts", counts.get("database restarts", 0)),
+        ]
+
+    def extra_violations(self, operations) -> list[str]:
+        """Return what the variant checks beyond the proof."""
+        return []
+
     # -- the run ----------------------------------------------------------------------------
 
     def run(self) -> int:
@@ -385,37 +431,28 @@ class Harness:
             )
             for i in range(self.clients)
         ]
-        chaos = [
-            threading.Thread(target=self.kill_workers, args=(stop_chaos,), daemon=True),
-            threading.Thread(target=self.crash_database, args=(stop_chaos,), daemon=True),
-            threading.Thread(target=self.kill_webhook_workers, args=(stop_chaos,), daemon=True),
-        ]
+        chaos = self.chaos_threads(stop_chaos)
         chaos_began = time.monotonic()
         for thread in clients + chaos:
             thread.start()
         next_report = chaos_began + 15
-        while time.monotonic() - chaos_began < self.seconds:
+        while not self.chaos_done(time.monotonic() - chaos_began):
             time.sleep(0.5)
             if time.monotonic() >= next_report:
                 next_report += 15
-                log(
-                    f"{time.monotonic() - chaos_began:.0f} s: {self.stats.get('operations')} ops,"
-                    f" {self.stats.get('acknowledged')} acknowledged,"
-                    f" {self.stats.get('worker kills')} kills,"
-                    f" {self.stats.get('database restarts')} database restarts"
-                )
+                log(f"{time.monotonic() - chaos_began:.0f} s: {self.progress()}")
         stop_chaos.set()
         stop_clients.set()
         for thread in chaos:
             thread.join()
-        self.pg.ensure_running()
+        self.after_chaos()
         chaos_seconds = time.monotonic() - chaos_began
         log("chaos stopped; the clients finish their last operation")
         for client in clients:
             client.join(timeout=180)
         stuck_threads = [client.name for client in clients if client.is_alive()]
         crashed = [(client.name, repr(client.crashed)) for client in clients if client.crashed]
-        gunicorn_alive = self.gunicorn.poll() is None
+        gunicorn_alive = self.gateway_alive()
 
         log("the webhook workers drain the outbox")
         drain_began = time.monotonic()
@@ -456,6 +493,7 @@ class Harness:
             violations.append(f"client threads crashed: {crashed}")
         if not gunicorn_alive:
             violations.append("the gunicorn master died")
+        violations.extend(self.extra_violations(operations))
 
         kinds = ("pay", "cash_in", "cash_out", "refund")
         by_kind = {
@@ -480,6 +518,15 @@ class Harness:
             ),
             ("acknowledged (2xx)", counts.get("acknowledged", 0)),
             ("  of which replayed answers", counts.get("replayed answers", 0)),
+            ("retried with the same key", figures.get("retried operations")),
+            (
+                "  first answer lost, commit had held",
+                figures.get("retried, an earlier commit held"),
+            ),
+            (
+                "  earlier attempts wrote nothing",
+                figures.get("retried, earlier attempts rolled back"),
+            ),
             ("definitive refusals (4xx)", counts.get("refused", 0)),
             *((f"  {name}", number) for name, number in sorted(refusals.items())),
             ("unresolved", counts.get("unresolved", 0)),
@@ -489,8 +536,7 @@ class Harness:
                 for name, number in sorted(counts.items())
                 if name.startswith("retry ")
             ),
-            ("worker kills", counts.get("worker kills", 0)),
-            ("database restarts", counts.get("database restarts", 0)),
+            *self.chaos_rows(),
             ("business events written", figures.get("business events")),
             ("wallets matching the clients' model", figures.get("wallets checked")),
             ("sum of all balances", figures.get("balances sum")),

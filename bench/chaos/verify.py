@@ -15,6 +15,9 @@ are checked as well:
    model agrees with the ledger: no silent extra or missing movement).
 6. Every payment's refunded amount equals its refunds; `gateway ledger check` passes; all
    balances sum to zero.
+7. Operations answered only after a retry are counted: those whose earlier attempt had
+   committed (the answer was lost; the retry replayed it) and those whose earlier attempts wrote
+   nothing. Checks 1, 2 and 5 cover both: the money moved once.
 """
 
 from __future__ import annotations
@@ -246,6 +249,20 @@ def verify(
     figures["ledger check passes"] = check.returncode == 0
     if check.returncode != 0:
         fail(f"gateway ledger check failed: {figures['ledger check']}")
+
+    # 7: a retry after a lost answer. An operation answered only on a later attempt either had an
+    # earlier attempt commit (a worker killed, a connection cut or a primary lost after the
+    # commit: the answer was lost, and the retry under the same key replays it — the checks above
+    # prove it moved the money once) or had every earlier attempt roll back (the retry ran it).
+    # A replayed answer on the first attempt would mean the key was another request's.
+    retried = [op for op in operations if op.outcome != "unresolved" and op.attempts > 1]
+    held = sum(1 for op in retried if op.replayed)
+    for op in operations:
+        if op.replayed and op.attempts == 1:
+            fail(f"{op.kind} key {op.key}: a replayed answer on the first attempt")
+    figures["retried operations"] = len(retried)
+    figures["retried, an earlier commit held"] = held
+    figures["retried, earlier attempts rolled back"] = len(retried) - held
 
     figures["business events"] = len(business)
     figures["balances sum"] = per_account_sum
