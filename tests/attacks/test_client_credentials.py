@@ -164,6 +164,7 @@ def _concrete(path: str, town) -> str:
         "webhook_id": "whk_aaaaaaaaaaaaaaaa",
         "event_id": "evt_aaaaaaaaaaaaaaaa",
         "shift_id": "shf_aaaaaaaaaaaaaaaa",
+        "run_id": "shu_aaaaaaaaaaaaaaaa",
     }
 
     def value(match):
