@@ -18,12 +18,11 @@ from urllib.parse import unquote_plus
 from flask import Blueprint, current_app, g, jsonify, request
 from pydantic import BaseModel, Field
 
-from gateway import api_clients, auth, registry
+from gateway import api_clients, auth
 from gateway.api.openapi import FORM, TOKEN_URL, route
 from gateway.api.schemas import Name, Strict
-from gateway.api.support import keyring, parse, principal
+from gateway.api.support import administered_cooperative, keyring, parse, principal
 from gateway.db import db, transaction
-from gateway.errors import Forbidden
 from gateway.models import ApiClient, Cooperative
 
 log = logging.getLogger(__name__)
@@ -99,15 +98,11 @@ def client_json(client: ApiClient, cooperative_id: str, secret: str | None = Non
 
 
 def _administered(coop_id: str) -> Cooperative:
-    """The cooperative, if the caller (a person) is its admin; 403 if not, 404 if no such one."""
-    caller = principal()
-    cooperative = registry.get_cooperative(db.session, coop_id)
-    if not caller.administers(cooperative.id):
-        raise Forbidden(
-            "Only this cooperative's own admins manage its API clients.",
-            "Hanya admin koperasi ini yang mengelola klien API-nya.",
-        )
-    return cooperative
+    return administered_cooperative(
+        coop_id,
+        "Only this cooperative's own admins manage its API clients.",
+        "Hanya admin koperasi ini yang mengelola klien API-nya.",
+    )
 
 
 @route(

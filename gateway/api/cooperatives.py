@@ -21,7 +21,7 @@ from gateway.api.schemas import (
     MerchantRequest,
     MerchantResponse,
 )
-from gateway.api.support import page_limit, parse, principal
+from gateway.api.support import administered_cooperative, page_limit, parse, principal
 from gateway.db import db, transaction
 from gateway.errors import Forbidden
 from gateway.models import Cooperative, Invitation, Member, Merchant
@@ -69,18 +69,6 @@ def merchant_json(merchant: Merchant) -> dict:
         "owner_phone": merchant.owner.phone,
         "created_at": merchant.created_at.isoformat(),
     }
-
-
-def _administered(coop_id: str) -> Cooperative:
-    """Return the cooperative if the caller administers it; 403 if not, 404 if no such one."""
-    caller = principal()
-    cooperative = registry.get_cooperative(db.session, coop_id)
-    if not caller.administers(cooperative.id):
-        raise Forbidden(
-            "Only this cooperative's own admins may do this.",
-            "Hanya admin koperasi ini yang boleh melakukan ini.",
-        )
-    return cooperative
 
 
 @route(
@@ -131,7 +119,7 @@ def create_cooperative():
     status=201,
 )
 def register_member(coop_id):
-    cooperative = _administered(coop_id)
+    cooperative = administered_cooperative(coop_id)
     body = parse(MemberRequest)
     admin_user_id = principal().user_id
     registered = transaction(
@@ -162,7 +150,7 @@ def register_member(coop_id):
     query={"cursor": "next_cursor of the previous page", "limit": "page size, 1 to 200"},
 )
 def list_members(coop_id):
-    cooperative = _administered(coop_id)
+    cooperative = administered_cooperative(coop_id)
     page = registry.list_page(
         db.session, Member, cooperative.id, request.args.get("cursor"), page_limit()
     )
@@ -181,7 +169,7 @@ def list_members(coop_id):
     status=201,
 )
 def register_merchant(coop_id):
-    cooperative = _administered(coop_id)
+    cooperative = administered_cooperative(coop_id)
     body = parse(MerchantRequest)
     admin_user_id = principal().user_id
     registered = transaction(
@@ -214,7 +202,7 @@ def register_merchant(coop_id):
     query={"cursor": "next_cursor of the previous page", "limit": "page size, 1 to 200"},
 )
 def list_merchants(coop_id):
-    cooperative = _administered(coop_id)
+    cooperative = administered_cooperative(coop_id)
     page = registry.list_page(
         db.session, Merchant, cooperative.id, request.args.get("cursor"), page_limit()
     )

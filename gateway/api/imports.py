@@ -10,9 +10,8 @@ from flask import Blueprint, current_app, jsonify, request
 from pydantic import BaseModel
 
 from gateway import imports, uploads
-from gateway.api.cooperatives import _administered
 from gateway.api.openapi import route
-from gateway.api.support import principal, whole_number_arg
+from gateway.api.support import administered_cooperative, principal, whole_number_arg
 from gateway.db import db, transaction
 from gateway.errors import Forbidden, ValidationFailed
 
@@ -52,7 +51,7 @@ class PinSlipSheet(BaseModel):
 
 
 def _admin_cooperative(coop_id: str):
-    cooperative = _administered(coop_id)
+    cooperative = administered_cooperative(coop_id)
     if principal().client is not None:
         raise Forbidden(
             "Imports and PIN slips are for the cooperative's admins in person.",

@@ -8,7 +8,7 @@ reports, and another admin than the teller gives the second sign-off.
 
 from flask import Blueprint, jsonify
 
-from gateway import registry, shifts
+from gateway import shifts
 from gateway.api.counter import counter_of
 from gateway.api.export import XLSX, report_format, split_suffix, table_response
 from gateway.api.openapi import route
@@ -24,7 +24,7 @@ from gateway.api.schemas import (
     ShiftReport,
     ShiftResponse,
 )
-from gateway.api.support import parse, parse_query, pin_policy, principal
+from gateway.api.support import administered_cooperative, parse, parse_query, pin_policy, principal
 from gateway.auth import Principal
 from gateway.db import db, transaction
 from gateway.errors import Forbidden
@@ -224,17 +224,6 @@ def approve_shift(shift_id):
     return jsonify(transaction(db.session, work))
 
 
-def _administered(coop_id: str):
-    caller = principal()
-    cooperative = registry.get_cooperative(db.session, coop_id)
-    if not caller.administers(cooperative.id):
-        raise Forbidden(
-            "Only this cooperative's own admins may do this.",
-            "Hanya admin koperasi ini yang boleh melakukan ini.",
-        )
-    return cooperative
-
-
 @route(
     blueprint,
     "GET",
@@ -244,7 +233,7 @@ def _administered(coop_id: str):
     problems={403: "not an admin of this cooperative", 404: "no such cooperative"},
 )
 def get_shift_policy(coop_id):
-    cooperative = _administered(coop_id)
+    cooperative = administered_cooperative(coop_id)
     return jsonify(shift_difference_threshold=cooperative.shift_difference_threshold)
 
 
@@ -261,7 +250,7 @@ def put_shift_policy(coop_id):
     body = parse(ShiftPolicyRequest)
 
     def work(session):
-        cooperative = _administered(coop_id)
+        cooperative = administered_cooperative(coop_id)
         shifts.set_difference_threshold(session, cooperative, body.shift_difference_threshold)
         return cooperative.shift_difference_threshold
 

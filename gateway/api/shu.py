@@ -8,13 +8,13 @@ from datetime import date
 from flask import Blueprint, jsonify, request
 from pydantic import Field
 
-from gateway import registry, shu
+from gateway import shu
 from gateway.api.export import report_format, split_suffix, table_response
 from gateway.api.openapi import route
 from gateway.api.schemas import Name, Strict
-from gateway.api.support import parse, principal, whole_number_arg
+from gateway.api.support import administered_cooperative, parse, principal, whole_number_arg
 from gateway.db import db, transaction, utcnow
-from gateway.errors import Forbidden, GatewayError, ValidationFailed
+from gateway.errors import GatewayError, ValidationFailed
 from gateway.limits import JAKARTA
 from gateway.models import Cooperative
 from gateway.money import AMOUNT_MAX
@@ -59,13 +59,11 @@ class ShuApprovalRequest(Strict):
 
 
 def _administered(coop_id: str) -> Cooperative:
-    cooperative = registry.get_cooperative(db.session, coop_id)
-    if not principal().administers(cooperative.id):
-        raise Forbidden(
-            "Only this cooperative's own admins may work on its SHU.",
-            "Hanya admin koperasi ini yang boleh mengolah SHU-nya.",
-        )
-    return cooperative
+    return administered_cooperative(
+        coop_id,
+        "Only this cooperative's own admins may work on its SHU.",
+        "Hanya admin koperasi ini yang boleh mengolah SHU-nya.",
+    )
 
 
 def _year_and_pool() -> tuple[int, int]:

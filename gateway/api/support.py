@@ -13,12 +13,13 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from gateway import api_clients, auth, idempotency
+from gateway import api_clients, auth, idempotency, registry
 from gateway.api.openapi import operation_for
 from gateway.api.schemas import RefusedText
 from gateway.db import db
 from gateway.errors import (
     AuthenticationRequired,
+    Forbidden,
     GatewayError,
     IdempotencyKeyMissing,
     MalformedRequest,
@@ -160,6 +161,18 @@ def principal() -> auth.Principal:
         raise auth.InvalidToken()
     g.principal = caller
     return caller
+
+
+def administered_cooperative(
+    coop_id: str,
+    message_en: str = "Only this cooperative's own admins may do this.",
+    message_id: str = "Hanya admin koperasi ini yang boleh melakukan ini.",
+):
+    """Return the cooperative if the caller administers it; 403 if not, 404 if no such one."""
+    cooperative = registry.get_cooperative(db.session, coop_id)
+    if not principal().administers(cooperative.id):
+        raise Forbidden(message_en, message_id)
+    return cooperative
 
 
 def whole_number_arg(
