@@ -36,7 +36,6 @@ seconds an acknowledged operation is on one machine only (RPO > 0).
 
 from __future__ import annotations
 
-import atexit
 import bisect
 import contextlib
 import json
@@ -60,6 +59,7 @@ from bench.chaos.client import Api, Stats
 from bench.chaos.fault_proxy import FaultProxy
 from bench.chaos.pg import TempPostgres, free_port
 from bench.chaos.run import ROOT, Harness, log, setting
+from bench.chaos.run import main as run_harness
 
 STANDBY_NAME = "standby"
 
@@ -756,18 +756,7 @@ class FailoverHarness(Harness):
 
 
 def main() -> int:
-    harness = FailoverHarness()
-    atexit.register(harness.cleanup)
-
-    def on_signal(number, frame):
-        raise SystemExit(128 + number)
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    try:
-        return harness.run()
-    finally:
-        harness.cleanup()
+    return run_harness(FailoverHarness)
 
 
 if __name__ == "__main__":

@@ -645,8 +645,9 @@ class Harness:
         log(f"cleaned up in {time.monotonic() - began:.1f} s (gunicorn {gunicorn_seconds:.1f} s)")
 
 
-def main() -> int:
-    harness = Harness()
+def main(harness_class: type[Harness] | None = None) -> int:
+    """Run a harness (this test's, or a subclass's) to the end, cleaning up on any exit."""
+    harness = (harness_class or Harness)()
     atexit.register(harness.cleanup)
 
     def on_signal(number, frame):
