@@ -93,6 +93,33 @@ def postgres_url(keys_dir):
     return url
 
 
+def pytest_collection_modifyitems(config, items):
+    """Leave out the SQLite half of a PostgreSQL-only test, rather than run it as a skip.
+
+    A test is PostgreSQL-only by the `postgresql_only` marker, or by asking for the
+    `postgresql_only` fixture (directly or through another fixture): what it attacks (a server
+    to lose, a connection to cut, replication, libpq's multi-host URL) does not exist on SQLite.
+    Its PostgreSQL half always runs, and fails in CI when no server answers.
+    """
+    kept, dropped = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_sqlite = callspec is not None and callspec.params.get("database_url") == "sqlite"
+        only_postgresql = item.get_closest_marker("postgresql_only") or (
+            "postgresql_only" in getattr(item, "fixturenames", ())
+        )
+        (dropped if on_sqlite and only_postgresql else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
+@pytest.fixture
+def postgresql_only(is_postgresql):
+    """Make a test PostgreSQL-only (its SQLite half is left out at collection)."""
+    return is_postgresql
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request, tmp_path, keys_dir):
     if request.param == "sqlite":

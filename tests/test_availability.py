@@ -70,12 +70,6 @@ def with_port(url: str, port: int) -> str:
 
 
 @pytest.fixture
-def postgresql_only(is_postgresql):
-    if not is_postgresql:
-        pytest.skip("PostgreSQL's own failure (SQLite has no server to lose)")
-
-
-@pytest.fixture
 def server():
     """A connection to the PostgreSQL server itself, to do to the test database what an
     operator or a failover would."""
@@ -440,10 +434,9 @@ def test_readyz_answers_within_its_timeout_when_the_database_never_answers(keys_
         silent.close()
 
 
+@pytest.mark.postgresql_only  # a multi-host URL is libpq's
 def test_readyz_follows_a_multi_host_url_to_the_writable_host(keys_dir, database_url, app):
     """libpq's multi-host form, the first host gone: the gateway finds the one that answers."""
-    if not database_url.startswith("postgresql"):
-        pytest.skip("a multi-host URL is libpq's")
     parts = sa.engine.make_url(database_url)
     url = (
         f"postgresql://{parts.username}@127.0.0.1:{free_port()},127.0.0.1:{parts.port or 5432}"

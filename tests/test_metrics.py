@@ -163,9 +163,8 @@ def test_the_connections_in_use_follow_the_pool(scraped, client):
     assert after == before
 
 
-def test_the_server_the_pool_reached_is_shown(scraped, city, is_postgresql):
-    if not is_postgresql:
-        pytest.skip("SQLite has no server")
+@pytest.mark.postgresql_only  # SQLite has no server
+def test_the_server_the_pool_reached_is_shown(scraped, city):
     coop = city.make_cooperative("KSM")
     city.make_admin(coop)
     port = sa.engine.make_url(scraped.config["DATABASE_URL"]).port or 5432
@@ -185,11 +184,10 @@ def test_a_change_of_server_is_counted_as_a_failover_once():
     assert metrics.database_server.labels("10.0.0.1:5432")._value.get() == 0
 
 
-def test_replication_lag_is_read_from_pg_stat_replication(scraped, is_postgresql):
+@pytest.mark.postgresql_only  # replication is PostgreSQL's
+def test_replication_lag_is_read_from_pg_stat_replication(scraped):
     """No standby here: pg_stat_replication is shadowed by a view of two standbys (the
     search_path puts it before pg_catalog), read by the same collector a scrape uses."""
-    if not is_postgresql:
-        pytest.skip("replication is PostgreSQL's")
     url = scraped.config["DATABASE_URL"]
     engine = sa.create_engine(url)
     try:

@@ -25,9 +25,8 @@ CASH_IN = "/api/v1/counter/cash-in"
 
 
 @pytest.fixture
-def proxied(app, database_url, keys_dir, is_postgresql):
-    if not is_postgresql:
-        pytest.skip("SQLite has no connection to lose")
+def proxied(app, database_url, keys_dir, postgresql_only):
+    """A TCP proxy in front of the test database (SQLite has no connection to lose)."""
     url = sa.engine.make_url(database_url)
     proxy = TcpProxy(url.port or 5432)
     gateway = create_app(
